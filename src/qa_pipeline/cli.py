@@ -1,0 +1,142 @@
+"""`qa-pipeline`: the command line of the nightly job.
+
+Exit status of `run`: 0 succeeded (row-level issues allowed), 3 finished but a file was
+rejected or missing, 1 failed (nothing published), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from qa_pipeline import __version__
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep the message short
+        self.print_usage(sys.stderr)
+        print(f"qa-pipeline: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from qa_pipeline.db import default_db_url
+
+    p = _Parser(prog="qa-pipeline", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--version", action="version", version=f"qa-pipeline {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress of each extract")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="ingest, validate and publish a batch or landing folder")
+    run.add_argument("path", type=Path,
+                     help="a batch folder (.../2026-11-25/) or a landing folder of batches")
+    run.add_argument("--db", default=default_db_url(),
+                     help="SQLAlchemy URL of the reporting database "
+                          "(default: sqlite:///./qa_pipeline.db)")
+    run.add_argument("--work-dir", type=Path, default=None,
+                     help="where staged files are written during a run (default: temp dir)")
+
+    gen = sub.add_parser("generate-sample", help="write a synthetic batch (seeded)")
+    gen.add_argument("out", type=Path, help="landing folder; the batch is OUT/<as-of>/")
+    gen.add_argument("--children", type=int, default=300)
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 25),
+                     help="extract date, YYYY-MM-DD")
+    gen.add_argument("--years", type=int, default=3, help="years of history")
+    gen.add_argument("--defects", action="store_true",
+                     help="inject deliberate defects and write OUT/<as-of>.ground_truth.csv")
+    gen.add_argument("--identifying", action="store_true",
+                     help="plant identifying data (the persons file must then be rejected)")
+
+    dbp = sub.add_parser("db", help="reporting database schema (Alembic)")
+    dbp.add_argument("action", choices=["upgrade", "current"])
+    dbp.add_argument("--db", default=default_db_url())
+
+    docs = sub.add_parser("docs", help="regenerate docs/rules.md from the contracts")
+    docs.add_argument("--out", type=Path, default=Path("docs/rules.md"))
+    return p
+
+
+def _print_summary(result: object) -> None:
+    from qa_pipeline.pipeline import LandingResult
+
+    assert isinstance(result, LandingResult)
+    for b in result.batches:
+        if b.skipped:
+            print(f"batch {b.as_of}: already published with the same files; skipped")
+            continue
+        print(f"batch {b.as_of}:")
+        if b.manifest is not None:
+            print(f"  {'extract':<24}{'status':<10}{'read':>9}{'loaded':>9}{'quarant.':>9}"
+                  f"{'warnings':>9}")
+            for o in b.manifest.extracts.values():
+                print(f"  {o.extract:<24}{o.status:<10}{o.rows_read:>9}{o.rows_loaded:>9}"
+                      f"{o.rows_quarantined:>9}{o.warnings:>9}")
+            for o in b.manifest.extracts.values():
+                if o.reason:
+                    print(f"  ! {o.file_name or o.extract}: {o.reason}")
+            for f in b.manifest.unknown_files:
+                print(f"  ! {f}: not an extract; ignored")
+        assert b.outcome is not None
+        print(f"  run {b.outcome.run_id}: {b.outcome.status} (exit {b.outcome.exit_code})")
+        print(f"  {b.outcome.message}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "run":
+        from qa_pipeline.db import mask_url
+        from qa_pipeline.pipeline import run_path
+        from qa_pipeline.staging import BatchError
+
+        try:
+            result = run_path(args.path, args.db, args.work_dir)
+        except BatchError as exc:
+            print(f"qa-pipeline: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except Exception as exc:  # database unreachable, bad URL, ...: nothing published
+            print(f"qa-pipeline: run failed: {type(exc).__name__}: {mask_url(str(exc))}",
+                  file=sys.stderr)
+            return 1
+        _print_summary(result)
+        print(f"database: {mask_url(args.db)}")
+        return result.exit_code
+    if args.command == "generate-sample":
+        from qa_pipeline.generate import generate_batch
+
+        if args.children < 1:
+            print("qa-pipeline: error: --children must be at least 1", file=sys.stderr)
+            return EXIT_USAGE
+        out = generate_batch(args.out, children=args.children, seed=args.seed,
+                             as_of=args.as_of, defects=args.defects,
+                             identifying=args.identifying, years=args.years)
+        print(f"wrote {out}")
+        return 0
+    if args.command == "db":
+        from qa_pipeline.db import current_revision, make_engine, upgrade
+
+        engine = make_engine(args.db)
+        if args.action == "upgrade":
+            upgrade(engine)
+        print(f"schema revision: {current_revision(engine)}")
+        return 0
+    if args.command == "docs":
+        from qa_pipeline.docs import write_rules_doc
+
+        path = write_rules_doc(args.out)
+        print(f"wrote {path}")
+        return 0
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The reporting database schema (reporting-db.md), built from the contracts with SQLAlchemy.
+
+The staged case tables `stg_<extract>` are generated from `contracts/extracts.yaml`; the
+published-interface tables (`dq_issue`, `dq_rule`, `pipeline_run`, ...) are declared here once.
+Alembic migrations (`qa_pipeline/migrations`) are generated from this metadata, and a test
+checks they never drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine, make_url
+
+from qa_pipeline.contracts import Contracts, Extract, load_contracts
+
+SQL_TYPES: dict[str, type[sa.types.TypeEngine]] = {  # type: ignore[type-arg]
+    "id": sa.String, "text": sa.Text, "code": sa.String, "flag": sa.String,
+    "date": sa.Date, "datetime": sa.DateTime, "int": sa.Integer,
+}
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def staged_table_name(extract: str) -> str:
+    return f"stg_{extract}"
+
+
+def _staged_table(e: Extract, md: sa.MetaData) -> sa.Table:
+    cols: list[sa.Column] = [  # type: ignore[type-arg]
+        sa.Column("as_of", sa.Date, primary_key=True,
+                  comment="The batch's extract date."),
+        sa.Column("source_row", sa.Integer, primary_key=True,
+                  comment="Record number in the delivered file (1 = first after the header)."),
+    ]
+    for c in e.columns.values():
+        cols.append(sa.Column(c.name, SQL_TYPES[c.type](), nullable=True,
+                              comment=c.description or None))
+    args: list[sa.SchemaItem] = [*cols]
+    key_cols = ["as_of", *e.key]
+    if e.unique:
+        args.append(sa.Index(f"ux_stg_{e.name}_key", *key_cols, unique=True))
+    return sa.Table(staged_table_name(e.name), md, *args,
+                    comment=f"Staged {e.name}: one row per loaded {e.label} per batch. "
+                            f"{e.description}")
+
+
+def build_metadata(contracts: Contracts) -> sa.MetaData:
+    """Add the staged tables of the given contracts to the module metadata (idempotent)."""
+    for e in contracts.ordered():
+        if staged_table_name(e.name) not in metadata.tables:
+            _staged_table(e, metadata)
+    return metadata
+
+
+batch = sa.Table(
+    "batch", metadata,
+    sa.Column("as_of", sa.Date, primary_key=True, comment="The batch's extract date."),
+    sa.Column("run_id", sa.String(36), nullable=False,
+              comment="The run that last published the batch."),
+    sa.Column("published_at", sa.DateTime, nullable=False, comment="When (UTC)."),
+    sa.Column("content_sha256", sa.String(64), nullable=False,
+              comment="Checksum over the batch's files: a changed delivery is reprocessed."),
+    sa.Column("batch_path", sa.Text, comment="Where the batch folder was read from."),
+    comment="One row per published batch.",
+)
+
+pipeline_run = sa.Table(
+    "pipeline_run", metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("as_of", sa.Date, nullable=False, comment="The batch's extract date."),
+    sa.Column("started_at", sa.DateTime, nullable=False, comment="UTC."),
+    sa.Column("finished_at", sa.DateTime, comment="UTC; null if the run never finished."),
+    sa.Column("status", sa.String(32), nullable=False,
+              comment="succeeded, succeeded_with_issues or failed."),
+    sa.Column("exit_code", sa.Integer, comment="The CLI's exit status for this run."),
+    sa.Column("message", sa.Text, comment="Summary, or why the run failed."),
+    sa.Column("rows_read", sa.Integer), sa.Column("rows_loaded", sa.Integer),
+    sa.Column("rows_quarantined", sa.Integer),
+    sa.Column("code_version", sa.String(64), nullable=False),
+    sa.Column("contract_version", sa.Integer),
+    sa.Column("batch_path", sa.Text),
+    comment="One row per run; per-extract counts in pipeline_run_extract.",
+)
+
+pipeline_run_extract = sa.Table(
+    "pipeline_run_extract", metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("extract", sa.String(64), primary_key=True),
+    sa.Column("file_name", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False, comment="loaded, rejected or missing."),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("rows_loaded", sa.Integer, nullable=False),
+    sa.Column("rows_quarantined", sa.Integer, nullable=False),
+    sa.Column("warnings", sa.Integer, nullable=False),
+    sa.Column("encoding", sa.String(16)),
+    sa.Column("sha256", sa.String(64), comment="Checksum of the delivered file."),
+    sa.Column("reason", sa.Text, comment="Why the file was rejected or missing."),
+    comment="Per-extract row counts of each run.",
+)
+
+dq_issue = sa.Table(
+    "dq_issue", metadata,
+    sa.Column("issue_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("as_of", sa.Date, nullable=False, comment="The batch's extract date."),
+    sa.Column("run_id", sa.String(36), nullable=False),
+    sa.Column("extract", sa.String(128), nullable=False,
+              comment="The extract, or the file name for a file-level issue."),
+    sa.Column("record_id", sa.Text, comment="The record's key as delivered (| between parts)."),
+    sa.Column("child_id", sa.String),
+    sa.Column("team_id", sa.String),
+    sa.Column("rule_id", sa.String(128), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("column_name", sa.Text),
+    sa.Column("value", sa.String(200), comment="As delivered, cut to 200 characters."),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("source_row", sa.Integer, comment="Record number in the delivered file."),
+    sa.Index("ix_dq_issue_as_of_rule", "as_of", "rule_id"),
+    sa.Index("ix_dq_issue_record", "extract", "record_id", "rule_id"),
+    comment="One row per (batch, record, rule) that failed.",
+)
+
+dq_rule = sa.Table(
+    "dq_rule", metadata,
+    sa.Column("rule_id", sa.String(128), primary_key=True),
+    sa.Column("extract", sa.String(64), nullable=False),
+    sa.Column("column_name", sa.Text),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("level", sa.String(8), nullable=False, comment="file or row."),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("guidance", sa.Text, nullable=False, comment="How to put it right in Paris."),
+    comment="The rule catalogue, generated from the contracts.",
+)
+
+build_metadata(load_contracts())
+
+# --- engines and migrations ----------------------------------------------------------------
+
+
+def default_db_url(cwd: Path | None = None) -> str:
+    return f"sqlite:///{(cwd or Path.cwd()) / 'qa_pipeline.db'}"
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password hidden, for logs and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: hide anything that looks like user:pass@
+        return re.sub(r"//[^@/]*@", "//***@", url)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for SQLite or PostgreSQL; SQLite waits for a lock instead of failing."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        return sa.create_engine(u, connect_args={"timeout": 60})
+    return sa.create_engine(u, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema to the code's version (Alembic)."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,173 @@
+"""Publish a staged batch into the reporting database in ONE transaction.
+
+Either everything of the batch becomes visible (case tables, issues, rule catalogue, batch
+record, run status) or nothing does: a run killed mid-load leaves the database as it was.
+Re-publishing an extract date first deletes that date's rows, so re-runs never duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from qa_pipeline import __version__
+from qa_pipeline.contracts import Contracts, load_contracts
+from qa_pipeline.db import (
+    batch,
+    dq_issue,
+    dq_rule,
+    metadata,
+    pipeline_run,
+    pipeline_run_extract,
+    staged_table_name,
+)
+from qa_pipeline.staging import Manifest
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 20_000
+FAILPOINT_ENV = "QA_PIPELINE_FAILPOINT"
+
+
+def failpoint(name: str) -> None:
+    """Crash-test hook: SIGKILL this process at a named point when the environment asks.
+
+    Used only by the crash-safety tests (a real kill, not an exception, so no clean-up code
+    runs); a no-op unless QA_PIPELINE_FAILPOINT names this point.
+    """
+    if os.environ.get(FAILPOINT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str
+    exit_code: int
+    message: str
+
+
+def start_run(engine: Engine, manifest_as_of: Any, batch_path: str,
+              contracts: Contracts | None = None) -> str:
+    """Record the run before any work: it reads `failed` until the publish transaction
+    commits, so a run that is killed stays visible in the history as one that did not finish."""
+    run_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(pipeline_run.insert().values(
+            run_id=run_id, as_of=manifest_as_of, started_at=utcnow(), status="failed",
+            exit_code=1, message="started; did not finish", code_version=__version__,
+            contract_version=(contracts or load_contracts()).version, batch_path=batch_path,
+        ))
+    return run_id
+
+
+def finish_failed_run(engine: Engine, run_id: str, message: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == run_id).values(
+            finished_at=utcnow(), status="failed", exit_code=1, message=message[:2000]))
+
+
+def _records(frame: pl.DataFrame) -> Iterator[list[dict[str, Any]]]:
+    """Rows as dicts in chunks; UTC datetimes become naive UTC (TIMESTAMP columns)."""
+    frame = frame.with_columns(
+        pl.col(c).dt.replace_time_zone(None)
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.Datetime) and t.time_zone is not None
+    )
+    for start in range(0, frame.height, CHUNK_ROWS):
+        yield frame.slice(start, CHUNK_ROWS).to_dicts()
+
+
+def _insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    for chunk in _records(frame):
+        conn.execute(table.insert(), chunk)
+
+
+def run_status(manifest: Manifest) -> tuple[str, int]:
+    """succeeded (exit 0) unless a file was rejected or missing (succeeded_with_issues, 3)."""
+    if manifest.files_rejected_or_missing:
+        return "succeeded_with_issues", 3
+    return "succeeded", 0
+
+
+def content_checksum(manifest: Manifest) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(manifest.extracts):
+        o = manifest.extracts[name]
+        h.update(f"{name}:{o.file_name}:{o.sha256}\n".encode())
+    for f in sorted(manifest.unknown_files):
+        h.update(f"other:{f}\n".encode())
+    return h.hexdigest()
+
+
+def publish(manifest: Manifest, engine: Engine, run_id: str,
+            contracts: Contracts | None = None) -> RunOutcome:
+    """Replace the batch's rows in every published table, in one transaction."""
+    contracts = contracts or load_contracts()
+    as_of = manifest.as_of
+    status, exit_code = run_status(manifest)
+    issues = pl.read_parquet(manifest.issues_parquet)
+    issues = issues.with_columns(pl.lit(run_id).alias("run_id"))
+    totals = {k: sum(getattr(o, k) for o in manifest.extracts.values())
+              for k in ("rows_read", "rows_loaded", "rows_quarantined")}
+    problems = manifest.files_rejected_or_missing
+    message = (
+        f"{totals['rows_loaded']} of {totals['rows_read']} rows loaded, "
+        f"{totals['rows_quarantined']} quarantined, {issues.height} issues"
+        + (f"; not loaded: {', '.join(problems)}" if problems else "")
+    )
+    with engine.begin() as conn:
+        failpoint("publish:begin")
+        for e in contracts.ordered():
+            table = metadata.tables[staged_table_name(e.name)]
+            conn.execute(table.delete().where(table.c.as_of == as_of))
+            outcome = manifest.extracts.get(e.name)
+            if outcome is not None and outcome.parquet:
+                frame = pl.read_parquet(outcome.parquet).with_columns(
+                    pl.lit(as_of).alias("as_of"))
+                _insert(conn, table, frame)
+            failpoint(f"publish:after:{e.name}")
+        conn.execute(dq_issue.delete().where(dq_issue.c.as_of == as_of))
+        _insert(conn, dq_issue, issues)
+        failpoint("publish:after:dq_issue")
+        conn.execute(dq_rule.delete())
+        conn.execute(dq_rule.insert(), [
+            {"rule_id": r.rule_id, "extract": r.extract, "column_name": r.column,
+             "severity": r.severity, "level": r.level, "description": r.message,
+             "guidance": r.guidance}
+            for r in contracts.rules
+        ])
+        conn.execute(pipeline_run_extract.delete().where(pipeline_run_extract.c.run_id == run_id))
+        conn.execute(pipeline_run_extract.insert(), [
+            {"run_id": run_id, "extract": o.extract, "file_name": o.file_name,
+             "status": o.status, "rows_read": o.rows_read, "rows_loaded": o.rows_loaded,
+             "rows_quarantined": o.rows_quarantined, "warnings": o.warnings,
+             "encoding": o.encoding, "sha256": o.sha256, "reason": o.reason}
+            for o in manifest.extracts.values()
+        ])
+        conn.execute(batch.delete().where(batch.c.as_of == as_of))
+        conn.execute(batch.insert().values(
+            as_of=as_of, run_id=run_id, published_at=utcnow(),
+            content_sha256=content_checksum(manifest), batch_path=manifest.batch_path))
+        conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == run_id).values(
+            finished_at=utcnow(), status=status, exit_code=exit_code, message=message,
+            **totals))
+        failpoint("publish:before_commit")
+    log.info("%s published: %s", as_of, message)
+    return RunOutcome(run_id=run_id, status=status, exit_code=exit_code, message=message)

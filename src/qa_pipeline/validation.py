@@ -1,0 +1,422 @@
+"""Validate one extract's text frame against its contract with pandera (polars backend).
+
+The path of one extract: text -> typed columns (explicit parsing, one format at a time) ->
+lookup columns from the already-loaded parent extracts -> one pandera check per rule, run on
+an eager DataFrame with `lazy=True` so every failure of every row is collected -> findings,
+and the rows with an error quarantined by `failure_cases["index"]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+
+from qa_pipeline.contracts import Column, Condition, Extract, ParentLookup, Rule
+from qa_pipeline.findings import ISSUE_SCHEMA, VALUE_MAX, empty_issues
+from qa_pipeline.reading import ROW_COLUMN
+
+LOCAL_TZ = "Europe/London"
+"""Paris datetimes are UK local time; they are stored as UTC (reporting-db.md)."""
+
+DATE_FORMATS: tuple[tuple[str, str], ...] = (
+    (r"^\d{1,2}/\d{1,2}/\d{4}$", "%d/%m/%Y"),
+    (r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d"),
+)
+DATETIME_FORMATS: tuple[tuple[str, str], ...] = (
+    (r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}$", "%d/%m/%Y %H:%M"),
+    (r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}$", "%d/%m/%Y %H:%M:%S"),
+    (r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}$", "%Y-%m-%d %H:%M"),
+    (r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2}$", "%Y-%m-%d %H:%M:%S"),
+)
+FLAG_SYNONYMS = {"YES": "Y", "NO": "N"}
+INT_PATTERN = r"^-?\d{1,18}$"
+
+DTYPES: dict[str, pl.DataType] = {
+    "id": pl.String(), "text": pl.String(), "code": pl.String(), "flag": pl.String(),
+    "date": pl.Date(), "datetime": pl.Datetime("us", "UTC"), "int": pl.Int64(),
+}
+
+
+def raw(column: str) -> str:
+    """Name of the delivered text of a column inside the validation frame."""
+    return f"__raw__{column}"
+
+
+def ref_status(index: int) -> str:
+    return f"__ref{index}"
+
+
+def parent_col(lookup: ParentLookup) -> str:
+    return f"__parent__{lookup.extract}__{lookup.column}__via__{lookup.via}"
+
+
+OVERLAP_COL = "__overlap"
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def parse_expr(c: Column) -> pl.Expr:
+    """The typed value of a column; null where the text is missing or does not parse."""
+    src = pl.col(raw(c.name))
+    if c.type in ("id", "text"):
+        return src
+    if c.type in ("code", "flag"):
+        up = src.str.to_uppercase()
+        if c.type == "flag":
+            up = up.replace(FLAG_SYNONYMS)
+        return pl.when(up.is_in(list(c.allowed_values))).then(up)
+    if c.type == "int":
+        return pl.when(src.str.contains(INT_PATTERN)).then(src.cast(pl.Int64, strict=False))
+    if c.type == "date":
+        return pl.coalesce(
+            [pl.when(src.str.contains(p)).then(src.str.to_date(f, strict=False))
+             for p, f in DATE_FORMATS]
+        )
+    if c.type == "datetime":
+        text = src.str.replace("T", " ", literal=True)
+        local = pl.coalesce(
+            [pl.when(text.str.contains(p)).then(
+                text.str.to_datetime(f.replace("T", " "), strict=False, time_unit="us"))
+             for p, f in DATETIME_FORMATS]
+        )
+        # A time that does not exist in UK local time (the hour skipped in March) is an error.
+        return local.dt.replace_time_zone(
+            LOCAL_TZ, ambiguous="earliest", non_existent="null"
+        ).dt.convert_time_zone("UTC")
+    raise ValueError(f"unknown column type {c.type}")
+
+
+def as_date(expr: pl.Expr, ctype: str) -> pl.Expr:
+    """A date or datetime column compared as a UK local date."""
+    if ctype == "datetime":
+        return expr.dt.convert_time_zone(LOCAL_TZ).dt.date()
+    return expr
+
+
+# --- rule expressions ----------------------------------------------------------------------
+
+
+def _cond(cond: Condition) -> pl.Expr:
+    if cond.present:
+        return pl.col(raw(cond.column)).is_not_null()
+    return pl.col(cond.column).is_in(list(cond.values))
+
+
+def rule_expr(rule: Rule, e: Extract, as_of: date) -> pl.Expr:
+    """True where a row passes the rule (a null comparison passes: another rule covers it)."""
+    col = rule.column
+    p = rule.params
+    k = rule.kind
+    typed = pl.col(col) if col and col in e.columns else None
+    ctype = e.columns[col].type if col and col in e.columns else ""
+    expr: pl.Expr
+    if k == "missing":
+        present = pl.col(raw(col or "")).is_not_null()
+        expr = present if "condition" not in p else (~_cond(p["condition"]) | present)
+    elif k in ("unknown_code", "invalid_flag", "invalid_date", "invalid_datetime", "invalid_int"):
+        assert typed is not None
+        expr = pl.col(raw(col or "")).is_null() | typed.is_not_null()
+    elif k == "future_date":
+        assert typed is not None
+        expr = as_date(typed, ctype) <= pl.lit(as_of)
+    elif k == "first_of_month":
+        assert typed is not None
+        expr = typed.dt.day() == 1
+    elif k == "not_before":
+        assert typed is not None
+        other = e.columns[p["other"]]
+        expr = as_date(typed, ctype) >= as_date(pl.col(other.name), other.type)
+    elif k == "minimum":
+        assert typed is not None
+        expr = typed >= p["minimum"]
+    elif k == "not_equal":
+        assert typed is not None
+        expr = typed != pl.col(p["other"])
+    elif k == "only_when":
+        assert typed is not None
+        expr = (typed != p["value"]) | (pl.col(p["other"]) == p["equals"]).fill_null(False)
+    elif k == "warn_missing":
+        expr = ~_cond(p["condition"]) | pl.col(raw(col or "")).is_not_null()
+    elif k == "weekend":
+        assert typed is not None
+        expr = typed.dt.weekday() <= 5
+    elif k in ("matches_parent", "not_before_parent", "not_after_parent"):
+        assert typed is not None
+        lookup: ParentLookup = p["lookup"]
+        parent = pl.col(parent_col(lookup))
+        if k == "matches_parent":
+            expr = typed == parent
+        else:
+            ptype = p.get("parent_type", "date")
+            mine, theirs = as_date(typed, ctype), as_date(parent, ptype)
+            expr = mine >= theirs if k == "not_before_parent" else mine <= theirs
+    elif k == "duplicate_key":
+        expr = pl.struct([raw(c) for c in p["key"]]).is_first_distinct()
+    elif k in ("unresolved_reference", "reference_quarantined", "reference_wrong_type"):
+        status = {"unresolved_reference": "missing", "reference_quarantined": "quarantined",
+                  "reference_wrong_type": "wrong_type"}[k]
+        expr = pl.col(ref_status(p["ref_index"])) != status
+    elif k == "overlap":
+        expr = ~pl.col(OVERLAP_COL)
+    else:
+        raise ValueError(f"rule {rule.rule_id}: no row expression for kind {k!r}")
+    return expr.fill_null(True)
+
+
+# --- parent lookups ------------------------------------------------------------------------
+
+
+@dataclass
+class ParentState:
+    """What an extract offers to the extracts that reference it."""
+
+    status: str  # loaded | rejected | missing
+    loaded: pl.DataFrame | None = None
+    delivered_keys: pl.DataFrame | None = None  # every delivered key, quarantined included
+    column_types: dict[str, str] | None = None
+
+
+def _reference_status(frame: pl.DataFrame, e: Extract, parents: dict[str, ParentState]
+                      ) -> tuple[pl.DataFrame, list[int]]:
+    """Add one status column per reference: ok, missing, quarantined, wrong_type, or null where
+    the value is blank or the referenced extract was not loaded. Returns the unchecked refs."""
+    unchecked: list[int] = []
+    for i, ref in enumerate(e.references):
+        state = parents.get(ref.extract)
+        name = ref_status(i)
+        if state is None or state.status != "loaded" or state.loaded is None:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+            unchecked.append(i)
+            continue
+        loaded = state.loaded.select(
+            [pl.col(t).alias(s) for s, t in zip(ref.columns, ref.to_columns, strict=True)]
+            + [(_cond(ref.where) if ref.where else pl.lit(True)).alias("__where_ok")]
+        ).group_by(list(ref.columns)).agg(pl.col("__where_ok").any())
+        assert state.delivered_keys is not None
+        delivered = state.delivered_keys.select(
+            [pl.col(t).alias(s) for s, t in zip(ref.columns, ref.to_columns, strict=True)]
+        ).unique().with_columns(pl.lit(True).alias("__delivered"))
+        joined = frame.select(list(ref.columns)).join(
+            loaded, on=list(ref.columns), how="left", maintain_order="left", nulls_equal=False
+        ).join(delivered, on=list(ref.columns), how="left", maintain_order="left")
+        any_null = pl.any_horizontal([pl.col(c).is_null() for c in ref.columns])
+        status = (
+            pl.when(any_null).then(None)
+            .when(pl.col("__where_ok").is_not_null())
+            .then(pl.when(pl.col("__where_ok")).then(pl.lit("ok")).otherwise(pl.lit("wrong_type")))
+            .when(pl.col("__delivered").is_not_null()).then(pl.lit("quarantined"))
+            .otherwise(pl.lit("missing"))
+        )
+        frame = frame.with_columns(joined.select(status.alias(name)).to_series())
+    return frame, unchecked
+
+
+def _parent_lookups(frame: pl.DataFrame, e: Extract, parents: dict[str, ParentState]
+                    ) -> pl.DataFrame:
+    for c in e.columns.values():
+        for lookup in (c.matches_parent, c.not_before_parent, c.not_after_parent):
+            if lookup is None or parent_col(lookup) in frame.columns:
+                continue
+            state = parents.get(lookup.extract)
+            ref = next(r for r in e.references if r.columns == (lookup.via,))
+            if state is None or state.status != "loaded" or state.loaded is None:
+                frame = frame.with_columns(pl.lit(None).alias(parent_col(lookup)))
+                continue
+            target = state.loaded.select(
+                pl.col(ref.to_columns[0]).alias(lookup.via),
+                pl.col(lookup.column).alias(parent_col(lookup)),
+            ).unique(subset=[lookup.via], keep="first")
+            looked = frame.select(lookup.via).join(
+                target, on=lookup.via, how="left", maintain_order="left"
+            )
+            frame = frame.with_columns(looked[parent_col(lookup)])
+    return frame
+
+
+def _overlap(frame: pl.DataFrame, e: Extract) -> pl.DataFrame:
+    """Flag each record that starts before an earlier record of the same group has ended
+    (end dates are exclusive, as for "active on D"; a blank end is open-ended)."""
+    if e.overlap is None:
+        return frame
+    ov = e.overlap
+    order = frame.select(
+        pl.int_range(pl.len()).alias("__pos"), pl.col(ov.group), pl.col(ov.start), pl.col(ov.end)
+    ).filter(pl.col(ov.group).is_not_null() & pl.col(ov.start).is_not_null())
+    order = order.sort([ov.group, ov.start, "__pos"]).with_columns(
+        pl.col(ov.end).fill_null(date.max).cum_max().shift(1).over(ov.group).alias("__prev_end")
+    ).with_columns((pl.col(ov.start) < pl.col("__prev_end")).fill_null(False).alias(OVERLAP_COL))
+    flags = pl.int_range(frame.height, eager=True).alias("__pos").to_frame().join(
+        order.select("__pos", OVERLAP_COL), on="__pos", how="left", maintain_order="left"
+    )
+    return frame.with_columns(flags[OVERLAP_COL].fill_null(False))
+
+
+# --- pandera -------------------------------------------------------------------------------
+
+
+def _check_fn(expr: pl.Expr) -> Callable[[PolarsData], pl.LazyFrame]:
+    def fn(data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(expr.alias("passes"))
+
+    return fn
+
+
+def build_schema(e: Extract, as_of: date) -> tuple[pa.DataFrameSchema, list[Rule]]:
+    """The pandera schema of an extract: typed columns plus one named check per row rule."""
+    rules = [r for r in e.rules if r.level == "row" and _applies(r, e)]
+    columns = {
+        c.name: pa.Column(DTYPES[c.type], nullable=True, required=True, coerce=False,
+                          description=c.description)
+        for c in e.columns.values()
+    }
+    checks = [
+        pa.Check(_check_fn(rule_expr(r, e, as_of)), name=r.rule_id, error=r.rule_id)
+        for r in rules
+    ]
+    return pa.DataFrameSchema(columns, checks=checks, strict=False, name=e.name), rules
+
+
+def _applies(rule: Rule, e: Extract) -> bool:
+    if rule.kind == "overlap":
+        return e.overlap is not None
+    return True
+
+
+@dataclass
+class ValidationResult:
+    typed: pl.DataFrame            # every delivered row, typed (validation frame)
+    loaded: pl.DataFrame           # rows not quarantined: typed columns + source_row
+    issues: pl.DataFrame           # row-level findings (ISSUE_SCHEMA)
+    quarantined: int
+    warnings: int
+    unchecked_references: list[int]
+
+
+def typed_frame(text: pl.DataFrame, e: Extract) -> pl.DataFrame:
+    """Delivered text -> typed columns next to their raw text (missing optional columns null)."""
+    present = set(text.columns)
+    frame = text.select(
+        [pl.col(ROW_COLUMN).cast(pl.Int64)]
+        + [
+            (pl.col(c) if c in present else pl.lit(None, dtype=pl.String)).alias(raw(c))
+            for c in e.columns
+        ]
+    )
+    return frame.with_columns(
+        parse_expr(c).cast(DTYPES[c.type]).alias(c.name) for c in e.columns.values()
+    )
+
+
+def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
+                     parents: dict[str, ParentState]) -> ValidationResult:
+    frame = typed_frame(text, e)
+    frame, unchecked = _reference_status(frame, e, parents)
+    frame = _parent_lookups(frame, e, parents)
+    for c in e.columns.values():
+        for lookup in (c.not_before_parent, c.not_after_parent):
+            if lookup is not None:
+                ptypes = (parents[lookup.extract].column_types or {}) if (
+                    lookup.extract in parents) else {}
+                c_rules = [r for r in e.rules if r.params.get("lookup") is lookup]
+                for r in c_rules:
+                    r.params["parent_type"] = ptypes.get(lookup.column, "date")
+    frame = _overlap(frame, e)
+    schema, rules = build_schema(e, as_of)
+    failures = _failures(schema, frame)
+    issues = _issue_rows(failures, frame, e, as_of, rules)
+    error_ids = {r.rule_id for r in rules if r.severity == "error"}
+    bad_pos = (
+        failures.filter(pl.col("rule_id").is_in(list(error_ids)))["index"].unique()
+        if failures.height else pl.Series("index", [], dtype=pl.Int64)
+    )
+    keep = ~pl.int_range(pl.len()).is_in(bad_pos.cast(pl.Int64).implode())
+    loaded = frame.filter(keep).select([ROW_COLUMN, *e.columns])
+    warnings = issues.filter(pl.col("severity") == "warning").height
+    return ValidationResult(frame, loaded, issues, frame.height - loaded.height, warnings,
+                            unchecked)
+
+
+def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame:
+    """Run pandera eagerly and return (index, rule_id) of every row-level failure."""
+    names = [c.name for c in schema.checks]
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        table_level = fc.filter(pl.col("index").is_null())
+        if table_level.height:
+            # A dtype or structure failure means the parser produced the wrong frame: a code
+            # fault, never a data problem (data problems are row checks).
+            raise RuntimeError(
+                f"{schema.name}: schema-level validation failure: "
+                f"{table_level.select('check', 'column').to_dicts()}"
+            ) from exc
+        return fc.select(
+            pl.col("index").cast(pl.Int64),
+            pl.col("check_number").map_elements(lambda i: names[i], return_dtype=pl.String)
+            .alias("rule_id"),
+        ).unique(maintain_order=True)
+    return pl.DataFrame(schema={"index": pl.Int64, "rule_id": pl.String})
+
+
+def record_id_expr(e: Extract) -> pl.Expr:
+    """The record's key as delivered; several key columns joined by `|` (reporting-db.md)."""
+    return pl.concat_str([pl.col(raw(k)).fill_null("") for k in e.key], separator="|")
+
+
+def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: date,
+                rules: list[Rule]) -> pl.DataFrame:
+    if failures.height == 0:
+        return empty_issues()
+    meta = pl.DataFrame(
+        {
+            "rule_id": [r.rule_id for r in rules],
+            "severity": [r.severity for r in rules],
+            "message": [r.message for r in rules],
+            "column_name": [_rule_column(r) for r in rules],
+            "sensitive": [bool(r.params.get("sensitive")) for r in rules],
+        }
+    )
+    positions = frame.select(
+        pl.int_range(pl.len()).cast(pl.Int64).alias("index"),
+        pl.col(ROW_COLUMN).alias("source_row"),
+        record_id_expr(e).alias("record_id"),
+        (pl.col(raw(e.child_column)) if e.child_column else pl.lit(None, pl.String))
+        .alias("child_id"),
+        (pl.col(raw(e.team_column)) if e.team_column else pl.lit(None, pl.String))
+        .alias("team_id"),
+        *[pl.col(raw(c)) for c in e.columns],
+    )
+    joined = failures.join(meta, on="rule_id", how="left").join(positions, on="index", how="left")
+    value = pl.lit(None, dtype=pl.String)
+    for col in e.columns:
+        value = pl.when(pl.col("column_name") == col).then(pl.col(raw(col))).otherwise(value)
+    for ref in e.references:
+        if len(ref.columns) > 1:
+            joined_val = pl.concat_str([pl.col(raw(c)).fill_null("") for c in ref.columns],
+                                       separator="|")
+            value = pl.when(pl.col("column_name") == "|".join(ref.columns)).then(
+                joined_val).otherwise(value)
+    value = pl.when(pl.col("sensitive")).then(None).otherwise(value)
+    return joined.select(
+        pl.lit(as_of).alias("as_of"),
+        pl.lit(e.name).alias("extract"),
+        "record_id", "child_id", "team_id", "rule_id", "severity", "column_name",
+        value.str.slice(0, VALUE_MAX).alias("value"),
+        "message",
+        "source_row",
+    ).sort(["source_row", "rule_id"]).cast(ISSUE_SCHEMA)  # type: ignore[arg-type]
+
+
+def _rule_column(r: Rule) -> str | None:
+    if r.kind == "duplicate_key":
+        return "|".join(r.params["key"])
+    if r.kind == "overlap":
+        return str(r.params["at_column"])
+    return r.column
