@@ -11,6 +11,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 from qa_pipeline import __version__
 
@@ -18,7 +19,7 @@ EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep the message short
+    def error(self, message: str) -> NoReturn:  # exit 2 (usage), with a short message
         self.print_usage(sys.stderr)
         print(f"qa-pipeline: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)

@@ -46,7 +46,7 @@ def _staged_table(e: Extract, md: sa.MetaData) -> sa.Table:
     for c in e.columns.values():
         cols.append(sa.Column(c.name, SQL_TYPES[c.type](), nullable=True,
                               comment=c.description or None))
-    args: list[sa.SchemaItem] = [*cols]
+    args: list[sa.schema.SchemaItem] = [*cols]
     key_cols = ["as_of", *e.key]
     if e.unique:
         args.append(sa.Index(f"ux_stg_{e.name}_key", *key_cols, unique=True))

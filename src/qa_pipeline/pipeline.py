@@ -106,6 +106,16 @@ def run_one_batch(batch_dir: Path, engine: Engine, work_root: Path | None = None
             shutil.rmtree(work_dir, ignore_errors=True)
 
 
+def batches_to_process(path: Path, engine: Engine) -> list[Path]:
+    """The batches to run, oldest first: a batch folder named explicitly is always (re)run;
+    in a landing folder, a batch already published with the same files is left out."""
+    batches = find_batches(path)
+    if len(batches) == 1 and Path(path).resolve() == batches[0].resolve():
+        return batches
+    done = published_checksums(engine)
+    return [b for b in batches if not (b.name in done and is_unchanged(b, done[b.name]))]
+
+
 def run_path(path: Path, db_url: str, work_root: Path | None = None) -> LandingResult:
     """Run a batch folder, or every unprocessed batch of a landing folder in date order.
 
@@ -116,11 +126,10 @@ def run_path(path: Path, db_url: str, work_root: Path | None = None) -> LandingR
     engine = make_engine(db_url)
     try:
         upgrade(engine)
-        explicit = len(batches) == 1 and Path(path).resolve() == batches[0].resolve()
-        done = {} if explicit else published_checksums(engine)
+        todo = batches_to_process(path, engine)
         result = LandingResult()
         for b in batches:
-            if b.name in done and _unchanged(b, done[b.name]):
+            if b not in todo:
                 log.info("%s: already published with the same files; skipped", b.name)
                 result.batches.append(BatchResult(b.name, str(b), None, None, skipped=True))
                 continue
@@ -130,7 +139,7 @@ def run_path(path: Path, db_url: str, work_root: Path | None = None) -> LandingR
         engine.dispose()
 
 
-def _unchanged(batch_dir: Path, checksum: str) -> bool:
+def is_unchanged(batch_dir: Path, checksum: str) -> bool:
     """Whether a batch folder holds exactly the files that were published for its date."""
     from qa_pipeline.contracts import load_contracts
     from qa_pipeline.staging import ExtractOutcome, _match_files, sha256_file
@@ -147,3 +156,26 @@ def _unchanged(batch_dir: Path, checksum: str) -> bool:
         )
     m.unknown_files = [p.name for p in others]
     return content_checksum(m) == checksum
+
+
+def extract_table(manifest: Manifest) -> list[dict[str, object]]:
+    """Per-extract counts of a staged batch (the run summary's first table)."""
+    return [
+        {"extract": o.extract, "file": o.file_name or "", "status": o.status,
+         "read": o.rows_read, "loaded": o.rows_loaded, "quarantined": o.rows_quarantined,
+         "warnings": o.warnings}
+        for o in manifest.extracts.values()
+    ]
+
+
+def rule_table(manifest: Manifest) -> list[dict[str, object]]:
+    """Issues per rule of a staged batch, most frequent first (the run summary's second)."""
+    import polars as pl
+
+    issues = pl.read_parquet(manifest.issues_parquet)
+    if issues.height == 0:
+        return []
+    return (
+        issues.group_by("rule_id", "severity").agg(pl.len().alias("issues"))
+        .sort(["issues", "rule_id"], descending=[True, False]).to_dicts()
+    )

@@ -1,0 +1,110 @@
+"""The nightly Prefect flow: one run per batch, a task per stage. It only wires library
+functions (`qa_pipeline.pipeline`, `.staging`, `.publish`); all logic is tested without Prefect.
+
+Run once:  python flows/nightly.py LANDING_OR_BATCH_PATH [--db URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from qa_pipeline.db import default_db_url, make_engine, mask_url, upgrade
+from qa_pipeline.pipeline import batches_to_process, extract_table, rule_table
+from qa_pipeline.publish import finish_failed_run, publish, start_run
+from qa_pipeline.staging import Manifest, batch_date, stage_batch
+
+DB_RETRIES = 3
+DB_RETRY_DELAYS = [5, 30, 120]
+
+
+@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS)
+def prepare_database(db_url: str) -> None:
+    upgrade(make_engine(db_url))
+
+
+@task
+def list_batches(path: str, db_url: str) -> list[str]:
+    """Batches to process, in date order; unchanged published batches of a landing folder are
+    left out."""
+    return [str(b) for b in batches_to_process(Path(path), make_engine(db_url))]
+
+
+@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS)
+def begin_run(batch_path: str, db_url: str) -> str:
+    return start_run(make_engine(db_url), batch_date(Path(batch_path)), batch_path)
+
+
+@task
+def stage(batch_path: str, work_root: str) -> str:
+    """Read and validate the batch; returns the manifest's path (files, not frames)."""
+    work = Path(tempfile.mkdtemp(prefix=Path(batch_path).name + "_", dir=work_root))
+    manifest = stage_batch(Path(batch_path), work)
+    return str(Path(manifest.work_dir) / "manifest.json")
+
+
+@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS)
+def load(manifest_path: str, db_url: str, run_id: str) -> dict[str, object]:
+    """Publish in one transaction; a retry replaces, never duplicates."""
+    manifest = Manifest.from_json(Path(manifest_path).read_text(encoding="utf-8"))
+    outcome = publish(manifest, make_engine(db_url), run_id)
+    return {"as_of": manifest.as_of.isoformat(), "status": outcome.status,
+            "exit_code": outcome.exit_code, "message": outcome.message, "run_id": run_id}
+
+
+@task
+def summarise(manifest_path: str, result: dict[str, object]) -> None:
+    manifest = Manifest.from_json(Path(manifest_path).read_text(encoding="utf-8"))
+    key = f"qa-batch-{manifest.as_of.isoformat()}"
+    create_table_artifact(key=key + "-extracts", table=extract_table(manifest),
+                          description=f"Rows per extract, batch {manifest.as_of}")
+    create_table_artifact(key=key + "-rules", table=rule_table(manifest) or [{"rule_id": "",
+                          "severity": "", "issues": 0}],
+                          description=f"Issues per rule, batch {manifest.as_of}")
+    create_markdown_artifact(key=key + "-summary", markdown=(
+        f"# Batch {manifest.as_of}\n\n**{result['status']}** (exit {result['exit_code']})"
+        f"\n\n{result['message']}\n"))
+
+
+@flow(name="qa-nightly", log_prints=True)
+def nightly(path: str, db_url: str | None = None, work_root: str | None = None
+            ) -> list[dict[str, object]]:
+    """Ingest, validate and publish every unprocessed batch under PATH, oldest first."""
+    logger = get_run_logger()
+    db_url = db_url or default_db_url()
+    work_root = work_root or tempfile.mkdtemp(prefix="qa_work_")
+    logger.info("database %s", mask_url(db_url))
+    prepare_database(db_url)
+    results: list[dict[str, object]] = []
+    for batch_path in list_batches(path, db_url):
+        run_id = begin_run(batch_path, db_url)
+        try:
+            manifest_path = stage(batch_path, work_root)
+            result = load(manifest_path, db_url, run_id)
+        except Exception as exc:
+            finish_failed_run(make_engine(db_url), run_id, f"{type(exc).__name__}: "
+                              f"{mask_url(str(exc))}")
+            raise
+        summarise(manifest_path, result)
+        logger.info("batch %s: %s", result["as_of"], result["message"])
+        results.append(result)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Run the nightly flow once.")
+    p.add_argument("path", help="a batch folder or a landing folder of batches")
+    p.add_argument("--db", default=default_db_url())
+    args = p.parse_args(argv)
+    results = nightly(args.path, args.db)
+    codes = [int(str(r["exit_code"])) for r in results]
+    return 3 if 3 in codes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""The whole path into a real database — the same tests on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from qa_pipeline.contracts import load_contracts
+from qa_pipeline.db import make_engine, metadata, upgrade
+from qa_pipeline.pipeline import run_path
+from tests.batch_builder import AS_OF, base, write_batch
+
+CONTRACTS = load_contracts()
+
+
+def _count(engine: sa.Engine, sql: str, **params: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(sql), params).scalar_one())
+
+
+def _snapshot(engine: sa.Engine) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every published table (ordered), to compare database states."""
+    out: dict[str, list[tuple[object, ...]]] = {}
+    insp = sa.inspect(engine)
+    names = [t for t in insp.get_table_names() if t != "alembic_version"]
+    with engine.connect() as conn:
+        for t in sorted(names):
+            table = metadata.tables[t]
+            rows = conn.execute(sa.select(table)).all()
+            out[t] = sorted((tuple(r) for r in rows), key=repr)
+    return out
+
+
+def test_schema_matches_metadata(db_url: str) -> None:
+    """The Alembic migrations build exactly the schema the code declares (no drift)."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    views = sa.inspect(engine).get_view_names()
+    assert "dq_issue_latest" in views
+
+
+def test_sql_types_follow_contract(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    cols = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("stg_referrals")}
+    assert isinstance(cols["decision_date"], sa.Date)
+    assert isinstance(cols["referral_datetime"], sa.DateTime)
+    assert isinstance(cols["referral_id"], sa.String)
+    assert isinstance(
+        {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("stg_cin_plans")}[
+            "outcomes_recorded"], sa.Integer)
+
+
+def test_run_publishes_batch(db_url: str, tmp_path: Path) -> None:
+    data = base()
+    data["referrals"][0]["referral_id"] = "000123"  # leading zeros survive
+    data["assessments"][0]["referral_id"] = "000123"
+    data["referrals"][1]["referral_source"] = "TELEPATHY"  # one quarantined row
+    batch_dir = write_batch(tmp_path / "landing", data)
+    result = run_path(batch_dir, db_url)
+    [b] = result.batches
+    assert b.outcome is not None and b.outcome.status == "succeeded"
+    assert result.exit_code == 0
+    engine = make_engine(db_url)
+    for name, rows in data.items():
+        expected = len(rows) - (1 if name == "referrals" else 0)
+        # the strategy discussion, conference, attendance and CP plan hang off R2
+        if name in ("strategy_discussions", "cp_conferences", "conference_attendance",
+                    "cp_plans"):
+            expected = 0
+        assert _count(engine, f"SELECT COUNT(*) FROM stg_{name}") == expected, name
+    with engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT referral_id, referral_datetime FROM stg_referrals")
+                           ).all()
+        assert [r[0] for r in ids] == ["000123"]
+        # 01/04/2024 10:00 UK summer time is 09:00 UTC
+        assert str(ids[0][1]).startswith("2024-04-01 09:00")
+        issue = conn.execute(sa.text(
+            "SELECT extract, record_id, rule_id, severity, value, column_name FROM dq_issue "
+            "WHERE rule_id = 'referrals.referral_source.unknown_code'")).one()
+        assert tuple(issue) == ("referrals", "R2", "referrals.referral_source.unknown_code",
+                                "error", "TELEPATHY", "referral_source")
+        run = conn.execute(sa.text("SELECT status, finished_at, rows_read FROM pipeline_run")
+                           ).one()
+        assert run[0] == "succeeded" and run[1] is not None
+        assert run[2] == sum(len(r) for r in data.values())
+        per_extract = conn.execute(sa.text(
+            "SELECT extract, rows_read, rows_loaded, rows_quarantined FROM pipeline_run_extract "
+            "WHERE extract = 'referrals'")).one()
+        assert tuple(per_extract) == ("referrals", 2, 1, 1)
+    assert _count(engine, "SELECT COUNT(*) FROM dq_rule") == len(CONTRACTS.rules)
+    assert _count(engine, "SELECT COUNT(*) FROM dq_issue_latest WHERE status = 'new'") == \
+        _count(engine, "SELECT COUNT(*) FROM dq_issue")
+
+
+def test_rerun_replaces_never_duplicates(db_url: str, tmp_path: Path) -> None:
+    data = base()
+    data["persons"][0]["ethnicity"] = ""  # one warning
+    batch_dir = write_batch(tmp_path / "landing", data)
+    run_path(batch_dir, db_url)
+    engine = make_engine(db_url)
+    first = _snapshot(engine)
+    run_path(batch_dir, db_url)
+    second = _snapshot(engine)
+    for table in first:
+        if table in ("pipeline_run", "pipeline_run_extract", "batch", "dq_issue"):
+            continue
+        assert first[table] == second[table], table
+    assert _count(engine, "SELECT COUNT(*) FROM dq_issue") == 1
+    assert _count(engine, "SELECT COUNT(*) FROM pipeline_run") == 2
+    assert _count(engine, "SELECT COUNT(*) FROM batch") == 1
+
+
+def test_landing_folder_runs_unprocessed_batches_in_order(db_url: str, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    for d in (AS_OF - timedelta(days=1), AS_OF):
+        write_batch(landing, base(), as_of=d)
+    (landing / "not-a-batch").mkdir()
+    first = run_path(landing, db_url)
+    assert [b.as_of for b in first.batches] == [(AS_OF - timedelta(days=1)).isoformat(),
+                                                AS_OF.isoformat()]
+    assert not any(b.skipped for b in first.batches)
+    again = run_path(landing, db_url)
+    assert all(b.skipped for b in again.batches)
+    # a changed delivery of a published date is reprocessed
+    changed = base()
+    changed["teams"][0]["team_name"] = "Renamed"
+    write_batch(landing, changed, as_of=AS_OF)
+    third = run_path(landing, db_url)
+    assert [b.skipped for b in third.batches] == [True, False]
+
+
+def test_issue_lifecycle_first_seen(db_url: str, tmp_path: Path) -> None:
+    """dq_issue_latest: first_seen is the start of the unbroken run of batches with the issue."""
+    landing = tmp_path / "landing"
+    days = [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
+    for i, d in enumerate(days):
+        data = base()
+        data["teams"][1]["service_area"] = "ZZZ" if i in (0, 2) else "FRONT_DOOR"  # gap
+        data["persons"][0]["ethnicity"] = ""                     # all three batches
+        if i == 2:
+            data["persons"][1]["ethnicity"] = ""                 # new in the last batch
+        write_batch(landing, data, as_of=d)
+    run_path(landing, db_url)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT record_id, rule_id, first_seen, status, as_of FROM dq_issue_latest "
+            "WHERE extract IN ('teams', 'persons') ORDER BY rule_id, record_id")).all()
+    got = {(r[0], r[1]): (str(r[2]), r[3], str(r[4])) for r in rows}
+    assert got[("000101", "persons.ethnicity.missing_for_child")] == (
+        "2026-11-23", "persisting", "2026-11-25")
+    assert got[("000102", "persons.ethnicity.missing_for_child")] == (
+        "2026-11-25", "new", "2026-11-25")
+    assert got[("T2", "teams.service_area.unknown_code")] == ("2026-11-25", "new", "2026-11-25")
+
+
+def test_missing_file_exit_3_and_older_values_intact(db_url: str, tmp_path: Path) -> None:
+    data = base()
+    del data["cin_reviews"]
+    result = run_path(write_batch(tmp_path / "landing", data), db_url)
+    assert result.exit_code == 3
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM pipeline_run")).scalar_one() == \
+            "succeeded_with_issues"
+        rows = conn.execute(sa.text(
+            "SELECT extract, rule_id, severity FROM dq_issue WHERE rule_id LIKE '%file_missing'"
+        )).all()
+    assert [tuple(r) for r in rows] == [("cin_reviews.csv", "cin_reviews.file_missing",
+                                         "file_error")]
+
+
+FAILPOINTS = ["publish:begin", "publish:after:referrals", "publish:after:cp_plans",
+              "publish:after:dq_issue", "publish:before_commit"]
+
+
+@pytest.mark.parametrize("point", FAILPOINTS)
+def test_killed_mid_load_leaves_previous_state(db_url: str, tmp_path: Path,
+                                               point: str) -> None:
+    """SIGKILL inside the publish transaction: the database holds exactly the previous
+    published state, and the next run succeeds."""
+    landing = tmp_path / "landing"
+    first = write_batch(landing, base(), as_of=AS_OF)
+    run_path(first, db_url)
+    engine = make_engine(db_url)
+    before = _snapshot(engine)
+    changed = base()
+    changed["teams"][0]["team_name"] = "Changed"
+    changed["referrals"][0]["referral_source"] = "ZZZ"
+    batch_dir = write_batch(tmp_path / "landing2", changed, as_of=AS_OF)
+    env = {**os.environ, "QA_PIPELINE_FAILPOINT": point}
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa_pipeline.cli", "run", str(batch_dir), "--db", db_url],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr  # killed, not a clean exit
+    after = _snapshot(engine)
+    # The run's own row ('failed', never finished) is the only trace of the killed run.
+    runs_after = after.pop("pipeline_run")
+    before_runs = before.pop("pipeline_run")
+    assert after == before
+    assert len(runs_after) == len(before_runs) + 1
+    engine.dispose()
+    again = run_path(batch_dir, db_url)
+    assert again.exit_code == 0
+    engine = make_engine(db_url)
+    assert _count(engine, "SELECT COUNT(*) FROM stg_teams WHERE team_name = 'Changed'") == 1
+    assert _count(engine, "SELECT COUNT(*) FROM pipeline_run WHERE status = 'failed' "
+                          "AND finished_at IS NULL") == 1
