@@ -43,6 +43,7 @@ def begin_run(batch_path: str, db_url: str) -> str:
 @task
 def stage(batch_path: str, work_root: str) -> str:
     """Read and validate the batch; returns the manifest's path (files, not frames)."""
+    Path(work_root).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=Path(batch_path).name + "_", dir=work_root))
     manifest = stage_batch(Path(batch_path), work)
     return str(Path(manifest.work_dir) / "manifest.json")

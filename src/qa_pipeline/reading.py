@@ -65,6 +65,11 @@ def read_text_csv(path: Path) -> RawFile | FileProblem:
         data = path.read_bytes()
     except OSError as exc:
         return FileProblem("unreadable", f"the file could not be opened ({exc.strerror})")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return FileProblem("unreadable", "the file is UTF-16 text; Paris exports must be "
+                                         "UTF-8 or Windows-1252")
+    if b"\x00" in data:
+        return FileProblem("unreadable", "the file holds NUL bytes: it is binary, not text")
     try:
         text, encoding = decode(data)
     except UnicodeDecodeError:

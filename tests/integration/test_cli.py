@@ -1,0 +1,95 @@
+"""The `qa-pipeline` command: exit statuses and the printed summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from qa_pipeline.cli import main
+from qa_pipeline.db import make_engine
+from tests.batch_builder import base, write_batch
+
+
+def _db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'qa.db'}"
+
+
+def test_run_success_exit_0_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    data = base()
+    data["referrals"][1]["referral_source"] = "ZZZ"
+    code = main(["run", str(write_batch(tmp_path / "landing", data)), "--db", _db(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "referrals" in out and "succeeded (exit 0)" in out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("referrals "))
+    assert line.split()[1:] == ["loaded", "2", "1", "1", "0"]
+
+
+def test_run_missing_file_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = base()
+    del data["fit_referrals"]
+    code = main(["run", str(write_batch(tmp_path / "landing", data)), "--db", _db(tmp_path)])
+    assert code == 3
+    assert "fit_referrals.csv was not in the batch" in capsys.readouterr().out
+
+
+def test_run_rejected_file_exit_3(tmp_path: Path) -> None:
+    folder = write_batch(tmp_path / "landing", base())
+    (folder / "teams.csv").write_bytes(b"\x00\x01binary")
+    assert main(["run", str(folder), "--db", _db(tmp_path)]) == 3
+
+
+@pytest.mark.parametrize("args", [["run"], ["frobnicate"], ["run", "x", "--bogus"]])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+
+
+def test_not_a_batch_folder_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["run", str(tmp_path / "empty"), "--db", _db(tmp_path)]) == 2
+    assert main(["run", str(tmp_path / "nowhere"), "--db", _db(tmp_path)]) == 2
+    (tmp_path / "2026-02-30").mkdir()
+    assert main(["run", str(tmp_path / "2026-02-30"), "--db", _db(tmp_path)]) == 2
+    assert "not a real date" in capsys.readouterr().err
+
+
+def test_unreachable_database_exit_1_password_masked(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_batch(tmp_path / "landing", base())
+    url = "postgresql+psycopg://loader:S3cretPw@127.0.0.1:1/qa"
+    assert main(["run", str(folder), "--db", url]) == 1
+    captured = capsys.readouterr()
+    assert "S3cretPw" not in captured.err + captured.out
+    assert "run failed" in captured.err
+
+
+def test_fault_during_publish_exit_1_nothing_published(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa_pipeline.publish as publish_mod
+
+    folder = write_batch(tmp_path / "landing", base())
+
+    def boom(name: str) -> None:
+        if name == "publish:after:referrals":
+            raise RuntimeError("simulated fault")
+
+    monkeypatch.setattr(publish_mod, "failpoint", boom)
+    assert main(["run", str(folder), "--db", _db(tmp_path)]) == 1
+    engine = make_engine(_db(tmp_path))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM stg_teams")).scalar_one() == 0
+        status, message = conn.execute(sa.text("SELECT status, message FROM pipeline_run")).one()
+    assert status == "failed" and "simulated fault" in message
+
+
+def test_db_and_docs_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade", "--db", _db(tmp_path)]) == 0
+    assert "schema revision: 0001" in capsys.readouterr().out
+    out = tmp_path / "rules.md"
+    assert main(["docs", "--out", str(out)]) == 0
+    assert "persons.date_of_birth.invalid_date" in out.read_text()

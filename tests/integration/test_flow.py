@@ -1,0 +1,88 @@
+"""The Prefect flow wires the library: one harness for the session (~8 s), a few runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from qa_pipeline.db import make_engine
+from tests.batch_builder import AS_OF, base, write_batch
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def _artifacts(key_prefix: str) -> list[object]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def read() -> list[object]:
+        async with get_client() as client:
+            return list(await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_=key_prefix))))
+
+    return asyncio.run(read())
+
+
+def test_nightly_flow_processes_landing_folder(prefect_harness: None, tmp_path: Path) -> None:
+    from flows.nightly import nightly
+
+    landing = tmp_path / "landing"
+    older = base()
+    older["referrals"][1]["referral_source"] = "ZZZ"
+    write_batch(landing, older, as_of=AS_OF - timedelta(days=1))
+    newer = base()
+    del newer["cin_reviews"]
+    write_batch(landing, newer, as_of=AS_OF)
+    db_url = f"sqlite:///{tmp_path / 'qa.db'}"
+
+    results = nightly(str(landing), db_url, str(tmp_path / "work"))
+    assert [(r["as_of"], r["status"]) for r in results] == [
+        ((AS_OF - timedelta(days=1)).isoformat(), "succeeded"),
+        (AS_OF.isoformat(), "succeeded_with_issues"),
+    ]
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        runs = conn.execute(sa.text("SELECT as_of, status FROM pipeline_run ORDER BY as_of")
+                            ).all()
+        assert [r[1] for r in runs] == ["succeeded", "succeeded_with_issues"]
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM batch")).scalar_one() == 2
+    keys = {getattr(a, "key", None) for a in _artifacts(f"qa-batch-{AS_OF.isoformat()}%")}
+    assert {f"qa-batch-{AS_OF}-extracts", f"qa-batch-{AS_OF}-rules",
+            f"qa-batch-{AS_OF}-summary"} <= keys
+
+    # nothing new: a second run processes nothing
+    assert nightly(str(landing), db_url, str(tmp_path / "work")) == []
+
+
+def test_flow_fails_when_publish_fails(prefect_harness: None, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.nightly as nightly_mod
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(nightly_mod, "publish", broken)
+    monkeypatch.setattr(nightly_mod, "load", nightly_mod.load.with_options(
+        retries=1, retry_delay_seconds=0))
+    folder = write_batch(tmp_path / "landing", base())
+    db_url = f"sqlite:///{tmp_path / 'qa.db'}"
+    state = nightly_mod.nightly(str(folder), db_url, str(tmp_path / "work"),
+                                return_state=True)
+    assert state.is_failed()
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        status, message = conn.execute(sa.text("SELECT status, message FROM pipeline_run")).one()
+    assert status == "failed" and "database gone" in message
