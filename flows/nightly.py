@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from qa_pipeline.db import default_db_url, make_engine, mask_url, upgrade
+from qa_pipeline.indicators import derive_batch
 from qa_pipeline.pipeline import batches_to_process, extract_table, rule_table
 from qa_pipeline.publish import finish_failed_run, publish, start_run
 from qa_pipeline.staging import Manifest, batch_date, stage_batch
@@ -47,6 +48,14 @@ def stage(batch_path: str, work_root: str) -> str:
     work = Path(tempfile.mkdtemp(prefix=Path(batch_path).name + "_", dir=work_root))
     manifest = stage_batch(Path(batch_path), work)
     return str(Path(manifest.work_dir) / "manifest.json")
+
+
+@task
+def derive_indicators(manifest_path: str) -> str:
+    """Intermediate facts and indicator values of the staged batch, as files."""
+    manifest = Manifest.from_json(Path(manifest_path).read_text(encoding="utf-8"))
+    derive_batch(manifest)
+    return manifest_path
 
 
 @task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS)
@@ -86,6 +95,7 @@ def nightly(path: str, db_url: str | None = None, work_root: str | None = None
         run_id = begin_run(batch_path, db_url)
         try:
             manifest_path = stage(batch_path, work_root)
+            manifest_path = derive_indicators(manifest_path)
             result = load(manifest_path, db_url, run_id)
         except Exception as exc:
             finish_failed_run(make_engine(db_url), run_id, f"{type(exc).__name__}: "

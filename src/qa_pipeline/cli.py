@@ -58,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     dbp.add_argument("action", choices=["upgrade", "current"])
     dbp.add_argument("--db", default=default_db_url())
 
-    docs = sub.add_parser("docs", help="regenerate docs/rules.md from the contracts")
-    docs.add_argument("--out", type=Path, default=Path("docs/rules.md"))
+    docs = sub.add_parser("docs", help="regenerate docs/rules.md and docs/indicators.md")
+    docs.add_argument("--out", type=Path, default=Path("docs"), help="the docs folder")
     return p
 
 
@@ -131,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"schema revision: {current_revision(engine)}")
         return 0
     if args.command == "docs":
-        from qa_pipeline.docs import write_rules_doc
+        from qa_pipeline.docs import write_docs
 
-        path = write_rules_doc(args.out)
-        print(f"wrote {path}")
+        for path in write_docs(args.out):
+            print(f"wrote {path}")
         return 0
     return EXIT_USAGE
 

@@ -142,6 +142,73 @@ dq_rule = sa.Table(
     comment="The rule catalogue, generated from the contracts.",
 )
 
+indicator = sa.Table(
+    "indicator", metadata,
+    sa.Column("code", sa.String(16), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("numerator_definition", sa.Text, nullable=False),
+    sa.Column("denominator_definition", sa.Text, nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False, comment="percent or working_days."),
+    sa.Column("polarity", sa.String(24), nullable=False,
+              comment="higher_is_better or lower_is_better."),
+    sa.Column("target", sa.Double, comment="From config/indicators.yaml; null = none set."),
+    sa.Column("source", sa.Text, nullable=False,
+              comment="The audit or published indicator it comes from."),
+    sa.Column("subject", sa.String(32), comment="The fact table it counts."),
+    sa.Column("event_date", sa.String(64), comment="The date that places a case in a period."),
+    sa.Column("team", sa.Text, comment="Whose team a case counts for."),
+    sa.Column("timescales", sa.Text, comment="Configuration values used (JSON)."),
+    sa.Column("requires", sa.Text, comment="Extracts it needs (comma separated)."),
+    comment="The indicator catalogue (indicators.md), definitions with the values used.",
+)
+
+indicator_value = sa.Table(
+    "indicator_value", metadata,
+    sa.Column("as_of", sa.Date, primary_key=True, comment="The batch's extract date."),
+    sa.Column("indicator_code", sa.String(16), primary_key=True),
+    sa.Column("period_type", sa.String(8), primary_key=True),
+    sa.Column("period_label", sa.String(16), primary_key=True),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("breakdown", sa.String(8), primary_key=True, comment="all or team."),
+    sa.Column("breakdown_value", sa.String(64), primary_key=True, comment="ALL or team_id."),
+    sa.Column("numerator", sa.Integer, comment="Null for a median."),
+    sa.Column("denominator", sa.Integer, nullable=False),
+    sa.Column("value", sa.Double, nullable=False,
+              comment="100 x numerator / denominator, or the median."),
+    comment="One row per (as_of, indicator, period, breakdown) with a denominator > 0.",
+)
+
+indicator_run = sa.Table(
+    "indicator_run", metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("indicator_code", sa.String(16), primary_key=True),
+    sa.Column("run_id", sa.String(36), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, comment="computed or skipped."),
+    sa.Column("reason", sa.Text, comment="Why it was skipped (extract missing or rejected)."),
+    sa.Column("timescales", sa.Text, comment="Configuration values used (JSON)."),
+    comment="Whether each indicator was computed for a batch, and why not.",
+)
+
+indicator_case = sa.Table(
+    "indicator_case", metadata,
+    sa.Column("case_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("indicator_code", sa.String(16), nullable=False),
+    sa.Column("period_type", sa.String(8), nullable=False),
+    sa.Column("period_label", sa.String(16), nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("record_id", sa.Text, nullable=False, comment="The case's record key."),
+    sa.Column("child_id", sa.String),
+    sa.Column("team_id", sa.String),
+    sa.Column("in_numerator", sa.Boolean, comment="Null for a median's cases."),
+    sa.Column("measure", sa.Double, comment="The derived measure, e.g. a delay in working days."),
+    sa.Index("ix_indicator_case_lookup", "indicator_code", "period_type", "period_label"),
+    comment="Drill-through: the cases behind every indicator value of the latest batch.",
+)
+
 build_metadata(load_contracts())
 
 # --- engines and migrations ----------------------------------------------------------------

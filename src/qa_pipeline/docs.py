@@ -69,7 +69,62 @@ def render_rules(contracts: Contracts) -> str:
     return "\n".join(out)
 
 
-def write_rules_doc(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_rules(load_contracts()), encoding="utf-8")
-    return path
+INDICATORS_HEADER = """# Indicators
+
+Generated from the definitions in `src/qa_pipeline/indicators.py` and the values in
+`config/indicators.yaml` by `qa-pipeline docs`; do not edit by hand. The exact definitions are
+those of `indicators.md` (shared spec); timescales and targets come from the configuration, and
+the `indicator` table of the reporting database stores the same text with the values used.
+
+Every indicator is computed per calendar month (`2013-04`), financial quarter (`2013-14 Q1`)
+and financial year (`2013-14`), for the whole authority (`breakdown = 'all'`) and per team
+(`breakdown = 'team'`); only rows with a denominator above 0 and a period starting on or before
+the extract date exist. wd(a, b) counts working days (Monday–Friday except England and Wales
+bank holidays) after a up to and including b. An indicator whose extracts were missing or
+rejected in a batch is not recomputed for it (`indicator_run.status = 'skipped'`), and
+`indicator_value_latest` keeps showing its last computed values.
+
+The cases behind every value of the latest batch are in `indicator_case_latest`.
+"""
+
+
+def render_indicators() -> str:
+    from qa_pipeline.indicators import CATALOGUE, catalogue_rows, load_config
+
+    rows = {r["code"]: r for r in catalogue_rows(load_config())}
+    out = [INDICATORS_HEADER]
+    out.append("| code | title | unit | better | target |\n|---|---|---|---|---|")
+    for i in CATALOGUE:
+        r = rows[i.code]
+        target = "—" if r["target"] is None else f"{r['target']:g}"
+        better = "higher" if r["polarity"] == "higher_is_better" else "lower"
+        out.append(f"| [{i.code}](#{i.code.lower()}) | {_cell(r['title'])} | {r['unit']} | "
+                   f"{better} | {target} |")
+    out.append("")
+    for i in CATALOGUE:
+        r = rows[i.code]
+        out.append(f"## {i.code}\n\n**{r['title']}**\n")
+        out.append(f"- Source: {r['source']}")
+        out.append(f"- Denominator: {r['denominator_definition']}")
+        label = "Median of" if i.numerator is None else "Numerator"
+        out.append(f"- {label}: {r['numerator_definition']}")
+        out.append(f"- Period: by {r['event_date']}")
+        out.append(f"- Team: {r['team']}")
+        out.append(f"- Unit: {r['unit']}; {r['polarity'].replace('_', ' ')}")
+        if i.timescales:
+            used = ", ".join(f"`{k}` = {load_config().timescales[k]}" for k in i.timescales)
+            out.append(f"- Timescales (config/indicators.yaml): {used}")
+        out.append(f"- Target: {'none set' if r['target'] is None else r['target']}")
+        out.append(f"- Needs the extracts: {r['requires'].replace(',', ', ')}")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_docs(folder: Path) -> list[Path]:
+    """Regenerate every generated doc into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rules = folder / "rules.md"
+    rules.write_text(render_rules(load_contracts()), encoding="utf-8")
+    inds = folder / "indicators.md"
+    inds.write_text(render_indicators(), encoding="utf-8")
+    return [rules, inds]

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from qa_pipeline.db import batch, make_engine, mask_url, upgrade
+from qa_pipeline.indicators import derive_batch
 from qa_pipeline.publish import (
     RunOutcome,
     content_checksum,
@@ -90,6 +91,7 @@ def run_one_batch(batch_dir: Path, engine: Engine, work_root: Path | None = None
     manifest: Manifest | None = None
     try:
         manifest = stage_batch(batch_dir, work_dir)
+        manifest = derive_batch(manifest)
         outcome = publish(manifest, engine, run_id)
         return BatchResult(as_of.isoformat(), str(batch_dir), outcome, manifest)
     except Exception as exc:

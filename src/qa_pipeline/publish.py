@@ -26,11 +26,16 @@ from qa_pipeline.db import (
     batch,
     dq_issue,
     dq_rule,
+    indicator,
+    indicator_case,
+    indicator_run,
+    indicator_value,
     metadata,
     pipeline_run,
     pipeline_run_extract,
     staged_table_name,
 )
+from qa_pipeline.indicators import catalogue_rows, load_config
 from qa_pipeline.staging import Manifest
 
 log = logging.getLogger(__name__)
@@ -116,6 +121,34 @@ def content_checksum(manifest: Manifest) -> str:
     return h.hexdigest()
 
 
+def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> None:
+    """Indicator catalogue, values and run record of the batch; the drill-through cases only
+    when the batch is (or becomes) the latest, so an older batch re-run keeps the newest."""
+    if not manifest.indicators:
+        return
+    as_of = manifest.as_of
+    config = load_config()
+    conn.execute(indicator.delete())
+    conn.execute(indicator.insert(), catalogue_rows(config))
+    conn.execute(indicator_value.delete().where(indicator_value.c.as_of == as_of))
+    _insert(conn, indicator_value, pl.read_parquet(manifest.indicators["values"]).with_columns(
+        pl.lit(as_of).alias("as_of")))
+    runs = pl.read_parquet(manifest.indicators["runs"])
+    timescales = {r["code"]: r["timescales"] for r in catalogue_rows(config)}
+    conn.execute(indicator_run.delete().where(indicator_run.c.as_of == as_of))
+    conn.execute(indicator_run.insert(), [
+        {"as_of": as_of, "indicator_code": r["indicator_code"], "run_id": run_id,
+         "status": r["status"], "reason": r["reason"],
+         "timescales": timescales.get(r["indicator_code"])}
+        for r in runs.iter_rows(named=True)
+    ])
+    latest = conn.execute(sa.select(sa.func.max(batch.c.as_of))).scalar()
+    if latest is None or as_of >= latest:
+        conn.execute(indicator_case.delete())
+        _insert(conn, indicator_case, pl.read_parquet(manifest.indicators["cases"]
+                                                      ).with_columns(pl.lit(as_of).alias("as_of")))
+
+
 def publish(manifest: Manifest, engine: Engine, run_id: str,
             contracts: Contracts | None = None) -> RunOutcome:
     """Replace the batch's rows in every published table, in one transaction."""
@@ -153,6 +186,8 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
              "guidance": r.guidance}
             for r in contracts.rules
         ])
+        _publish_indicators(conn, manifest, run_id)
+        failpoint("publish:after:indicators")
         conn.execute(pipeline_run_extract.delete().where(pipeline_run_extract.c.run_id == run_id))
         conn.execute(pipeline_run_extract.insert(), [
             {"run_id": run_id, "extract": o.extract, "file_name": o.file_name,

@@ -63,6 +63,7 @@ class Manifest:
     extracts: dict[str, ExtractOutcome] = field(default_factory=dict)
     unknown_files: list[str] = field(default_factory=list)
     issues_parquet: str = ""
+    indicators: dict[str, str] = field(default_factory=dict)
 
     @property
     def files_rejected_or_missing(self) -> list[str]:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from qa_pipeline.contracts import ContractError, load_contracts, parse_contracts
-from qa_pipeline.docs import render_rules
+from qa_pipeline.docs import render_indicators, render_rules
 from qa_pipeline.validation import build_schema, typed_frame
 from tests.batch_builder import AS_OF
 
@@ -45,6 +45,11 @@ def test_dependency_order_puts_parents_first() -> None:
 def test_docs_rules_md_is_generated_from_contracts() -> None:
     committed = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     assert committed == render_rules(CONTRACTS), "run `qa-pipeline docs` to regenerate"
+
+
+def test_docs_indicators_md_is_generated() -> None:
+    committed = (ROOT / "docs" / "indicators.md").read_text(encoding="utf-8")
+    assert committed == render_indicators(), "run `qa-pipeline docs` to regenerate"
 
 
 def test_contract_errors_are_caught() -> None:
