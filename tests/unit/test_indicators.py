@@ -1098,7 +1098,8 @@ def _all_tables() -> dict[str, list[dict[str, Any]]]:
         "referrals": [*REF01_ROWS,  # + a re-referral with a decision, for REF03
                       referral("X1", "2014-01-15 10:00", child="X"),
                       referral("X2", "2014-02-10 10:00", child="X", decision="2014-02-11")],
-        "assessments": ASM01_ASSESSMENTS + CORE_ASSESSMENTS,
+        "assessments": [*ASM01_ASSESSMENTS, *CORE_ASSESSMENTS,  # + one for FTH03
+                        assessment("X1", "INITIAL", "2014-06-02", "2014-06-03", father="Y")],
         "cp_plans": FATHER_TABLES["cp_plans"],
         "persons": FATHER_TABLES["persons"],
         "relationships": FATHER_TABLES["relationships"]
