@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
 
     docs = sub.add_parser("docs", help="regenerate docs/rules.md and docs/indicators.md")
     docs.add_argument("--out", type=Path, default=Path("docs"), help="the docs folder")
+
+    # Commands of the data officers' tools register themselves here (set_defaults(handler=)).
+    from qa_pipeline.officer_cli import add_commands
+
+    add_commands(sub)
     return p
 
 
@@ -94,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(args))
     if args.command == "run":
         from qa_pipeline.db import mask_url
         from qa_pipeline.pipeline import run_path

@@ -90,6 +90,10 @@ pipeline_run = sa.Table(
     sa.Column("code_version", sa.String(64), nullable=False),
     sa.Column("contract_version", sa.Integer),
     sa.Column("batch_path", sa.Text),
+    sa.Column("content_sha256", sa.String(64),
+              comment="Checksum over the batch's files as this run read them."),
+    sa.Column("published", sa.Boolean,
+              comment="Whether this run published its batch (false: failed, held or skipped)."),
     comment="One row per run; per-extract counts in pipeline_run_extract.",
 )
 
@@ -140,6 +144,40 @@ dq_rule = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("guidance", sa.Text, nullable=False, comment="How to put it right in Paris."),
     comment="The rule catalogue, generated from the contracts.",
+)
+
+batch_hold = sa.Table(
+    "batch_hold", metadata,
+    sa.Column("hold_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("run_id", sa.String(36), nullable=False, comment="The run that held it."),
+    sa.Column("held_at", sa.DateTime, nullable=False, comment="UTC."),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("staged_path", sa.Text, nullable=False,
+              comment="Where the staged batch waits to be published."),
+    sa.Column("status", sa.String(16), nullable=False,
+              comment="held, released or superseded (a newer delivery of the date)."),
+    sa.Column("released_at", sa.DateTime),
+    sa.Column("released_by", sa.String(128)),
+    sa.Index("ix_batch_hold_as_of", "as_of"),
+    comment="Batches staged but not published until a data officer releases them.",
+)
+
+dq_exception = sa.Table(
+    "dq_exception", metadata,
+    sa.Column("exception_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule_id", sa.String(128), nullable=False),
+    sa.Column("extract", sa.String(128), nullable=False),
+    sa.Column("record_id", sa.Text, comment="Null: the whole file-level issue."),
+    sa.Column("reason", sa.Text, nullable=False,
+              comment="Why the failure is correct practice (e.g. father genuinely unknown)."),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False, comment="UTC."),
+    sa.Column("expires_on", sa.Date, comment="Last batch date it applies to; null: no expiry."),
+    sa.Column("removed_at", sa.DateTime, comment="UTC; null while in force."),
+    sa.Column("removed_by", sa.String(128)),
+    sa.Index("ix_dq_exception_key", "rule_id", "extract", "record_id"),
+    comment="Accepted exceptions: failures a data officer has accepted; history is kept.",
 )
 
 indicator = sa.Table(
