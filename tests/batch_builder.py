@@ -112,12 +112,13 @@ def base() -> dict[str, list[Row]]:
 
 
 def csv_text(rows: list[Row], header: list[str] | None = None) -> str:
-    header = header or list(rows[0])
+    header = header or [h for h in rows[0] if h != "__extra_fields__"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(header)
     for r in rows:
-        w.writerow([r.get(h, "") for h in header])
+        extra = r.get("__extra_fields__")  # a ragged row: fields beyond the header
+        w.writerow([r.get(h, "") for h in header] + (extra.split("|") if extra else []))
     return buf.getvalue()
 
 

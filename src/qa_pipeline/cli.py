@@ -26,8 +26,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from qa_pipeline.db import default_db_url
-
     p = _Parser(prog="qa-pipeline", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"qa-pipeline {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress of each extract")
@@ -36,11 +34,19 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="ingest, validate and publish a batch or landing folder")
     run.add_argument("path", type=Path,
                      help="a batch folder (.../2026-11-25/) or a landing folder of batches")
-    run.add_argument("--db", default=default_db_url(),
-                     help="SQLAlchemy URL of the reporting database "
-                          "(default: sqlite:///./qa_pipeline.db)")
+    run.add_argument("--db", default=None,
+                     help="SQLAlchemy URL of the reporting database (default: settings, else "
+                          "sqlite:///./qa_pipeline.db)")
     run.add_argument("--work-dir", type=Path, default=None,
                      help="where staged files are written during a run (default: temp dir)")
+    run.add_argument("--config", type=Path, default=None,
+                     help="settings file (default: $QA_PIPELINE_CONFIG or ./qa_pipeline.yaml)")
+
+    rel = sub.add_parser("release", help="publish a batch that was held (sharp row drop)")
+    rel.add_argument("as_of", type=date.fromisoformat, help="the held batch's date")
+    rel.add_argument("--by", required=True, help="who releases it (recorded)")
+    rel.add_argument("--db", default=None)
+    rel.add_argument("--config", type=Path, default=None)
 
     gen = sub.add_parser("generate-sample", help="write a synthetic batch (seeded)")
     gen.add_argument("out", type=Path, help="landing folder; the batch is OUT/<as-of>/")
@@ -56,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
     dbp = sub.add_parser("db", help="reporting database schema (Alembic)")
     dbp.add_argument("action", choices=["upgrade", "current"])
-    dbp.add_argument("--db", default=default_db_url())
+    dbp.add_argument("--db", default=None)
 
     docs = sub.add_parser("docs", help="regenerate docs/rules.md and docs/indicators.md")
     docs.add_argument("--out", type=Path, default=Path("docs"), help="the docs folder")
@@ -72,6 +78,10 @@ def _print_summary(result: object) -> None:
     from qa_pipeline.pipeline import LandingResult
 
     assert isinstance(result, LandingResult)
+    for line in result.ignored:
+        print(f"ignored {line}")
+    for line in result.refused:
+        print(f"! not processed: {line}")
     for b in result.batches:
         if b.skipped:
             print(f"batch {b.as_of}: already published with the same files; skipped")
@@ -102,22 +112,38 @@ def main(argv: list[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is not None:
         return int(handler(args))
-    if args.command == "run":
+    if args.command in ("run", "release"):
         from qa_pipeline.db import mask_url
-        from qa_pipeline.pipeline import run_path
+        from qa_pipeline.holds import ReleaseError
+        from qa_pipeline.locking import LockTimeout
+        from qa_pipeline.pipeline import release, run_path
+        from qa_pipeline.settings import load_settings
         from qa_pipeline.staging import BatchError
 
         try:
-            result = run_path(args.path, args.db, args.work_dir)
-        except BatchError as exc:
+            settings = load_settings(args.config).with_overrides(db_url=args.db)
+        except (OSError, ValueError) as exc:
             print(f"qa-pipeline: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        try:
+            if args.command == "release":
+                outcome = release(args.as_of, args.by, settings.db_url, settings)
+                print(f"batch {args.as_of}: {outcome.status} (exit {outcome.exit_code})")
+                print(f"  {outcome.message}")
+                return outcome.exit_code
+            result = run_path(args.path, settings.db_url, args.work_dir, settings)
+        except (BatchError, ReleaseError) as exc:
+            print(f"qa-pipeline: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except LockTimeout as exc:
+            print(f"qa-pipeline: {exc}", file=sys.stderr)
+            return 1
         except Exception as exc:  # database unreachable, bad URL, ...: nothing published
             print(f"qa-pipeline: run failed: {type(exc).__name__}: {mask_url(str(exc))}",
                   file=sys.stderr)
             return 1
         _print_summary(result)
-        print(f"database: {mask_url(args.db)}")
+        print(f"database: {mask_url(settings.db_url)}")
         return result.exit_code
     if args.command == "generate-sample":
         from qa_pipeline.generate import generate_batch
@@ -132,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "db":
         from qa_pipeline.db import current_revision, make_engine, upgrade
+        from qa_pipeline.settings import load_settings
 
-        engine = make_engine(args.db)
+        engine = make_engine(args.db or load_settings().db_url)
         if args.action == "upgrade":
             upgrade(engine)
         print(f"schema revision: {current_revision(engine)}")

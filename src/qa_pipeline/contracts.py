@@ -215,6 +215,7 @@ FILE_RULE_KINDS = frozenset(
     {
         "file_missing", "unreadable", "identifying_column", "nhs_number", "missing_column",
         "unknown_column", "duplicate_column", "reference_not_checked", "unknown_file",
+        "too_large", "no_rows", "not_in_landing",
     }
 )
 
@@ -361,6 +362,16 @@ def _rules_for(e: Extract, extracts: dict[str, Extract]) -> tuple[Rule, ...]:
     add(None, "duplicate_column", "duplicate_column", "file_error",
         f"{fname} names the same column twice; the whole file was rejected.",
         "Remove the repeated column from the Paris export definition and re-run the export.")
+    add(None, "too_large", "too_large", "file_error",
+        f"{fname} is larger than the configured limit; it was not read.",
+        "Check the Paris export: a runaway export can repeat rows. If the size is genuine, "
+        "raise QA_PIPELINE_MAX_FILE_MB.")
+    add(None, "not_in_landing", "not_in_landing", "file_error",
+        f"{fname} is a link that leads out of the landing folder; it was not read.",
+        "Deliver the file itself into the batch folder, not a link to elsewhere.")
+    add(None, "no_rows", "no_rows", "warning",
+        f"{fname} has a header but no rows: the extract is empty.",
+        "Check the Paris export job: a full snapshot of this extract is rarely empty.")
     add(None, "unknown_column", "unknown_column", "warning",
         f"{fname} has a column that is not in the contract; it was ignored.",
         "No action in Paris is needed if the column is expected; otherwise ask for the export "
@@ -370,6 +381,17 @@ def _rules_for(e: Extract, extracts: dict[str, Extract]) -> tuple[Rule, ...]:
             f"References from {e.name} to an extract that was missing or rejected could not be "
             "checked; the rows were loaded unchecked.",
             "Fix the missing or rejected extract; the references are checked on the next run.")
+
+    add(None, "wrong_field_count", "field_count", "error",
+        f"This row of {fname} has more or fewer fields than the header; it was quarantined "
+        "because its values cannot be matched to columns.",
+        "Look for an unquoted comma or a missing field in this record of the export; the "
+        "value column shows how many fields it had.", at_column=None)
+    add(None, "value_too_long", "too_long", "error",
+        f"A value in this row of {fname} is longer than the configured limit; the row was "
+        "quarantined.",
+        "Check the record in Paris: a field this long is usually a broken export (a missing "
+        "closing quote swallowing the following rows).", at_column=None)
 
     key_desc = ", ".join(human(k) for k in e.key)
     if e.unique:

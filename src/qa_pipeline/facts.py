@@ -173,7 +173,9 @@ def conference_facts(s: Staged, ctx: Context) -> pl.DataFrame:
         att = s["conference_attendance"].filter(pl.col("attendee_role").is_in(FATHER_ROLES))
         att = att.group_by("conference_id", "child_id").agg(
             (pl.col("invited") == "Y").any().alias("father_invited"),
-            (pl.col("attended") == "Y").any().alias("father_attended"))
+            # FTH05's "such a row": the father's invited row, with attended = Y
+            ((pl.col("invited") == "Y") & (pl.col("attended") == "Y")).any()
+            .alias("father_attended"))
         c = c.join(att, on=["conference_id", "child_id"], how="left")
     else:
         c = c.with_columns(pl.lit(None, pl.Boolean).alias("father_invited"),

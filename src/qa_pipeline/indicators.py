@@ -361,6 +361,18 @@ def values(ind: Indicator, case_rows: pl.DataFrame) -> pl.DataFrame:
         VALUE_SCHEMA).sort(["period_type", "period_start", "breakdown", "breakdown_value"])  # type: ignore[arg-type]
 
 
+def _first_year(staged: Staged, as_of: date) -> int:
+    """The earliest year any date of the batch falls in: the bank holidays must cover it."""
+    years = [as_of.year]
+    for frame in staged.values():
+        for name, dtype in frame.schema.items():
+            if frame.height and isinstance(dtype, pl.Date | pl.Datetime):
+                first = frame[name].min()
+                if isinstance(first, date):  # a datetime is a date too
+                    years.append(first.year - (1 if isinstance(dtype, pl.Datetime) else 0))
+    return min(years)
+
+
 @dataclass
 class IndicatorResult:
     values: pl.DataFrame
@@ -373,7 +385,7 @@ def derive(staged: Staged, statuses: dict[str, str], as_of: date,
            config: IndicatorConfig | None = None) -> IndicatorResult:
     """Every indicator whose extracts were all loaded; the others are recorded as skipped."""
     config = config or load_config()
-    ctx: Context = make_context(as_of, config.timescales)
+    ctx: Context = make_context(as_of, config.timescales, _first_year(staged, as_of))
     facts: dict[str, pl.DataFrame] = {}
     value_parts: list[pl.DataFrame] = []
     case_parts: list[pl.DataFrame] = []

@@ -1,5 +1,6 @@
-"""The nightly job as plain functions: find batches, stage one, publish it. The CLI and the
-Prefect flow (`flows/nightly.py`) call these same functions."""
+"""The nightly job as plain functions: find batches, stage one, derive its indicators, then
+publish it (or hold it). The CLI and the Prefect flow (`flows/nightly.py`) call these same
+functions."""
 
 from __future__ import annotations
 
@@ -7,21 +8,36 @@ import logging
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from qa_pipeline.db import batch, make_engine, mask_url, upgrade
+from qa_pipeline.contracts import load_contracts
+from qa_pipeline.db import batch, make_engine, mask_url, pipeline_run_extract, upgrade
+from qa_pipeline.holds import held_manifest, hold_batch, volume_drops
 from qa_pipeline.indicators import derive_batch
+from qa_pipeline.locking import run_lock
 from qa_pipeline.publish import (
     RunOutcome,
     content_checksum,
     finish_failed_run,
-    publish,
+    publish_with_retry,
     start_run,
 )
-from qa_pipeline.staging import BATCH_NAME, BatchError, Manifest, batch_date, stage_batch
+from qa_pipeline.settings import Settings
+from qa_pipeline.staging import (
+    BATCH_NAME,
+    BatchError,
+    ExtractOutcome,
+    Manifest,
+    _inside,
+    _match_files,
+    batch_date,
+    sha256_file,
+    stage_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +51,7 @@ class BatchResult:
     outcome: RunOutcome | None
     manifest: Manifest | None
     skipped: bool = False
+    held: bool = False
     error: str | None = None
 
     @property
@@ -47,32 +64,71 @@ class BatchResult:
 @dataclass
 class LandingResult:
     batches: list[BatchResult] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    """Entries of the landing folder that are not batches, and why (reported, not run)."""
+    refused: list[str] = field(default_factory=list)
+    """Batch folders that cannot be processed (a future date, a link out of the landing)."""
 
     @property
     def exit_code(self) -> int:
-        """The worst exit status of the batches: failed > files missing > succeeded."""
-        codes = [b.exit_code for b in self.batches]
+        """The worst exit status: failed > a file or batch not processed > succeeded."""
+        codes = [b.exit_code for b in self.batches] + ([EXIT_FILES] if self.refused else [])
         for code in (EXIT_FAILED, EXIT_FILES):
             if code in codes:
                 return code
         return EXIT_OK
 
 
-def find_batches(path: Path) -> list[Path]:
-    """PATH is one batch folder (named YYYY-MM-DD) or a landing folder of batch folders."""
+@dataclass
+class Scan:
+    batches: list[Path]
+    ignored: list[str]
+    refused: list[str]
+
+
+def scan_landing(path: Path, today: date | None = None) -> Scan:
+    """PATH is one batch folder (named YYYY-MM-DD) or a landing folder of batch folders.
+
+    A named batch folder that is not a real, past date is a usage error. In a landing folder,
+    other entries are listed as ignored, and batch folders dated in the future or reached
+    through a link out of the landing folder are refused (reported, never read)."""
     path = Path(path)
+    today = today or date.today()
     if not path.is_dir():
         raise BatchError(f"{path}: no such folder")
     if BATCH_NAME.match(path.name):
-        batch_date(path)
-        return [path]
-    batches = sorted(p for p in path.iterdir() if p.is_dir() and BATCH_NAME.match(p.name))
-    for p in batches:
-        batch_date(p)
-    if not batches:
+        as_of = batch_date(path)
+        if as_of > today:
+            raise BatchError(f"{path}: the extract date {as_of} is in the future")
+        return Scan([path], [], [])
+    scan = Scan([], [], [])
+    for p in sorted(path.iterdir()):
+        if not BATCH_NAME.match(p.name):
+            if p.is_dir():
+                scan.ignored.append(f"{p.name}: not a batch folder (not named YYYY-MM-DD)")
+            continue
+        try:
+            as_of = batch_date(p)
+        except BatchError as exc:
+            scan.refused.append(str(exc))
+            continue
+        if not p.is_dir():
+            scan.ignored.append(f"{p.name}: not a folder")
+        elif not _inside(p, path):
+            scan.refused.append(f"{p.name}: a link that leads out of the landing folder; "
+                                "not read")
+        elif as_of > today:
+            scan.refused.append(f"{p.name}: the extract date is in the future; not read")
+        else:
+            scan.batches.append(p)
+    if not scan.batches and not scan.refused:
         raise BatchError(f"{path}: neither a batch folder (YYYY-MM-DD) nor a landing folder "
                          "holding batch folders")
-    return batches
+    return scan
+
+
+def find_batches(path: Path) -> list[Path]:
+    return scan_landing(path).batches
 
 
 def published_checksums(engine: Engine) -> dict[str, str]:
@@ -81,19 +137,78 @@ def published_checksums(engine: Engine) -> dict[str, str]:
     return {r.as_of.isoformat(): r.content_sha256 for r in rows}
 
 
-def run_one_batch(batch_dir: Path, engine: Engine, work_root: Path | None = None,
+def delivered_manifest(batch_dir: Path) -> Manifest:
+    """The files of a batch folder and their checksums, without reading them as CSV."""
+    contracts = load_contracts()
+    files, others = _match_files(batch_dir, contracts)
+    m = Manifest(as_of=batch_date(batch_dir), batch_path=str(batch_dir), work_dir="",
+                 code_version="", contract_version=contracts.version)
+    for e in contracts.ordered():
+        p = files.get(e.name)
+        m.extracts[e.name] = (
+            ExtractOutcome(e.name, p.name, "loaded", sha256=sha256_file(p)) if p
+            else ExtractOutcome(e.name, None, "missing")
+        )
+    m.unknown_files = [p.name for p in others]
+    return m
+
+
+def is_unchanged(batch_dir: Path, checksum: str) -> bool:
+    """Whether a batch folder holds exactly the files that were published for its date."""
+    return content_checksum(delivered_manifest(batch_dir)) == checksum
+
+
+def batches_to_process(path: Path, engine: Engine) -> list[Path]:
+    """The batches to run, oldest first: a batch folder named explicitly is always (re)run;
+    in a landing folder, a batch already published with the same files is left out."""
+    batches = scan_landing(path).batches
+    if len(batches) == 1 and Path(path).resolve() == batches[0].resolve():
+        return batches
+    done = published_checksums(engine)
+    return [b for b in batches if not (b.name in done and is_unchanged(b, done[b.name]))]
+
+
+def redelivery_note(engine: Engine, manifest: Manifest) -> str | None:
+    """What changed since the batch of the same date was last published, if it was."""
+    with engine.connect() as conn:
+        prev = conn.execute(sa.select(batch.c.run_id).where(batch.c.as_of == manifest.as_of)
+                            ).scalar()
+        if prev is None:
+            return None
+        rows = conn.execute(sa.select(pipeline_run_extract.c.extract,
+                                      pipeline_run_extract.c.sha256)
+                            .where(pipeline_run_extract.c.run_id == prev)).all()
+    before = {r.extract: r.sha256 for r in rows}
+    changed = [o.file_name or f"{n}.csv" for n, o in manifest.extracts.items()
+               if before.get(n) != o.sha256]
+    if not changed:
+        return "re-run of an unchanged delivery"
+    return f"redelivered with changed files: {', '.join(changed)}"
+
+
+def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = None,
                   keep_work: bool = False) -> BatchResult:
-    """Stage and publish one batch; a fault in the code marks the run failed, never half
-    published (the publish transaction rolls back)."""
+    """Stage, derive and publish (or hold) one batch; a fault in the code marks the run
+    failed, never half published (the publish transaction rolls back)."""
+    settings = settings or Settings()
     as_of = batch_date(batch_dir)
     run_id = start_run(engine, as_of, str(batch_dir))
-    work_dir = Path(tempfile.mkdtemp(prefix=f"qa_{as_of}_", dir=work_root))
+    work_dir = Path(tempfile.mkdtemp(prefix=f"qa_{as_of}_", dir=settings.work_dir))
     manifest: Manifest | None = None
+    held = False
     try:
-        manifest = stage_batch(batch_dir, work_dir)
+        manifest = stage_batch(batch_dir, work_dir, settings=settings)
         manifest = derive_batch(manifest)
-        outcome = publish(manifest, engine, run_id)
-        return BatchResult(as_of.isoformat(), str(batch_dir), outcome, manifest)
+        drops = volume_drops(engine, manifest, settings.volume_drop_threshold)
+        if drops:
+            outcome = hold_batch(engine, manifest, run_id, drops, settings.hold_dir)
+            held = True
+        else:
+            outcome = publish_with_retry(
+                manifest, engine, run_id, attempts=settings.db_retry_attempts,
+                base_seconds=settings.db_retry_base_seconds,
+                note=redelivery_note(engine, manifest))
+        return BatchResult(as_of.isoformat(), str(batch_dir), outcome, manifest, held=held)
     except Exception as exc:
         log.exception("%s: run failed", as_of)
         message = f"{type(exc).__name__}: {mask_url(str(exc))}"
@@ -104,60 +219,56 @@ def run_one_batch(batch_dir: Path, engine: Engine, work_root: Path | None = None
         return BatchResult(as_of.isoformat(), str(batch_dir), RunOutcome(
             run_id, "failed", EXIT_FAILED, message), manifest, error=message)
     finally:
-        if not keep_work:
+        if not keep_work and not held:
             shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def batches_to_process(path: Path, engine: Engine) -> list[Path]:
-    """The batches to run, oldest first: a batch folder named explicitly is always (re)run;
-    in a landing folder, a batch already published with the same files is left out."""
-    batches = find_batches(path)
-    if len(batches) == 1 and Path(path).resolve() == batches[0].resolve():
-        return batches
-    done = published_checksums(engine)
-    return [b for b in batches if not (b.name in done and is_unchanged(b, done[b.name]))]
-
-
-def run_path(path: Path, db_url: str, work_root: Path | None = None) -> LandingResult:
-    """Run a batch folder, or every unprocessed batch of a landing folder in date order.
-
-    A batch named explicitly is always (re)run; in a landing folder a batch already published
-    with the same content is skipped, and one whose files changed is reprocessed.
-    """
-    batches = find_batches(path)
-    engine = make_engine(db_url)
+def run_path(path: Path, db_url: str, work_root: Path | None = None,
+             settings: Settings | None = None) -> LandingResult:
+    """Run a batch folder, or every unprocessed batch of a landing folder in date order."""
+    settings = (settings or Settings()).with_overrides(db_url=db_url, work_dir=work_root)
+    scan = scan_landing(path)
+    engine = make_engine(settings.db_url)
     try:
-        upgrade(engine)
-        todo = batches_to_process(path, engine)
-        result = LandingResult()
-        for b in batches:
-            if b not in todo:
-                log.info("%s: already published with the same files; skipped", b.name)
-                result.batches.append(BatchResult(b.name, str(b), None, None, skipped=True))
-                continue
-            result.batches.append(run_one_batch(b, engine, work_root))
-        return result
+        with run_lock(engine, settings.lock_timeout_seconds):
+            upgrade(engine)
+            todo = batches_to_process(path, engine) if scan.batches else []
+            result = LandingResult(ignored=scan.ignored, refused=scan.refused)
+            for b in scan.batches:
+                if b not in todo:
+                    log.info("%s: already published with the same files; skipped", b.name)
+                    result.batches.append(BatchResult(b.name, str(b), None, None,
+                                                      skipped=True))
+                    continue
+                result.batches.append(run_one_batch(b, engine, settings))
+            return result
     finally:
         engine.dispose()
 
 
-def is_unchanged(batch_dir: Path, checksum: str) -> bool:
-    """Whether a batch folder holds exactly the files that were published for its date."""
-    from qa_pipeline.contracts import load_contracts
-    from qa_pipeline.staging import ExtractOutcome, _match_files, sha256_file
-
-    contracts = load_contracts()
-    files, others = _match_files(batch_dir, contracts)
-    m = Manifest(as_of=batch_date(batch_dir), batch_path="", work_dir="", code_version="",
-                 contract_version=contracts.version)
-    for e in contracts.ordered():
-        p = files.get(e.name)
-        m.extracts[e.name] = (
-            ExtractOutcome(e.name, p.name, "loaded", sha256=sha256_file(p)) if p
-            else ExtractOutcome(e.name, None, "missing")
-        )
-    m.unknown_files = [p.name for p in others]
-    return content_checksum(m) == checksum
+def release(as_of: date, by: str, db_url: str, settings: Settings | None = None
+            ) -> RunOutcome:
+    """Publish a held batch as it was staged, on a data officer's word."""
+    settings = (settings or Settings()).with_overrides(db_url=db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with run_lock(engine, settings.lock_timeout_seconds):
+            upgrade(engine)
+            hold_id, manifest = held_manifest(engine, as_of)
+            run_id = start_run(engine, as_of, manifest.batch_path)
+            try:
+                outcome = publish_with_retry(
+                    manifest, engine, run_id, attempts=settings.db_retry_attempts,
+                    base_seconds=settings.db_retry_base_seconds,
+                    note=f"released by {by} after a hold", release=(hold_id, by))
+            except Exception as exc:
+                finish_failed_run(engine, run_id, f"{type(exc).__name__}: "
+                                                  f"{mask_url(str(exc))}")
+                raise
+            shutil.rmtree(manifest.work_dir, ignore_errors=True)
+            return outcome
+    finally:
+        engine.dispose()
 
 
 def extract_table(manifest: Manifest) -> list[dict[str, object]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from qa_pipeline import __version__
 from qa_pipeline.contracts import Contracts, load_contracts
 from qa_pipeline.db import (
     batch,
+    batch_hold,
     dq_issue,
     dq_rule,
     indicator,
@@ -150,8 +152,12 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> No
 
 
 def publish(manifest: Manifest, engine: Engine, run_id: str,
-            contracts: Contracts | None = None) -> RunOutcome:
-    """Replace the batch's rows in every published table, in one transaction."""
+            contracts: Contracts | None = None, note: str | None = None,
+            release: tuple[int, str] | None = None) -> RunOutcome:
+    """Replace the batch's rows in every published table, in one transaction.
+
+    `note` is prefixed to the run's message (e.g. what changed in a redelivery); `release`
+    (hold id, who) marks a held batch released in the same transaction."""
     contracts = contracts or load_contracts()
     as_of = manifest.as_of
     status, exit_code = run_status(manifest)
@@ -165,6 +171,8 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
         f"{totals['rows_quarantined']} quarantined, {issues.height} issues"
         + (f"; not loaded: {', '.join(problems)}" if problems else "")
     )
+    if note:
+        message = f"{note}; {message}"
     with engine.begin() as conn:
         failpoint("publish:begin")
         for e in contracts.ordered():
@@ -200,9 +208,41 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
         conn.execute(batch.insert().values(
             as_of=as_of, run_id=run_id, published_at=utcnow(),
             content_sha256=content_checksum(manifest), batch_path=manifest.batch_path))
+        holds = batch_hold.update().where(batch_hold.c.as_of == as_of,
+                                          batch_hold.c.status == "held")
+        if release is not None:
+            conn.execute(holds.where(batch_hold.c.hold_id == release[0]).values(
+                status="released", released_at=utcnow(), released_by=release[1]))
+        conn.execute(holds.values(status="superseded"))
         conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == run_id).values(
             finished_at=utcnow(), status=status, exit_code=exit_code, message=message,
-            **totals))
+            published=True, content_sha256=content_checksum(manifest), **totals))
         failpoint("publish:before_commit")
     log.info("%s published: %s", as_of, message)
     return RunOutcome(run_id=run_id, status=status, exit_code=exit_code, message=message)
+
+
+RETRYABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+def publish_with_retry(manifest: Manifest, engine: Engine, run_id: str, attempts: int = 5,
+                       base_seconds: float = 2.0, **kwargs: Any) -> RunOutcome:
+    """Publish, retrying with exponential back-off when the database connection fails.
+
+    Safe because a publish is one transaction that first deletes the batch's rows: a failed
+    attempt leaves nothing behind and a retry never duplicates."""
+    from qa_pipeline.db import mask_url
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return publish(manifest, engine, run_id, **kwargs)
+        except RETRYABLE as exc:
+            if attempt == attempts:
+                raise
+            delay = base_seconds * 2 ** (attempt - 1)
+            log.warning("%s: publishing failed (attempt %d of %d: %s); retrying in %.0f s",
+                        manifest.as_of, attempt, attempts,
+                        mask_url(str(exc.orig or exc)).splitlines()[0][:200], delay)
+            engine.dispose()  # drop dead pooled connections
+            time.sleep(delay)
+    raise AssertionError("unreachable")

@@ -7,9 +7,10 @@ which it reports as a `FileProblem` (a file-level issue), not as an exception.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -37,6 +38,8 @@ class RawFile:
     frame: pl.DataFrame
     encoding: str
     original_headers: tuple[str, ...]
+    ragged: dict[int, int] = field(default_factory=dict)
+    """Record number -> number of fields, for records whose field count is wrong."""
 
 
 def normalise_header(name: str) -> str:
@@ -59,9 +62,46 @@ def decode(data: bytes) -> tuple[str, str]:
         return data.decode("cp1252"), "cp1252"
 
 
-def read_text_csv(path: Path) -> RawFile | FileProblem:
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+"""A file larger than this is rejected unread (a runaway export); configurable."""
+
+
+def _field_counts(text: str) -> tuple[list[str], dict[int, int], set[int]] | FileProblem:
+    """Scan the records with Python's RFC 4180 reader: the header, the records whose number
+    of fields differs from the header's ({record number: fields}), and blank lines.
+
+    polars would silently pad a short row with nulls or refuse the whole file for a long one;
+    this scan lets each such row become one row-level issue instead.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+        width = len(header)
+        ragged: dict[int, int] = {}
+        blank: set[int] = set()
+        for n, rec in enumerate(reader, start=1):
+            if len(rec) != width:
+                if not rec:
+                    blank.add(n)
+                else:
+                    ragged[n] = len(rec)
+    except csv.Error as exc:
+        where = f"record {reader.line_num}" if reader.line_num else "the header"
+        if "unexpected end of data" in str(exc) or "EOF" in str(exc):
+            return FileProblem("unreadable", f"the file ends inside a quoted field ({where}): "
+                                             "it was cut off or a quote is not closed")
+        return FileProblem("unreadable", f"the file is not valid CSV near {where} "
+                                         f"({str(exc)[:80]})")
+    return header, ragged, blank
+
+
+def read_text_csv(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> RawFile | FileProblem:
     """Read a delivered CSV as text columns with normalised headers and trimmed values."""
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return FileProblem("too_large", f"{size / 1024**2:.0f} MB, above the limit of "
+                                            f"{max_bytes / 1024**2:.0f} MB")
         data = path.read_bytes()
     except OSError as exc:
         return FileProblem("unreadable", f"the file could not be opened ({exc.strerror})")
@@ -77,6 +117,15 @@ def read_text_csv(path: Path) -> RawFile | FileProblem:
     del data
     if not text.strip():
         return FileProblem("unreadable", "the file is empty (not even a header row)")
+    scanned = _field_counts(text)
+    if isinstance(scanned, FileProblem):
+        return scanned
+    header, ragged, blank = scanned
+    if len(header) == 1:
+        for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+            if sep in header[0]:
+                return FileProblem("unreadable", f"the columns are separated by {word}, not "
+                                                 "commas")
     try:
         frame = pl.read_csv(
             io.StringIO(text),
@@ -84,6 +133,8 @@ def read_text_csv(path: Path) -> RawFile | FileProblem:
             infer_schema=False,
             quote_char='"',
             raise_if_empty=False,
+            truncate_ragged_lines=True,
+            schema={f"c{i}": pl.String for i in range(len(header))},
         )
     except pl.exceptions.PolarsError as exc:
         # Polars' message can quote file content; keep only its first line's general shape.
@@ -91,10 +142,7 @@ def read_text_csv(path: Path) -> RawFile | FileProblem:
         first = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", first)[:200]
         return FileProblem("unreadable", f"the file is not valid CSV ({first})")
     del text
-    if frame.height == 0:
-        return FileProblem("unreadable", "the file is empty (not even a header row)")
-    header_row = frame.row(0)
-    originals = tuple("" if h is None else str(h) for h in header_row)
+    originals = tuple(header)
     names = [normalise_header(h) for h in originals]
     seen: set[str] = set()
     for n in names:
@@ -108,4 +156,7 @@ def read_text_csv(path: Path) -> RawFile | FileProblem:
     frame = frame.with_columns(
         pl.col(n).str.strip_chars().replace("", None) for n in names
     ).with_row_index(ROW_COLUMN, offset=1)
-    return RawFile(frame=frame, encoding=encoding, original_headers=originals)
+    if blank:
+        frame = frame.filter(~pl.col(ROW_COLUMN).is_in(sorted(blank)))
+    return RawFile(frame=frame, encoding=encoding, original_headers=originals,
+                   ragged=ragged)

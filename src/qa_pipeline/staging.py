@@ -23,6 +23,7 @@ from qa_pipeline.contracts import Contracts, Extract, load_contracts
 from qa_pipeline.findings import Finding, empty_issues, findings_frame
 from qa_pipeline.identifying import forbidden_headers, nhs_number_rows
 from qa_pipeline.reading import ROW_COLUMN, FileProblem, read_text_csv
+from qa_pipeline.settings import Settings
 from qa_pipeline.validation import ParentState, raw, validate_extract
 
 log = logging.getLogger(__name__)
@@ -130,9 +131,10 @@ def _file_finding(as_of: date, e: Extract, file_name: str, suffix: str, detail: 
                    severity=rule.severity, message=message, column_name=column)
 
 
-def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, ParentState]
-                  ) -> tuple[ExtractOutcome, list[Finding], pl.DataFrame | None,
-                             pl.DataFrame, ParentState]:
+def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, ParentState],
+                  limits: Settings | None = None
+                  ) -> tuple[ExtractOutcome, list[Finding], pl.DataFrame | None, pl.DataFrame,
+                             ParentState]:
     """Read, guard and validate one file. Returns its outcome, file-level findings, the
     loaded rows (None if rejected), the row-level issues and what it offers its children."""
     outcome = ExtractOutcome(extract=e.name, file_name=path.name, status="rejected",
@@ -147,7 +149,8 @@ def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, Parent
         log.warning("%s rejected: %s", path.name, e.rule(suffix).rule_id)
         return outcome, findings, None, empty_issues(), rejected
 
-    read = read_text_csv(path)
+    limits = limits or Settings()
+    read = read_text_csv(path, max_bytes=limits.max_file_bytes)
     if isinstance(read, FileProblem):
         return reject(read.kind, read.detail, read.column)
     outcome.encoding = read.encoding
@@ -175,7 +178,10 @@ def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, Parent
                                 severity=rule.severity, column_name=extra,
                                 message=f"{rule.message} (column {extra})"))
 
-    result = validate_extract(read.frame, e, as_of, parents)
+    if read.frame.height == 0:
+        findings.append(_file_finding(as_of, e, path.name, "no_rows", ""))
+    result = validate_extract(read.frame, e, as_of, parents, ragged=read.ragged,
+                              max_field_chars=limits.max_field_chars)
     for i in result.unchecked_references:
         ref = e.references[i]
         rule = e.rule("reference_not_checked")
@@ -203,8 +209,16 @@ def _offered_keys(e: Extract) -> list[str]:
     return list(dict.fromkeys(e.key))
 
 
-def stage_batch(batch_dir: Path, work_dir: Path, contracts: Contracts | None = None
-                ) -> Manifest:
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether a path, links resolved, stays inside the folder (no link or `..` escapes)."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def stage_batch(batch_dir: Path, work_dir: Path, contracts: Contracts | None = None,
+                settings: Settings | None = None) -> Manifest:
     """Stage every extract of one batch into `work_dir`; write and return its manifest."""
     contracts = contracts or load_contracts()
     batch_dir = Path(batch_dir)
@@ -234,7 +248,15 @@ def stage_batch(batch_dir: Path, work_dir: Path, contracts: Contracts | None = N
             log.warning("%s: %s is missing", as_of, e.file_name)
             continue
         log.info("%s: staging %s", as_of, path.name)
-        outcome, file_findings, loaded, issues, state = stage_extract(path, e, as_of, parents)
+        if not _inside(path, batch_dir):
+            f = _file_finding(as_of, e, path.name, "not_in_landing", "")
+            findings.append(f)
+            manifest.extracts[e.name] = ExtractOutcome(e.name, path.name, "rejected",
+                                                       reason=f.message)
+            parents[e.name] = ParentState(status="rejected")
+            continue
+        outcome, file_findings, loaded, issues, state = stage_extract(path, e, as_of, parents,
+                                                                      settings)
         findings.extend(file_findings)
         issue_frames.append(issues)
         parents[e.name] = state

@@ -56,6 +56,10 @@ def parent_col(lookup: ParentLookup) -> str:
 
 
 OVERLAP_COL = "__overlap"
+FIELD_COUNT_COL = "__field_count"
+TOO_LONG_COL = "__too_long"
+DEFAULT_MAX_FIELD_CHARS = 32_767
+"""The longest value a row may carry (Excel's cell limit); configurable."""
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -164,6 +168,10 @@ def rule_expr(rule: Rule, e: Extract, as_of: date) -> pl.Expr:
         expr = pl.col(ref_status(p["ref_index"])) != status
     elif k == "overlap":
         expr = ~pl.col(OVERLAP_COL)
+    elif k == "field_count":
+        expr = pl.col(FIELD_COUNT_COL).is_null()
+    elif k == "too_long":
+        expr = pl.col(TOO_LONG_COL).is_null()
     else:
         raise ValueError(f"rule {rule.rule_id}: no row expression for kind {k!r}")
     return expr.fill_null(True)
@@ -237,6 +245,19 @@ def _parent_lookups(frame: pl.DataFrame, e: Extract, parents: dict[str, ParentSt
             )
             frame = frame.with_columns(looked[parent_col(lookup)])
     return frame
+
+
+def _row_shape(frame: pl.DataFrame, e: Extract, ragged: dict[int, int],
+               max_field_chars: int) -> pl.DataFrame:
+    """Helper columns for the wrong-field-count and value-too-long rules."""
+    counts = pl.DataFrame({ROW_COLUMN: list(ragged), FIELD_COUNT_COL: list(ragged.values())},
+                          schema={ROW_COLUMN: pl.Int64, FIELD_COUNT_COL: pl.Int64})
+    frame = frame.join(counts, on=ROW_COLUMN, how="left", maintain_order="left")
+    too_long = pl.lit(None, dtype=pl.String)
+    for c in reversed(list(e.columns)):
+        too_long = pl.when(pl.col(raw(c)).str.len_chars() > max_field_chars).then(
+            pl.lit(c)).otherwise(too_long)
+    return frame.with_columns(too_long.alias(TOO_LONG_COL))
 
 
 def _overlap(frame: pl.DataFrame, e: Extract) -> pl.DataFrame:
@@ -313,9 +334,15 @@ def typed_frame(text: pl.DataFrame, e: Extract) -> pl.DataFrame:
     )
 
 
-def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
-                     parents: dict[str, ParentState]) -> ValidationResult:
+def validation_frame(text: pl.DataFrame, e: Extract, parents: dict[str, ParentState],
+                     ragged: dict[int, int] | None = None,
+                     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
+                     ) -> tuple[pl.DataFrame, list[int]]:
+    """The frame pandera validates: typed columns, raw text and every helper column the
+    rules read (row shape, reference status, parent values, overlap). Also returns the
+    references that could not be checked (their extract was not loaded)."""
     frame = typed_frame(text, e)
+    frame = _row_shape(frame, e, ragged or {}, max_field_chars)
     frame, unchecked = _reference_status(frame, e, parents)
     frame = _parent_lookups(frame, e, parents)
     for c in e.columns.values():
@@ -323,10 +350,15 @@ def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
             if lookup is not None:
                 ptypes = (parents[lookup.extract].column_types or {}) if (
                     lookup.extract in parents) else {}
-                c_rules = [r for r in e.rules if r.params.get("lookup") is lookup]
-                for r in c_rules:
+                for r in (r for r in e.rules if r.params.get("lookup") is lookup):
                     r.params["parent_type"] = ptypes.get(lookup.column, "date")
-    frame = _overlap(frame, e)
+    return _overlap(frame, e), unchecked
+
+
+def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
+                     parents: dict[str, ParentState], ragged: dict[int, int] | None = None,
+                     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> ValidationResult:
+    frame, unchecked = validation_frame(text, e, parents, ragged, max_field_chars)
     schema, rules = build_schema(e, as_of)
     failures = _failures(schema, frame)
     issues = _issue_rows(failures, frame, e, as_of, rules)
@@ -392,6 +424,7 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
         (pl.col(raw(e.team_column)) if e.team_column else pl.lit(None, pl.String))
         .alias("team_id"),
         *[pl.col(raw(c)) for c in e.columns],
+        *[pl.col(c) for c in (TOO_LONG_COL, FIELD_COUNT_COL) if c in frame.columns],
     )
     joined = failures.join(meta, on="rule_id", how="left").join(positions, on="index", how="left")
     value = pl.lit(None, dtype=pl.String)
@@ -404,10 +437,24 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
             value = pl.when(pl.col("column_name") == "|".join(ref.columns)).then(
                 joined_val).otherwise(value)
     value = pl.when(pl.col("sensitive")).then(None).otherwise(value)
+    # Rules whose column differs row by row.
+    column = pl.col("column_name")
+    if TOO_LONG_COL in frame.columns:
+        is_long = pl.col("rule_id") == f"{e.name}.value_too_long"
+        is_count = pl.col("rule_id") == f"{e.name}.wrong_field_count"
+        long_value = pl.lit(None, dtype=pl.String)
+        for col in e.columns:
+            long_value = pl.when(pl.col(TOO_LONG_COL) == col).then(pl.col(raw(col))).otherwise(
+                long_value)
+        column = pl.when(is_long).then(pl.col(TOO_LONG_COL)).otherwise(column)
+        value = (pl.when(is_long).then(long_value)
+                 .when(is_count).then(pl.col(FIELD_COUNT_COL).cast(pl.String) + " fields")
+                 .otherwise(value))
     return joined.select(
         pl.lit(as_of).alias("as_of"),
         pl.lit(e.name).alias("extract"),
-        "record_id", "child_id", "team_id", "rule_id", "severity", "column_name",
+        "record_id", "child_id", "team_id", "rule_id", "severity",
+        column.alias("column_name"),
         value.str.slice(0, VALUE_MAX).alias("value"),
         "message",
         "source_row",
@@ -417,6 +464,6 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
 def _rule_column(r: Rule) -> str | None:
     if r.kind == "duplicate_key":
         return "|".join(r.params["key"])
-    if r.kind == "overlap":
-        return str(r.params["at_column"])
+    if "at_column" in r.params:
+        return None if r.params["at_column"] is None else str(r.params["at_column"])
     return r.column

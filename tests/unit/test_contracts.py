@@ -10,7 +10,7 @@ import pytest
 
 from qa_pipeline.contracts import ContractError, load_contracts, parse_contracts
 from qa_pipeline.docs import render_indicators, render_rules
-from qa_pipeline.validation import build_schema, typed_frame
+from qa_pipeline.validation import build_schema, validation_frame
 from tests.batch_builder import AS_OF
 
 CONTRACTS = load_contracts()
@@ -68,7 +68,7 @@ def test_pandera_catches_a_bad_value_on_an_eager_frame() -> None:
     e = CONTRACTS.extracts["teams"]
     text = pl.DataFrame({"source_row": [1, 2], "team_id": ["T1", "T2"],
                          "team_name": ["a", "b"], "service_area": ["OTHER", "BOGUS"]})
-    frame = typed_frame(text, e)
+    frame, _ = validation_frame(text, e, parents={})
     schema, _ = build_schema(e, AS_OF)
     with pytest.raises(pa.errors.SchemaErrors) as exc:
         schema.validate(frame, lazy=True)

@@ -26,7 +26,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from qa_pipeline.indicators import CATALOGUE, IndicatorResult, derive
+from qa_pipeline.indicators import (
+    CATALOGUE,
+    IndicatorConfig,
+    IndicatorResult,
+    catalogue_rows,
+    derive,
+    load_config,
+)
 from tests.indicator_builders import frame, schema, staged, statuses
 
 AS_OF = date(2014, 7, 10)  # a Thursday
@@ -317,6 +324,56 @@ def test_ref01_referral_date_is_the_london_local_date() -> None:
     assert_table(res, "REF01", "month", {
         "2013-12": (1, 1, 100.0), "2014-04": (0, 1, 0.0), "2014-07": (1, 1, 100.0)})
     assert_table(res, "REF01", "year", {"2013-14": (1, 1, 100.0), "2014-15": (1, 2, 50.0)})
+
+
+def test_ref01_weekend_referral() -> None:
+    res = run(referrals=[
+        # Sat 7 Dec 2013 -> Mon 9 Dec: Sun skipped, Mon counts: wd 1 -> in
+        referral("R1", "2013-12-07 10:00", decision="2013-12-09"),
+        # Sun 8 Dec -> Mon 9 Dec: wd 1 -> in
+        referral("R2", "2013-12-08 10:00", decision="2013-12-09"),
+        # Sat 7 Dec -> Tue 10 Dec: Mon, Tue: wd 2 -> out
+        referral("R3", "2013-12-07 11:00", decision="2013-12-10"),
+        # Sat 7 Dec -> Sun 8 Dec (a weekend decision): no working day in between: wd 0 -> in
+        referral("R4", "2013-12-07 12:00", decision="2013-12-08"),
+        # Mon 23 Dec -> Thu 26 Dec (decided on a bank holiday): Tue 24 (1), Wed 25 and Thu 26
+        # are bank holidays: wd 1 -> in
+        referral("R5", "2013-12-23 10:00", decision="2013-12-26"),
+        # Fri 20 Dec -> Tue 24 Dec: Mon 23, Tue 24: wd 2 -> out
+        referral("R6", "2013-12-20 10:00", decision="2013-12-24"),
+    ])
+    assert case_rows(res, "REF01", "2013-12") == {
+        "R1": (True, 1.0), "R2": (True, 1.0), "R3": (False, 2.0), "R4": (True, 0.0),
+        "R5": (True, 1.0), "R6": (False, 2.0)}
+    assert table(res, "REF01")["2013-12"] == (4, 6, 400 / 6)
+
+
+def test_ref01_bank_holidays_before_2000() -> None:
+    # Fri 24 Dec 1999 -> Wed 29 Dec 1999: Sat 25, Sun 26, Mon 27 (Christmas Day substitute)
+    # and Tue 28 (Boxing Day substitute) are not working days; Wed 29 counts: wd 1 -> in
+    res = run(referrals=[referral("R1", "1999-12-24 10:00", decision="1999-12-29")])
+    assert case_rows(res, "REF01", "1999-12") == {"R1": (True, 1.0)}
+
+
+def test_ref01_holiday_in_the_year_of_the_referral_datetime_only() -> None:
+    # Thu 30 Dec 1999 -> Tue 4 Jan 2000: Fri 31 Dec 1999 (Millennium bank holiday), Sat 1,
+    # Sun 2, Mon 3 Jan 2000 (New Year's Day substitute) are not working days; Tue 4 counts:
+    # wd 1 -> in. The only 1999 date of the batch is the referral_datetime.
+    res = run(referrals=[referral("R1", "1999-12-30 10:00", decision="2000-01-04")])
+    assert case_rows(res, "REF01", "1999-12") == {"R1": (True, 1.0)}
+
+
+def test_timescales_come_from_the_configuration() -> None:
+    base = load_config()
+    config = IndicatorConfig({**base.timescales, "decision_working_days": 2}, base.targets)
+    res = derive(staged(referrals=REF01_ROWS), statuses(), AS_OF, config)
+    # with 2 working days allowed, R4 (2 wd) and R8 (2 wd) are in as well:
+    # Dec 2013 5/6, Apr 2014 2/2
+    assert_table(res, "REF01", "month", {"2013-12": (5, 6, 500 / 6), "2014-04": (2, 2, 100.0)})
+    titles = {r["code"]: r["title"] for r in catalogue_rows(config)}
+    assert titles["REF01"] == "Referral decisions made within 2 working days (SCC/006)"
+    titles = {r["code"]: r["title"] for r in catalogue_rows(base)}
+    assert titles["REF01"] == "Referral decisions made within 1 working day (SCC/006)"
 
 
 # --- REF02 -----------------------------------------------------------------------------------
@@ -631,6 +688,20 @@ def test_asm05_core_started_within_10_working_days() -> None:
         "K1": (True, 5.0), "K2": (True, 10.0), "K3": (False, 11.0), "K6": (True, 0.0)}
 
 
+def test_asm04_initial_of_another_referral_does_not_qualify() -> None:
+    res = run(assessments=[
+        # the child's initial was completed under referral R1; the core follows referral R2,
+        # which has no initial of its own -> excluded from ASM04/ASM05
+        assessment("I1", "INITIAL", "2014-06-02", "2014-06-03", referral_id="R1"),
+        assessment("K2", "CORE", "2014-06-10", referral_id="R2"),
+        # R3: initial Tue 3 Jun -> core Tue 10 Jun: 4,5,6,9,10 -> 5
+        assessment("I3", "INITIAL", "2014-06-02", "2014-06-03", referral_id="R3"),
+        assessment("K3", "CORE", "2014-06-10", referral_id="R3"),
+    ])
+    assert_table(res, "ASM04", "month", {"2014-06": (None, 1, 5.0)})
+    assert_table(res, "ASM05", "month", {"2014-06": (1, 1, 100.0)})
+
+
 # --- ASM06 -----------------------------------------------------------------------------------
 
 
@@ -842,6 +913,31 @@ def test_fth05_fathers_attending() -> None:
     assert_table(res, "FTH05", "month", {("2014-06", "T1"): (1, 2, 50.0),
                                          ("2014-06", "T2"): (0, 2, 0.0)}, breakdown="team")
     assert_team_rows_sum_to_all(res, "FTH05")
+
+
+def test_fth04_a_conference_row_counts_once() -> None:
+    # two active father figures and two father-role attendance rows: still one case
+    res = run(cp_conferences=[conference("CF1", "K1", "REVIEW", "2014-06-10")],
+              relationships=[relationship("R1", "K1", "F1", "BIRTH_FATHER"),
+                             relationship("R2", "K1", "F2", "STEP_FATHER")],
+              conference_attendance=[attendance("CF1", "K1", "FATHER", "Y", "Y", "F1"),
+                                     attendance("CF1", "K1", "MALE_CARER", "Y", "N", "F2")])
+    assert_table(res, "FTH04", "month", {"2014-06": (1, 1, 100.0)})
+    assert_table(res, "FTH05", "month", {"2014-06": (1, 1, 100.0)})
+
+
+def test_fth05_uninvited_attendance_does_not_count() -> None:
+    # FTH05's numerator is "such a row" as FTH04's (role FATHER/MALE_CARER, invited = Y) with
+    # attended = Y: a father who came uninvited (itself a data-quality warning) is not counted.
+    res = run(cp_conferences=[conference("CF1", "K1", "REVIEW", "2014-06-10"),
+                              conference("CF2", "K2", "REVIEW", "2014-06-11")],
+              relationships=[relationship("R1", "K1", "F1", "BIRTH_FATHER"),
+                             relationship("R2", "K2", "F2", "BIRTH_FATHER")],
+              conference_attendance=[attendance("CF1", "K1", "FATHER", "N", "Y", "F1"),
+                                     attendance("CF2", "K2", "FATHER", "Y", "Y", "F2")])
+    # denominator 2 (both fathers active); invited: CF2 only; attended as invited: CF2 only
+    assert_table(res, "FTH04", "month", {"2014-06": (1, 2, 50.0)})
+    assert_table(res, "FTH05", "month", {"2014-06": (1, 2, 50.0)})
 
 
 # --- CPC01 -----------------------------------------------------------------------------------
@@ -1157,6 +1253,13 @@ def test_extract_absent_from_statuses_counts_as_missing() -> None:
     assert run_status(res, "FIT01") == {"indicator_code": "FIT01", "status": "skipped",
                                         "reason": "fit_referrals missing"}
     assert res.values.height == 0
+
+
+def test_skip_reason_names_every_extract_not_loaded() -> None:
+    res = run(AS_OF, statuses(assessments="rejected", referrals="missing"))
+    reason = run_status(res, "ASM01")["reason"]
+    assert run_status(res, "ASM01")["status"] == "skipped"
+    assert "assessments rejected" in reason and "referrals missing" in reason
 
 
 def test_computed_runs_report_their_row_count() -> None:

@@ -122,6 +122,10 @@ def break_row(rule: Rule, data: dict[str, list[Row]]) -> Row:
         ref = e.references[p["ref_index"]]
         adult = next(r["person_id"] for r in data["persons"] if r["person_type"] == "ADULT")
         row[ref.columns[0]] = adult
+    elif k == "field_count":
+        row["__extra_fields__"] = "surplus|fields"
+    elif k == "too_long":
+        row[list(e.columns)[-1]] = "x" * 40_000
     elif k == "overlap":
         row[p["group"]] = rows[0][p["group"]]
         row[p["start"]] = rows[0][p["start"]]

@@ -1,0 +1,414 @@
+"""Benchmark harness of the nightly pipeline (issue 6). Not a test: run it by hand.
+
+    .venv/bin/python benchmarks/run.py --sizes S M L --db sqlite postgresql
+
+For each size it generates a synthetic batch once (``generate_batch``, seed 42, cached under
+``--data-root``, default /tmp/qa_bench_data), then runs every stage in a FRESH subprocess
+(`benchmarks/stages.py`), so each stage's peak RSS is its own, and prints one markdown table
+per size: wall time and peak RSS of each stage of our pipeline, the ratio to the floor, and
+the same stage written the pandas way. Results are also written as JSON (``--json``).
+
+Stages (ours, calling the library functions):
+  read & parse     reading.read_text_csv + validation.typed_frame, per extract
+  stage_batch      staging.stage_batch: read, guard, parse, pandera checks, parquet writes
+  validate         = stage_batch minus the read & parse time measured inside that same run
+  derive           indicators.derive_batch(manifest)
+  load             publish.start_run + publish.publish into a fresh database (schema first,
+                   untimed)
+  end to end       pipeline.run_path(batch, db_url) into a fresh database (no Prefect)
+Floor: pl.read_csv of every file with an explicit schema + str.to_date/to_datetime, nothing
+written. Pandas way: see benchmarks/pandas_way.py.
+
+PostgreSQL: a throw-away server started with tests/pg_server.py (durable settings unless
+``--pg-fast``); each load gets a brand-new database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # tests.pg_server
+
+SIZES = {"S": 300, "M": 30_000, "L": 1_000_000}
+SEED = 42
+AS_OF = date(2026, 11, 25)
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def batch_for(size: str, data_root: Path) -> Path:
+    """The cached batch of a size, generated on first use."""
+    children = SIZES[size] if size in SIZES else int(size)
+    root = data_root / f"{size}_{children}_seed{SEED}"
+    batch = root / AS_OF.isoformat()
+    stamp = root / "complete"
+    if not stamp.exists():
+        from qa_pipeline.generate import generate_batch
+
+        print(f"# generating {size} ({children:,} children) into {root} ...", flush=True)
+        t = time.perf_counter()
+        generate_batch(root, children=children, seed=SEED, as_of=AS_OF)
+        stamp.write_text(f"{time.perf_counter() - t:.1f}s\n")
+    return batch
+
+
+def batch_facts(batch: Path) -> dict[str, Any]:
+    files = sorted(batch.glob("*.csv"))
+    size = sum(f.stat().st_size for f in files)
+    rows = 0
+    for f in files:
+        with f.open("rb") as fh:
+            rows += sum(buf.count(b"\n") for buf in iter(lambda fh=fh: fh.read(1 << 22), b"")) - 1
+    return {"files": len(files), "bytes": size, "rows": rows}
+
+
+# --- databases -----------------------------------------------------------------------------
+
+
+class Databases:
+    """Fresh database URLs: SQLite files in the work folder, PostgreSQL databases on one
+    throw-away server started on demand."""
+
+    def __init__(self, work_root: Path, pg_fast: bool) -> None:
+        self.work_root = work_root
+        self.pg_fast = pg_fast
+        self.server: Any = None
+        self.created: list[str] = []
+
+    def fresh(self, kind: str, label: str) -> str:
+        if kind == "sqlite":
+            path = self.work_root / f"{label}_{uuid.uuid4().hex[:6]}.db"
+            return f"sqlite:///{path}"
+        if self.server is None:
+            from tests.pg_server import PostgresServer
+
+            settings = {"shared_buffers": "256MB", "max_wal_size": "4GB"}
+            self.server = PostgresServer(fast=self.pg_fast, settings=settings)
+            self.server.setup()
+        name = f"bench_{label}_{uuid.uuid4().hex[:6]}".lower()
+        self.server.create_database(name)
+        self.created.append(name)
+        return str(self.server.url(name))
+
+    def drop(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        elif self.server is not None:
+            self.server.drop_database(url.rsplit("/", 1)[1])
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+
+# --- running one stage ---------------------------------------------------------------------
+
+
+def run_stage(stage: str, batch: Path, work: Path, timeout: float, db: str | None = None,
+              profile: Path | None = None) -> dict[str, Any]:
+    cmd = [sys.executable, str(HERE / "stages.py"), stage, "--batch", str(batch),
+           "--work", str(work)]
+    if db:
+        cmd += ["--db", db]
+    if profile:
+        cmd += ["--profile", str(profile)]
+    t = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              cwd=ROOT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return {"error": f"not finished after {timeout:.0f} s", "timeout": True}
+    process_s = time.perf_counter() - t
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        return {"error": f"exit {proc.returncode}: " + " | ".join(tail)}
+    out: dict[str, Any] = json.loads(lines[-1])
+    out["process_s"] = process_s
+    return out
+
+
+def best_of(n: int, fn: Any) -> dict[str, Any]:
+    """The fastest of n runs (peak RSS: the highest seen)."""
+    runs = [fn() for _ in range(n)]
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[0]
+    best = min(ok, key=lambda r: r["wall"])
+    best["peak_rss_mib"] = max(r["peak_rss_mib"] for r in ok)
+    best["runs"] = [round(r["wall"], 3) for r in ok]
+    return best
+
+
+def bench_size(size: str, a: argparse.Namespace, dbs: Databases) -> dict[str, Any]:
+    batch = batch_for(size, a.data_root)
+    work_root = a.work_root / size
+    shutil.rmtree(work_root, ignore_errors=True)
+    work_root.mkdir(parents=True)
+    staged = work_root / "staged"
+    res: dict[str, Any] = {"size": size, "batch": str(batch), "facts": batch_facts(batch),
+                           "stages": {}}
+    st = res["stages"]
+    prof_dir = a.profile_dir / size if a.profile else None
+    if prof_dir:
+        prof_dir.mkdir(parents=True, exist_ok=True)
+
+    def go(key: str, stage: str, db_kind: str | None = None, work: Path = staged,
+           profile: bool = False) -> None:
+        def once() -> dict[str, Any]:
+            url = dbs.fresh(db_kind, stage) if db_kind else None
+            prof = (prof_dir / f"{key}.prof") if (profile and prof_dir) else None
+            try:
+                if stage == "stage_batch":
+                    shutil.rmtree(work, ignore_errors=True)
+                return run_stage(stage, batch, work, a.timeout, url, prof)
+            finally:
+                if url:
+                    dbs.drop(url)
+
+        print(f"# {size}: {key} ...", end=" ", flush=True)
+        r = best_of(a.repeat, once)
+        st[key] = r
+        print(r.get("error") or f"{r['wall']:.2f} s, peak {r['peak_rss_mib']:.0f} MiB",
+              flush=True)
+
+    go("floor", "floor")
+    go("read_parse", "read_parse")
+    go("stage_batch", "stage_batch")
+    go("derive", "derive")
+    for kind in a.db:
+        go(f"load_{kind}", "load", kind)
+    if not a.skip_pandas:
+        go("pandas_read_parse", "pandas_read_parse")
+        go("pandas_read_validate", "pandas_read_validate")
+        for kind in a.db:
+            go(f"pandas_load_{kind}", "pandas_load", kind)
+    for kind in a.db:
+        go(f"end_to_end_{kind}", "end_to_end", kind, work=work_root / "e2e")
+    if a.profile:
+        # once more under cProfile (slower: the timings above are the ones to quote)
+        old = a.repeat
+        a.repeat = 1
+        for key, stage, kind in (("stage_batch", "stage_batch", None), ("derive", "derive", None),
+                                 *[(f"load_{k}", "load", k) for k in a.db]):
+            saved = st[key]
+            go(key, stage, kind, profile=True)
+            st[key + "_profiled"] = st[key]
+            st[key] = saved
+        a.repeat = old
+    return res
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def fmt_s(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "–"
+    if "error" in r:
+        return "not finished" if r.get("timeout") else "failed"
+    return f"{r['wall']:.2f}"
+
+
+def fmt_mib(r: dict[str, Any] | None) -> str:
+    if r is None or "error" in r:
+        return "–"
+    return f"{r['peak_rss_mib']:,.0f}"
+
+
+def ratio(x: float | None, y: float | None) -> str:
+    if x is None or y is None or y <= 0:
+        return "–"
+    return f"{x / y:.1f}×"
+
+
+def wall(r: dict[str, Any] | None) -> float | None:
+    return None if r is None or "error" in r else float(r["wall"])
+
+
+def derived(total: dict[str, Any] | None, minus: float | None,
+            peak_from: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """A stage measured as a difference (validate = read+validate - read)."""
+    w = wall(total)
+    if w is None or minus is None:
+        return total if total is not None and "error" in total else None
+    return {"wall": max(w - minus, 0.0), "peak_rss_mib": (peak_from or total or {})
+            .get("peak_rss_mib", 0)}
+
+
+def inner_read_parse(stage_batch: dict[str, Any] | None) -> float | None:
+    if stage_batch is None or "error" in stage_batch:
+        return None
+    b = stage_batch.get("breakdown", {})
+    keys = [k for k in b if k.startswith(("read:", "parse:"))]
+    return sum(b[k] for k in keys) if keys else None
+
+
+def report(res: dict[str, Any], dbs: list[str]) -> str:
+    st = res["stages"]
+    f = res["facts"]
+    floor = wall(st.get("floor"))
+    children = SIZES.get(res["size"], res["size"])
+    lines = [
+        f"### {res['size']}: {children:,} children — {f['rows']:,} rows in {f['files']} files, "
+        f"{f['bytes'] / 2**20:,.1f} MiB of CSV",
+        "",
+        "| stage | ours: wall s | ours: peak RSS MiB | ours ÷ floor | pandas way: wall s "
+        "| pandas: peak RSS MiB | pandas ÷ ours |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def row(label: str, ours: dict[str, Any] | None, pandas: dict[str, Any] | None = None,
+            vs_floor: bool = True) -> None:
+        lines.append(
+            f"| {label} | {fmt_s(ours)} | {fmt_mib(ours)} | "
+            f"{ratio(wall(ours), floor) if vs_floor else ''} | "
+            f"{fmt_s(pandas) if pandas is not None else ''} | "
+            f"{fmt_mib(pandas) if pandas is not None else ''} | "
+            f"{ratio(wall(pandas), wall(ours)) if pandas is not None else ''} |")
+
+    sb = st.get("stage_batch")
+    rp_inner = inner_read_parse(sb)
+    p_rp, p_rv = st.get("pandas_read_parse"), st.get("pandas_read_validate")
+    row("floor: polars read_csv, typed, nothing written", st.get("floor"))
+    row("read & parse (read_text_csv + typed_frame)", st.get("read_parse"), p_rp)
+    row("validate (stage_batch − its read & parse; incl. guard, parquet writes)",
+        derived(sb, rp_inner), derived(p_rv, wall(p_rp)) if p_rv else None)
+    row("read + parse + validate (stage_batch)", sb, p_rv)
+    row("derive indicators (derive_batch)", st.get("derive"))
+    for kind in dbs:
+        label = "SQLite" if kind == "sqlite" else "PostgreSQL"
+        row(f"load {label} (publish; pandas: to_sql)", st.get(f"load_{kind}"),
+            st.get(f"pandas_load_{kind}"))
+    for kind in dbs:
+        label = "SQLite" if kind == "sqlite" else "PostgreSQL"
+        row(f"**end to end {label}** (run_path)", st.get(f"end_to_end_{kind}"))
+    lines.append("")
+
+    # targets
+    checks = []
+    for kind, limit in (("sqlite", 4), ("postgresql", 3)):
+        e2e = wall(st.get(f"end_to_end_{kind}"))
+        if kind in dbs and e2e is not None and floor:
+            checks.append(f"end to end {kind} = {e2e / floor:.1f}× floor (target ≤ {limit}×): "
+                          f"{'met' if e2e / floor <= limit else 'NOT met'}")
+    if wall(sb) and wall(p_rv):
+        speed = wall(p_rv) / wall(sb)  # type: ignore[operator]
+        checks.append(f"read+validate {speed:.1f}× faster than pandas (target ≥ 5×): "
+                      f"{'met' if speed >= 5 else 'NOT met'}")
+    peaks = [r["peak_rss_mib"] for k, r in st.items()
+             if "error" not in r and not k.startswith("pandas") and "profiled" not in k]
+    if peaks:
+        checks.append(f"highest peak RSS of our stages {max(peaks) / 1024:.2f} GiB "
+                      f"(target ≤ 6 GiB): {'met' if max(peaks) <= 6 * 1024 else 'NOT met'}")
+    lines += [f"- {c}" for c in checks]
+    lines.append("")
+
+    # where the time goes inside the instrumented stages
+    for key, title in (("stage_batch", "stage_batch"), ("derive", "derive_batch"),
+                       *[(f"load_{k}", f"publish ({k})") for k in dbs]):
+        r = st.get(key)
+        if r is None or "error" in r or not r.get("breakdown"):
+            continue
+        b = r["breakdown"]
+        parts = sorted(b.items(), key=lambda kv: -kv[1])
+        rest = r["wall"] - sum(b.values())
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in parts[:8])
+        lines.append(f"- {title} {r['wall']:.2f} s: {shown}; other {rest:.2f}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import importlib.metadata as md
+
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as fh:
+            kb = int(fh.readline().split()[1])
+        mem = f"{kb / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = []
+    for pkg in ("polars", "pandera", "pandas", "numpy", "sqlalchemy", "psycopg"):
+        try:
+            versions.append(f"{pkg} {md.version(pkg)}")
+        except md.PackageNotFoundError:
+            versions.append(f"{pkg} (not installed)")
+    try:
+        from tests.pg_server import find_binaries
+
+        versions.append(f"PostgreSQL {find_binaries().version}")
+    except Exception:  # noqa: BLE001
+        pass
+    import sqlite3
+
+    versions.append(f"SQLite {sqlite3.sqlite_version}")
+    return (f"{os.cpu_count()} CPUs ({cpu}), {mem} RAM, {platform.platform()}, "
+            f"Python {platform.python_version()}; " + ", ".join(versions))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", nargs="+", default=["S", "M"],
+                   help="S, M, L or a number of children")
+    p.add_argument("--db", nargs="+", default=["sqlite", "postgresql"],
+                   choices=["sqlite", "postgresql"])
+    p.add_argument("--timeout", type=float, default=900, help="per stage, seconds")
+    p.add_argument("--repeat", type=int, default=1, help="best of N runs per stage")
+    p.add_argument("--skip-pandas", action="store_true")
+    p.add_argument("--profile", action="store_true",
+                   help="also run stage_batch, derive and load once more under cProfile")
+    p.add_argument("--pg-fast", action="store_true",
+                   help="PostgreSQL with fsync/synchronous_commit/full_page_writes off")
+    p.add_argument("--data-root", type=Path, default=Path("/tmp/qa_bench_data"))
+    p.add_argument("--work-root", type=Path, default=Path("/tmp/qa_bench_work"))
+    p.add_argument("--profile-dir", type=Path, default=Path("/tmp/qa_bench_profiles"))
+    p.add_argument("--json", type=Path, default=Path("/tmp/qa_bench_results.json"))
+    a = p.parse_args()
+    for s in a.sizes:
+        if s not in SIZES and not s.isdigit():
+            p.error(f"unknown size {s!r}")
+    a.work_root.mkdir(parents=True, exist_ok=True)
+    print(f"# machine: {machine()}", flush=True)
+    dbs = Databases(a.work_root, a.pg_fast)
+    results = {"machine": machine(), "argv": sys.argv, "sizes": []}
+    out = []
+    try:
+        for size in a.sizes:
+            res = bench_size(size, a, dbs)
+            results["sizes"].append(res)
+            a.json.write_text(json.dumps(results, indent=1, default=str))
+            text = report(res, a.db)
+            out.append(text)
+            print("\n" + text, flush=True)
+    finally:
+        dbs.close()
+    print("\n\n".join(out))
+    print(f"# results: {a.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

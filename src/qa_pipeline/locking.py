@@ -1,0 +1,86 @@
+"""One run at a time per reporting database: a PostgreSQL advisory lock, or a lock file next
+to a SQLite database. A second run waits up to a timeout, then stops with a clear message;
+writes of two runs are never interleaved."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+log = logging.getLogger(__name__)
+
+ADVISORY_KEY = 0x51A_91BE  # "qa pipe": one key for every qa_pipeline run on a database
+POLL_SECONDS = 0.5
+
+
+class LockTimeout(RuntimeError):
+    """Another run held the lock for longer than the timeout."""
+
+
+def _lock_file(engine: Engine) -> Path:
+    database = make_url(str(engine.url)).database
+    if not database or database == ":memory:":
+        return Path.cwd() / ".qa_pipeline.lock"
+    return Path(database).with_name(Path(database).name + ".lock")
+
+
+@contextmanager
+def run_lock(engine: Engine, timeout_seconds: float = 600.0) -> Iterator[None]:
+    """Hold the database's run lock for the duration of the block."""
+    deadline = time.monotonic() + timeout_seconds
+    waited = False
+    if engine.dialect.name == "postgresql":
+        conn = engine.connect()
+        try:
+            while not conn.execute(sa.select(sa.func.pg_try_advisory_lock(ADVISORY_KEY))
+                                   ).scalar():
+                conn.rollback()
+                if not waited:
+                    log.warning("another qa-pipeline run is using this database; waiting up "
+                                "to %.0f s", timeout_seconds)
+                    waited = True
+                if time.monotonic() >= deadline:
+                    raise LockTimeout("another qa-pipeline run is still using this database "
+                                      f"after {timeout_seconds:.0f} s; try again later")
+                time.sleep(POLL_SECONDS)
+            conn.commit()
+            yield
+        finally:
+            try:
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(ADVISORY_KEY)))
+                conn.commit()
+            except sa.exc.DBAPIError:  # the connection died; the server released the lock
+                pass
+            conn.close()
+        return
+    path = _lock_file(engine)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    log.warning("another qa-pipeline run holds %s; waiting up to %.0f s",
+                                path, timeout_seconds)
+                    waited = True
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"another qa-pipeline run still holds {path} after "
+                                      f"{timeout_seconds:.0f} s; try again later") from None
+                time.sleep(POLL_SECONDS)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)  # the kernel also drops it if the process dies
+        os.close(fd)

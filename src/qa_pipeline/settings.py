@@ -1,0 +1,107 @@
+"""One settings object for the nightly job: defaults, then a YAML config file, then
+environment variables (`QA_PIPELINE_<NAME>`), then command-line options.
+
+Secrets never live here: a database password comes from the environment (PGPASSWORD,
+~/.pgpass, or a Prefect Secret block named in `db_password_secret`), not from a file in the
+repository.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "QA_PIPELINE_"
+CONFIG_ENV = "QA_PIPELINE_CONFIG"
+DEFAULT_CONFIG = Path("qa_pipeline.yaml")
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str = field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'qa_pipeline.db'}")
+    """SQLAlchemy URL of the reporting database (no password in it: use PGPASSWORD)."""
+    landing: Path | None = None
+    """The landing folder Paris drops batch folders into."""
+    work_dir: Path | None = None
+    """Where staged files are written during a run (default: a temporary folder)."""
+    hold_dir: Path = Path("qa_pipeline_holds")
+    """Where a held batch waits, staged, until a data officer releases it."""
+    report_dir: Path = Path("reports")
+    """Where the HTML report, the worklists and the Data Docs are written."""
+    max_file_mb: float = 2048.0
+    """A delivered file larger than this is rejected unread."""
+    max_field_chars: int = 32_767
+    """A value longer than this quarantines its row (Excel's cell limit)."""
+    volume_drop_threshold: float = 0.5
+    """Hold the batch when an extract has fewer rows than this share of the previous batch's."""
+    lock_timeout_seconds: float = 600.0
+    """How long a run waits for another run on the same database before giving up."""
+    db_retry_attempts: int = 5
+    """Attempts at publishing when the database connection fails."""
+    db_retry_base_seconds: float = 2.0
+    """First back-off delay; doubled after each failed attempt."""
+    db_password_secret: str | None = None
+    """Name of a Prefect Secret block holding the database password (flows only)."""
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """These settings with the non-None values given (command-line options)."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = {f.name: f for f in fields(Settings)}[name]
+    kind = str(default.type)
+    if value is None:
+        return None
+    if "Path" in kind:
+        return Path(value)
+    if kind.startswith("float"):
+        return float(value)
+    if kind.startswith("int"):
+        return int(value)
+    return str(value)
+
+
+def load_settings(config_file: Path | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Defaults < config file (QA_PIPELINE_CONFIG or ./qa_pipeline.yaml) < environment."""
+    env = dict(os.environ if environ is None else environ)
+    names = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else DEFAULT_CONFIG)
+    if path.is_file():
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        unknown = set(raw) - names
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+        values.update({k: _coerce(k, v) for k, v in raw.items()})
+        if _has_password(values):
+            raise ValueError(f"{path}: db_url must not carry a password in a file; use "
+                             "PGPASSWORD, ~/.pgpass or a Prefect Secret block")
+    elif config_file is not None:
+        raise FileNotFoundError(f"{config_file}: no such config file")
+    for name in names:
+        key = ENV_PREFIX + name.upper()
+        if key in env and key != CONFIG_ENV:
+            values[name] = _coerce(name, env[key])
+    return Settings(**values)
+
+
+def _has_password(values: dict[str, Any]) -> bool:
+    url = values.get("db_url")
+    if not url:
+        return False
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(str(url)).password is not None
+    except Exception:
+        return False

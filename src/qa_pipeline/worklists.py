@@ -1,0 +1,337 @@
+"""The data officers' worklists: the open issues of the latest batch, per team.
+
+`load_latest_issues` reads the `dq_issue_latest` view (issues of the latest published batch,
+with `first_seen`, `status` new/persisting, `age_days` and the accepted `exception_id`);
+`write_workbook` writes them to one Excel workbook per batch — a summary sheet, one sheet per
+team and one for issues no team owns — for the officers to work through in Paris.
+
+Only open issues are listed: an issue covered by an accepted exception in force is left out
+(and counted on the summary sheet). Every text cell that a spreadsheet could take for a
+formula (`=`, `+`, `-`, `@`, tab, carriage return) is stored as text with Excel's quote
+prefix, so `=HYPERLINK(...)` delivered in a field is shown, never evaluated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+SEVERITY_ORDER = {"file_error": 0, "error": 1, "warning": 2}
+NO_TEAM = "No team"
+SUMMARY = "Summary"
+
+# Text a spreadsheet (or a CSV import) may read as a formula or a command.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+# Control characters that are not allowed in an .xlsx cell (openpyxl refuses them).
+_ILLEGAL_XLSX = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
+class NoPublishedBatch(LookupError):
+    """The database holds no published batch yet."""
+
+
+class SchemaMissing(LookupError):
+    """The database has not been created or upgraded by `qa-pipeline db upgrade`."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One row of `dq_issue_latest`."""
+
+    as_of: date
+    extract: str
+    record_id: str | None
+    child_id: str | None
+    team_id: str | None
+    rule_id: str
+    severity: str
+    column_name: str | None
+    value: str | None
+    message: str
+    guidance: str | None
+    first_seen: date
+    status: str
+    age_days: int
+    exception_id: int | None
+    source_row: int | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.exception_id is not None
+
+
+def as_date(v: Any) -> date:
+    """A DATE from the database (SQLite returns ISO text from views)."""
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, date):
+        return v
+    return date.fromisoformat(str(v)[:10])
+
+
+def require_schema(engine: sa.Engine, *tables: str) -> None:
+    names = set(sa.inspect(engine).get_table_names()) | set(
+        sa.inspect(engine).get_view_names())
+    missing = [t for t in tables if t not in names]
+    if missing:
+        raise SchemaMissing(
+            f"the database has no {', '.join(missing)}: create or upgrade its schema with "
+            "`qa-pipeline db upgrade --db URL` (or run a batch)")
+
+
+def latest_batch(engine: sa.Engine) -> date:
+    """The as_of of the newest published batch."""
+    require_schema(engine, "batch", "dq_issue_latest")
+    with engine.connect() as conn:
+        v = conn.execute(sa.text("SELECT MAX(as_of) FROM batch")).scalar()
+    if v is None:
+        raise NoPublishedBatch("no batch has been published to this database yet")
+    return as_date(v)
+
+
+_LATEST = sa.table(
+    "dq_issue_latest",
+    *(sa.column(c) for c in (
+        "as_of", "extract", "record_id", "child_id", "team_id", "rule_id", "severity",
+        "column_name", "value", "message", "guidance", "first_seen", "status", "age_days",
+        "exception_id", "source_row")),
+)
+
+
+def issue_sort_key(i: Issue) -> tuple[Any, ...]:
+    return (i.team_id or "~", SEVERITY_ORDER.get(i.severity, 9), -i.age_days, i.extract,
+            i.record_id or "", i.rule_id, i.column_name or "")
+
+
+def load_latest_issues(engine: sa.Engine) -> list[Issue]:
+    """Every issue of the latest published batch (accepted ones included), sorted."""
+    latest_batch(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(_LATEST)).mappings().all()
+    out = [
+        Issue(
+            as_of=as_date(r["as_of"]), extract=r["extract"], record_id=r["record_id"],
+            child_id=r["child_id"], team_id=r["team_id"] or None, rule_id=r["rule_id"],
+            severity=r["severity"], column_name=r["column_name"], value=r["value"],
+            message=r["message"], guidance=r["guidance"], first_seen=as_date(r["first_seen"]),
+            status=r["status"], age_days=int(r["age_days"] or 0),
+            exception_id=None if r["exception_id"] is None else int(r["exception_id"]),
+            source_row=r["source_row"],
+        )
+        for r in rows
+    ]
+    return sorted(out, key=issue_sort_key)
+
+
+def filter_issues(issues: Iterable[Issue], *, team: str | None = None,
+                  rule: str | None = None, status: str | None = None,
+                  include_accepted: bool = False) -> list[Issue]:
+    """The open issues (accepted exceptions left out unless asked), optionally filtered.
+
+    `team` is a team id, or `none` for issues that no team owns.
+    """
+    out = []
+    for i in issues:
+        if i.accepted and not include_accepted:
+            continue
+        if team is not None:
+            if team.lower() == "none":
+                if i.team_id:
+                    continue
+            elif i.team_id != team:
+                continue
+        if rule is not None and i.rule_id != rule:
+            continue
+        if status is not None and i.status != status:
+            continue
+        out.append(i)
+    return out
+
+
+def team_names(engine: sa.Engine, as_of: date) -> dict[str, str]:
+    """team_id -> team_name from the newest loaded teams extract up to `as_of`."""
+    with engine.connect() as conn:
+        newest = conn.execute(
+            sa.text("SELECT MAX(as_of) FROM stg_teams WHERE as_of <= :d"), {"d": as_of}
+        ).scalar()
+        if newest is None:
+            return {}
+        rows = conn.execute(
+            sa.text("SELECT team_id, team_name FROM stg_teams WHERE as_of = :d"),
+            {"d": as_date(newest)},
+        ).all()
+    return {str(t): str(n or t) for t, n in rows if t}
+
+
+# --- spreadsheet safety -----------------------------------------------------------------
+
+
+def is_formula_like(text: str) -> bool:
+    return text.startswith(FORMULA_PREFIXES)
+
+
+def csv_safe(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will not evaluate: formula-like text gets a leading '."""
+    if isinstance(value, str) and is_formula_like(value):
+        return "'" + value
+    return value
+
+
+def sheet_title(name: str, taken: Iterable[str] = ()) -> str:
+    """A valid, unique Excel sheet name: ≤ 31 characters, none of []:*?/\\, not 'History',
+    not starting or ending with an apostrophe."""
+    t = _SHEET_FORBIDDEN.sub(" ", name)
+    t = re.sub(r"\s+", " ", t).strip().strip("'").strip()
+    if not t or t.lower() == "history":
+        t = f"Sheet {t}".strip()
+    t = t[:31].rstrip().rstrip("'")
+    used = {x.lower() for x in taken}
+    base, n = t, 2
+    while t.lower() in used:
+        suffix = f" ({n})"
+        t = base[: 31 - len(suffix)].rstrip().rstrip("'") + suffix
+        n += 1
+    return t
+
+
+def _put(ws: Any, row: int, col: int, value: Any, number_format: str | None = None) -> None:
+    """Write one cell; text is always stored as text, never as a formula."""
+    cell = ws.cell(row=row, column=col)
+    if isinstance(value, str):
+        value = _ILLEGAL_XLSX.sub("\ufffd", value)
+        cell.value = value
+        if is_formula_like(value) or cell.data_type != "s":
+            cell.data_type = "s"      # openpyxl would otherwise write "=..." as a formula
+            cell.quotePrefix = True   # and Excel keeps it text when the cell is edited
+    else:
+        cell.value = value
+    if number_format:
+        cell.number_format = number_format
+
+
+WORKLIST_COLUMNS: list[tuple[str, int]] = [
+    # header, width
+    ("Record id", 16), ("Child id", 12), ("Extract", 18), ("Rule", 44), ("Severity", 10),
+    ("Column", 22), ("Value", 20), ("Message", 70), ("How to fix it in Paris", 70),
+    ("First seen", 12), ("Age (days)", 10), ("Status", 11), ("Row in file", 11),
+]
+DATE_FORMAT = "yyyy-mm-dd"
+
+
+def _issue_cells(i: Issue) -> list[tuple[Any, str | None]]:
+    return [
+        (i.record_id or "", None), (i.child_id or "", None), (i.extract, None),
+        (i.rule_id, None), (i.severity, None), (i.column_name or "", None),
+        (i.value or "", None), (i.message, None), (i.guidance or "", None),
+        (i.first_seen, DATE_FORMAT), (i.age_days, "0"), (i.status, None),
+        (i.source_row, "0"),
+    ]
+
+
+def _table_sheet(ws: Any, header: Sequence[tuple[str, int]],
+                 rows: Iterable[Sequence[tuple[Any, str | None]]], top: int = 1) -> None:
+    """Header row at `top` (bold, frozen below it), then rows, autofilter and widths."""
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE6F0")
+    for c, (name, width) in enumerate(header, start=1):
+        _put(ws, top, c, name)
+        ws.cell(row=top, column=c).font = bold
+        ws.cell(row=top, column=c).fill = fill
+        ws.column_dimensions[get_column_letter(c)].width = width
+    r = top
+    for r, cells in enumerate(rows, start=top + 1):
+        for c, (v, fmt) in enumerate(cells, start=1):
+            _put(ws, r, c, v, fmt)
+    last = get_column_letter(len(header))
+    ws.auto_filter.ref = f"A{top}:{last}{max(r, top)}"
+    ws.freeze_panes = f"A{top + 1}"
+
+
+def workbook_path(out_dir: Path, as_of: date) -> Path:
+    return Path(out_dir) / f"qa_worklists_{as_of.isoformat()}.xlsx"
+
+
+def write_workbook(engine: sa.Engine, out_dir: Path, *,
+                   issues: list[Issue] | None = None) -> Path:
+    """Write `qa_worklists_<as_of>.xlsx` for the latest batch into out_dir; return its path."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    as_of = latest_batch(engine)
+    all_issues = load_latest_issues(engine) if issues is None else issues
+    names = team_names(engine, as_of)
+    open_issues = filter_issues(all_issues)
+    accepted = [i for i in all_issues if i.accepted]
+
+    by_team: dict[str | None, list[Issue]] = {t: [] for t in sorted(names)}
+    by_team[None] = []
+    for i in open_issues:
+        by_team.setdefault(i.team_id, []).append(i)
+
+    wb = Workbook()
+    summary = wb.active
+    summary.title = SUMMARY
+    taken = [SUMMARY, NO_TEAM]
+    sheets: dict[str | None, str] = {None: NO_TEAM}
+    for t in sorted(k for k in by_team if k is not None):
+        title = sheet_title(f"{t} {names.get(t, '')}".strip(), taken)
+        taken.append(title)
+        sheets[t] = title
+
+    # Summary: a few lines of context, then one row per team sheet.
+    info = [
+        ("Worklists of batch", as_of.isoformat()),
+        ("Generated (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
+        ("Open issues", str(len(open_issues))),
+        ("Accepted exceptions (not listed)", str(len(accepted))),
+        ("How to use", "Each team sheet lists its open issues, oldest first within severity. "
+                       "Put each one right in Paris; it drops off after the next nightly run. "
+                       "If a failure is correct practice, ask for an accepted exception "
+                       "(qa-pipeline exceptions add)."),
+    ]
+    for r, (k, v) in enumerate(info, start=1):
+        _put(summary, r, 1, k)
+        summary.cell(row=r, column=1).font = Font(bold=True)
+        _put(summary, r, 2, v)
+    top = len(info) + 2
+    team_rows = []
+    for t, title in sorted(sheets.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
+        items = by_team.get(t, [])
+        team_rows.append([
+            (t or "", None), (names.get(t, "") if t else "(no team)", None), (title, None),
+            (len(items), "0"), (sum(i.status == "new" for i in items), "0"),
+            (sum(i.status == "persisting" for i in items), "0"),
+            (sum(i.severity in ("error", "file_error") for i in items), "0"),
+            (sum(i.severity == "warning" for i in items), "0"),
+            (max((i.age_days for i in items), default=0), "0"),
+        ])
+    _table_sheet(summary, [("Team id", 10), ("Team", 36), ("Sheet", 32), ("Open", 8),
+                           ("New", 8), ("Persisting", 11), ("Errors", 8), ("Warnings", 10),
+                           ("Oldest (days)", 13)], team_rows, top=top)
+
+    for t, title in sorted(sheets.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
+        ws = wb.create_sheet(title)
+        _table_sheet(ws, WORKLIST_COLUMNS, (_issue_cells(i) for i in by_team.get(t, [])))
+
+    out = workbook_path(out_dir, as_of)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".qa_worklists_", suffix=".xlsx", dir=out.parent)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
