@@ -8,8 +8,6 @@ Re-publishing an extract date first deletes that date's rows, so re-runs never d
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,25 +35,13 @@ from qa_pipeline.db import (
     pipeline_run_extract,
     staged_table_name,
 )
+from qa_pipeline.faults import failpoint
 from qa_pipeline.indicators import catalogue_rows, load_config
 from qa_pipeline.staging import Manifest
 
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 20_000
-FAILPOINT_ENV = "QA_PIPELINE_FAILPOINT"
-
-
-def failpoint(name: str) -> None:
-    """Crash-test hook: SIGKILL this process at a named point when the environment asks.
-
-    Used only by the crash-safety tests (a real kill, not an exception, so no clean-up code
-    runs); a no-op unless QA_PIPELINE_FAILPOINT names this point.
-    """
-    if os.environ.get(FAILPOINT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 

@@ -73,6 +73,8 @@ def _field_counts(text: str) -> tuple[list[str], dict[int, int], set[int]] | Fil
     polars would silently pad a short row with nulls or refuse the whole file for a long one;
     this scan lets each such row become one row-level issue instead.
     """
+    # A long field is a row-level issue (value_too_long), not an unreadable file.
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)

@@ -20,6 +20,7 @@ import polars as pl
 
 from qa_pipeline import __version__
 from qa_pipeline.contracts import Contracts, Extract, load_contracts
+from qa_pipeline.faults import failpoint
 from qa_pipeline.findings import Finding, empty_issues, findings_frame
 from qa_pipeline.identifying import forbidden_headers, nhs_number_rows
 from qa_pipeline.reading import ROW_COLUMN, FileProblem, read_text_csv
@@ -171,7 +172,11 @@ def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, Parent
 
     missing = [c for c in e.columns if c not in names]
     if missing:
-        return reject("missing_column", f"missing: {', '.join(missing)}", ",".join(missing))
+        detail = f"missing: {', '.join(missing)}"
+        lookalike = _lookalike(names, e)
+        if lookalike:
+            detail += f"; the header is that of {lookalike}: was the wrong file delivered?"
+        return reject("missing_column", detail, ",".join(missing))
     for extra in (c for c in names if c not in e.columns):
         rule = e.rule("unknown_column")
         findings.append(Finding(as_of=as_of, extract=path.name, rule_id=rule.rule_id,
@@ -202,6 +207,15 @@ def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, Parent
         column_types={c.name: c.type for c in e.columns.values()},
     )
     return outcome, findings, result.loaded, result.issues, state
+
+
+def _lookalike(names: list[str], e: Extract) -> str | None:
+    """The other extract whose columns this header has (another extract's file delivered
+    under this name)."""
+    for other in load_contracts().extracts.values():
+        if other.name != e.name and set(other.columns) <= set(names):
+            return other.file_name
+    return None
 
 
 def _offered_keys(e: Extract) -> list[str]:
@@ -265,6 +279,7 @@ def stage_batch(batch_dir: Path, work_dir: Path, contracts: Contracts | None = N
             loaded.write_parquet(target)
             outcome.parquet = str(target.resolve())
         manifest.extracts[e.name] = outcome
+        failpoint(f"stage:after:{e.name}")
         log.info("%s: %s read %d, loaded %d, quarantined %d", as_of, e.name,
                  outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined)
     issues = pl.concat([findings_frame(findings), *issue_frames], how="vertical")

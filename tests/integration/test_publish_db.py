@@ -185,8 +185,11 @@ def test_missing_file_exit_3_and_older_values_intact(db_url: str, tmp_path: Path
                                          "file_error")]
 
 
-FAILPOINTS = ["publish:begin", "publish:after:referrals", "publish:after:cp_plans",
-              "publish:after:dq_issue", "publish:before_commit"]
+FAILPOINTS = (
+    ["stage:after:persons", "stage:after:cin_reviews", "publish:begin"]
+    + [f"publish:after:{e.name}" for e in CONTRACTS.ordered()]
+    + ["publish:after:dq_issue", "publish:after:indicators", "publish:before_commit"]
+)
 
 
 @pytest.mark.parametrize("point", FAILPOINTS)
