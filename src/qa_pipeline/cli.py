@@ -61,8 +61,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="plant identifying data (the persons file must then be rejected)")
 
     dbp = sub.add_parser("db", help="reporting database schema (Alembic)")
-    dbp.add_argument("action", choices=["upgrade", "current"])
+    dbp.add_argument("action", choices=["upgrade", "current", "grant-reporting"])
     dbp.add_argument("--db", default=None)
+    dbp.add_argument("--role", default="qa_reporting",
+                     help="grant-reporting: the read-only role for BI tools (PostgreSQL)")
 
     docs = sub.add_parser("docs", help="regenerate docs/rules.md and docs/indicators.md")
     docs.add_argument("--out", type=Path, default=Path("docs"), help="the docs folder")
@@ -163,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(args.db or load_settings().db_url)
         if args.action == "upgrade":
             upgrade(engine)
+        if args.action == "grant-reporting":
+            from qa_pipeline.roles import grant_reporting
+
+            upgrade(engine)
+            views = grant_reporting(engine, args.role)
+            print(f"{args.role} may read {len(views)} views in schema reporting")
         print(f"schema revision: {current_revision(engine)}")
         return 0
     if args.command == "docs":

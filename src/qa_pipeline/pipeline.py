@@ -193,6 +193,8 @@ def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = N
     settings = settings or Settings()
     as_of = batch_date(batch_dir)
     run_id = start_run(engine, as_of, str(batch_dir))
+    if settings.work_dir is not None:
+        Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
     work_dir = Path(tempfile.mkdtemp(prefix=f"qa_{as_of}_", dir=settings.work_dir))
     manifest: Manifest | None = None
     held = False

@@ -1,0 +1,59 @@
+"""Read-only access for BI tools on PostgreSQL: a `reporting` schema of views over the
+published relations, owned by the loader role, and SELECT on those views only for the
+reporting role. The base tables (case data included) stay unreadable to it.
+
+Run as the loader after every schema upgrade (`qa-pipeline db grant-reporting`); the roles
+themselves are created once by a superuser with deploy/postgres_roles.sql.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+REPORTING_SCHEMA = "reporting"
+ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+PUBLISHED: tuple[str, ...] = (
+    # reporting-db.md, version 1
+    "indicator", "indicator_value", "indicator_value_latest",
+    "dq_issue", "dq_issue_latest", "dq_rule", "pipeline_run",
+    # the project's additions for BI and data officers
+    "indicator_run", "indicator_case_latest", "dq_issue_resolved", "pipeline_run_extract",
+    "batch", "batch_hold", "dq_exception",
+)
+
+
+def grant_reporting(engine: Engine, role: str) -> list[str]:
+    """(Re)create reporting.<relation> views and grant `role` SELECT on them alone."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("read-only reporting roles are a PostgreSQL feature; SQLite files "
+                         "are protected by file permissions")
+    if not ROLE_NAME.match(role):
+        raise ValueError(f"{role!r} is not a plain role name (letters, digits, underscores)")
+    prep = engine.dialect.identifier_preparer
+    schema = prep.quote(REPORTING_SCHEMA)
+    grantee = prep.quote(role)
+    existing = set(sa.inspect(engine).get_table_names()) | set(
+        sa.inspect(engine).get_view_names())
+    done = []
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+        conn.execute(sa.text(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC"))
+        for name in PUBLISHED:
+            if name not in existing:
+                continue
+            view = f"{schema}.{prep.quote(name)}"
+            # DROP + CREATE (not CREATE OR REPLACE): a migration may have changed columns
+            conn.execute(sa.text(f"DROP VIEW IF EXISTS {view}"))
+            # Identifiers cannot be bound parameters: these are quoted by the dialect and come
+            # from the fixed PUBLISHED list and a validated role name, never from data.
+            source = f"public.{prep.quote(name)}"
+            conn.execute(sa.text(f"CREATE VIEW {view} AS SELECT * FROM {source}"))  # noqa: S608
+            conn.execute(sa.text(f"GRANT SELECT ON {view} TO {grantee}"))
+            done.append(name)
+        conn.execute(sa.text(f"GRANT USAGE ON SCHEMA {schema} TO {grantee}"))
+        conn.execute(sa.text(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {grantee}"))
+    return done
