@@ -69,10 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     docs = sub.add_parser("docs", help="regenerate docs/rules.md and docs/indicators.md")
     docs.add_argument("--out", type=Path, default=Path("docs"), help="the docs folder")
 
-    # Commands of the data officers' tools register themselves here (set_defaults(handler=)).
-    from qa_pipeline.officer_cli import add_commands
+    # Commands of the data officers' tools and of the operator register themselves here
+    # (set_defaults(handler=...)).
+    from qa_pipeline import officer_cli, ops_cli
 
-    add_commands(sub)
+    officer_cli.add_commands(sub)
+    ops_cli.add_commands(sub)
     return p
 
 

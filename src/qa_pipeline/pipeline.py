@@ -186,6 +186,19 @@ def redelivery_note(engine: Engine, manifest: Manifest) -> str | None:
     return f"redelivered with changed files: {', '.join(changed)}"
 
 
+def publish_or_hold(engine: Engine, manifest: Manifest, run_id: str, settings: Settings
+                    ) -> tuple[RunOutcome, bool]:
+    """The last step of a batch: hold it when an extract's rows fell sharply, else publish
+    it (retried on connection failures). Returns the outcome and whether it was held."""
+    drops = volume_drops(engine, manifest, settings.volume_drop_threshold)
+    if drops:
+        return hold_batch(engine, manifest, run_id, drops, settings.hold_dir), True
+    return publish_with_retry(
+        manifest, engine, run_id, attempts=settings.db_retry_attempts,
+        base_seconds=settings.db_retry_base_seconds,
+        note=redelivery_note(engine, manifest)), False
+
+
 def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = None,
                   keep_work: bool = False) -> BatchResult:
     """Stage, derive and publish (or hold) one batch; a fault in the code marks the run
@@ -201,15 +214,7 @@ def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = N
     try:
         manifest = stage_batch(batch_dir, work_dir, settings=settings)
         manifest = derive_batch(manifest)
-        drops = volume_drops(engine, manifest, settings.volume_drop_threshold)
-        if drops:
-            outcome = hold_batch(engine, manifest, run_id, drops, settings.hold_dir)
-            held = True
-        else:
-            outcome = publish_with_retry(
-                manifest, engine, run_id, attempts=settings.db_retry_attempts,
-                base_seconds=settings.db_retry_base_seconds,
-                note=redelivery_note(engine, manifest))
+        outcome, held = publish_or_hold(engine, manifest, run_id, settings)
         return BatchResult(as_of.isoformat(), str(batch_dir), outcome, manifest, held=held)
     except Exception as exc:
         log.exception("%s: run failed", as_of)

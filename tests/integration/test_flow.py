@@ -74,7 +74,7 @@ def test_flow_fails_when_publish_fails(prefect_harness: None, tmp_path: Path,
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(nightly_mod, "publish", broken)
+    monkeypatch.setattr(nightly_mod, "publish_or_hold", broken)
     monkeypatch.setattr(nightly_mod, "load", nightly_mod.load.with_options(
         retries=1, retry_delay_seconds=0))
     folder = write_batch(tmp_path / "landing", base())
