@@ -234,17 +234,22 @@ indicator_case = sa.Table(
     sa.Column("case_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("as_of", sa.Date, nullable=False),
     sa.Column("indicator_code", sa.String(16), nullable=False),
-    sa.Column("period_type", sa.String(8), nullable=False),
-    sa.Column("period_label", sa.String(16), nullable=False),
-    sa.Column("period_start", sa.Date, nullable=False),
-    sa.Column("period_end", sa.Date, nullable=False),
     sa.Column("record_id", sa.Text, nullable=False, comment="The case's record key."),
     sa.Column("child_id", sa.String),
     sa.Column("team_id", sa.String),
     sa.Column("in_numerator", sa.Boolean, comment="Null for a median's cases."),
     sa.Column("measure", sa.Double, comment="The derived measure, e.g. a delay in working days."),
-    sa.Index("ix_indicator_case_lookup", "indicator_code", "period_type", "period_label"),
-    comment="Drill-through: the cases behind every indicator value of the latest batch.",
+    sa.Column("event_date", sa.Date, nullable=False,
+              comment="The date that places the case in its periods (the period date for a "
+                      "point-in-time indicator)."),
+    sa.Column("month", sa.String(16), nullable=False, comment="Month label, 2013-04."),
+    sa.Column("quarter", sa.String(16),
+              comment="Financial quarter label; null when the case does not count there."),
+    sa.Column("year", sa.String(16),
+              comment="Financial year label; null when the case does not count there."),
+    sa.Index("ix_indicator_case_code_month", "indicator_code", "month"),
+    comment="Drill-through of the latest batch, one row per case and event date; the view "
+            "indicator_case_latest lists it per period.",
 )
 
 build_metadata(load_contracts())

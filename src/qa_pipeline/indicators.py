@@ -295,7 +295,13 @@ CASE_SCHEMA: dict[str, pl.DataType] = {
     "indicator_code": pl.String(), "period_type": pl.String(), "period_label": pl.String(),
     "period_start": pl.Date(), "period_end": pl.Date(), "record_id": pl.String(),
     "child_id": pl.String(), "team_id": pl.String(), "in_numerator": pl.Boolean(),
-    "measure": pl.Float64(),
+    "measure": pl.Float64(), "event_date": pl.Date(),
+}
+COMPACT_CASE_SCHEMA: dict[str, pl.DataType] = {
+    "indicator_code": pl.String(), "record_id": pl.String(), "child_id": pl.String(),
+    "team_id": pl.String(), "in_numerator": pl.Boolean(), "measure": pl.Float64(),
+    "event_date": pl.Date(), "month": pl.String(), "quarter": pl.String(),
+    "year": pl.String(),
 }
 VALUE_SCHEMA: dict[str, pl.DataType] = {
     "indicator_code": pl.String(), "period_type": pl.String(), "period_label": pl.String(),
@@ -323,7 +329,8 @@ def cases(ind: Indicator, facts: pl.DataFrame, as_of: date) -> pl.DataFrame:
           if subject.point_in_time else [pl.col(ind.event_date or "").alias("__event")]),
     )
     if subject.point_in_time:
-        out = base
+        out = base.with_columns(
+            pl.min_horizontal(pl.col("period_end"), pl.lit(as_of)).alias("event_date"))
     else:
         out = pl.concat([
             base.with_columns(
@@ -332,12 +339,29 @@ def cases(ind: Indicator, facts: pl.DataFrame, as_of: date) -> pl.DataFrame:
                 period_start(pl.col("__event"), p).alias("period_start"),
                 period_end(pl.col("__event"), p).alias("period_end"),
             ) for p in PERIOD_TYPES
-        ]).drop("__event")
+        ]).rename({"__event": "event_date"})
     out = out.filter(pl.col("period_start") <= as_of)
     if ind.numerator is None:  # a median: a case needs its measure
         out = out.filter(pl.col("measure").is_not_null())
     return out.select(list(CASE_SCHEMA)).cast(CASE_SCHEMA).sort(  # type: ignore[arg-type]
         ["period_type", "period_start", "record_id"])
+
+
+def compact_cases(case_rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per case and event date, with its month, quarter and year labels: a third of
+    the long form's rows, for storage (`indicator_case`; the view unpivots it again).
+
+    A case belongs to its quarter and year when it has the same event date there: always
+    for an event; for a point-in-time indicator only in the month whose period date is the
+    quarter's (or year's), i.e. its last month, or the month of the extract date."""
+    keys = ["indicator_code", "record_id", "event_date"]
+    months = case_rows.filter(pl.col("period_type") == "month")
+    for p in ("quarter", "year"):
+        labels = case_rows.filter(pl.col("period_type") == p).select(
+            *keys, pl.col("period_label").alias(p))
+        months = months.join(labels, on=keys, how="left", nulls_equal=True)
+    return months.rename({"period_label": "month"}).select(list(COMPACT_CASE_SCHEMA)).cast(
+        COMPACT_CASE_SCHEMA)  # type: ignore[arg-type]
 
 
 def values(ind: Indicator, case_rows: pl.DataFrame) -> pl.DataFrame:
@@ -426,7 +450,7 @@ def derive_batch(manifest: Any) -> Any:
              "cases": work / "indicator_case.parquet",
              "runs": work / "indicator_run.parquet"}
     result.values.write_parquet(paths["values"])
-    result.cases.write_parquet(paths["cases"])
+    compact_cases(result.cases).write_parquet(paths["cases"])
     pl.DataFrame(result.runs, schema={"indicator_code": pl.String, "status": pl.String,
                                       "reason": pl.String, "rows": pl.Int64}
                  ).write_parquet(paths["runs"])

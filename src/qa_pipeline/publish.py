@@ -175,9 +175,14 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> No
     ])
     latest = conn.execute(sa.select(sa.func.max(batch.c.as_of))).scalar()
     if latest is None or as_of >= latest:
+        # Millions of rows at national scale: load first, index after (both transactional).
+        for index in indicator_case.indexes:
+            index.drop(conn)
         conn.execute(indicator_case.delete())
         _insert(conn, indicator_case, pl.read_parquet(manifest.indicators["cases"]
                                                       ).with_columns(pl.lit(as_of).alias("as_of")))
+        for index in indicator_case.indexes:
+            index.create(conn)
 
 
 def publish(manifest: Manifest, engine: Engine, run_id: str,
