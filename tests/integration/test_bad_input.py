@@ -79,7 +79,8 @@ class Scenario:
 
 
 @pytest.fixture
-def sc(tmp_path: Path) -> Scenario:
+def sc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Scenario:
+    monkeypatch.setenv("QA_PIPELINE_HOLD_DIR", str(tmp_path / "holds"))
     return Scenario(tmp_path)
 
 
@@ -269,8 +270,7 @@ def test_sharp_row_drop_holds_the_batch_until_released(sc: Scenario,
     halved = base()
     halved["referrals"] = halved["referrals"][:1]  # R2 gone: 1 of 2 rows
     write_batch(sc.landing, halved, as_of=AS_OF)
-    hold_dir = sc.tmp / "holds"
-    os.environ["QA_PIPELINE_HOLD_DIR"] = str(hold_dir)
+    hold_dir = sc.tmp / "holds"  # (the fixture points QA_PIPELINE_HOLD_DIR here)
     os.environ["QA_PIPELINE_VOLUME_DROP_THRESHOLD"] = "0.6"  # hold below 60% of yesterday
     try:
         assert sc.run() == 3
@@ -294,5 +294,4 @@ def test_sharp_row_drop_holds_the_batch_until_released(sc: Scenario,
         assert not any(hold_dir.iterdir())
         assert main(["release", AS_OF.isoformat(), "--by", "x", "--db", sc.db]) == 2
     finally:
-        del os.environ["QA_PIPELINE_HOLD_DIR"]
         del os.environ["QA_PIPELINE_VOLUME_DROP_THRESHOLD"]
