@@ -17,6 +17,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'qa.db'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_settings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                    tmp_path: Path) -> None:
+    """Tests see no qa_pipeline.yaml of the developer's, and skip the after-publish checks
+    and reports (seconds per run) unless marked `aftercare`."""
+    monkeypatch.setenv("QA_PIPELINE_CONFIG", str(tmp_path / "no-config.yaml"))
+    monkeypatch.setenv("QA_PIPELINE_REPORT_DIR", str(tmp_path / "reports"))
+    if request.node.get_closest_marker("aftercare") is None:
+        monkeypatch.setenv("QA_PIPELINE_AFTERCARE", "false")

@@ -105,6 +105,9 @@ def _print_summary(result: object) -> None:
         assert b.outcome is not None
         print(f"  run {b.outcome.run_id}: {b.outcome.status} (exit {b.outcome.exit_code})")
         print(f"  {b.outcome.message}")
+        if b.report_path:
+            print(f"  report: {b.report_path}")
+            print(f"  worklists: {b.workbook_path}")
 
 
 def main(argv: list[str] | None = None) -> int:

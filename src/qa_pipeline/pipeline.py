@@ -15,7 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from qa_pipeline.contracts import load_contracts
-from qa_pipeline.db import batch, make_engine, mask_url, pipeline_run_extract, upgrade
+from qa_pipeline.db import (
+    batch,
+    make_engine,
+    mask_url,
+    pipeline_run,
+    pipeline_run_extract,
+    upgrade,
+)
 from qa_pipeline.holds import held_manifest, hold_batch, volume_drops
 from qa_pipeline.indicators import derive_batch
 from qa_pipeline.locking import run_lock
@@ -26,7 +33,7 @@ from qa_pipeline.publish import (
     publish_with_retry,
     start_run,
 )
-from qa_pipeline.settings import Settings
+from qa_pipeline.settings import Settings, load_settings
 from qa_pipeline.staging import (
     BATCH_NAME,
     BatchError,
@@ -53,6 +60,9 @@ class BatchResult:
     skipped: bool = False
     held: bool = False
     error: str | None = None
+    report_path: str | None = None
+    workbook_path: str | None = None
+    failed_checks: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -199,11 +209,39 @@ def publish_or_hold(engine: Engine, manifest: Manifest, run_id: str, settings: S
         note=redelivery_note(engine, manifest)), False
 
 
+def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settings) -> None:
+    """After a publish: data checks on the published tables, the report and the worklists
+    (`qa_pipeline.aftercare`); failed checks mark the run succeeded_with_issues."""
+    if not settings.aftercare or result.outcome is None:
+        return
+    from qa_pipeline.aftercare import after_publish  # Great Expectations and matplotlib
+
+    care = after_publish(engine, as_of, result.outcome.run_id, settings.reports,
+                         volume_tolerance=settings.volume_drop_threshold)
+    result.outcome = record_checks(engine, result.outcome, care.failed_expectations)
+    result.report_path = str(care.report_path)
+    result.workbook_path = str(care.workbook_path)
+    result.failed_checks = care.failed_expectations
+
+
+def record_checks(engine: Engine, outcome: RunOutcome, failed: list[str]) -> RunOutcome:
+    """A failed data check on the published tables marks the run succeeded_with_issues
+    (exit 3) and names the checks in its message."""
+    if not failed:
+        return outcome
+    message = f"{outcome.message}; data checks failed: {'; '.join(failed)}"[:4000]
+    with engine.begin() as conn:
+        conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == outcome.run_id)
+                     .values(status="succeeded_with_issues", exit_code=EXIT_FILES,
+                             message=message))
+    return RunOutcome(outcome.run_id, "succeeded_with_issues", EXIT_FILES, message)
+
+
 def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = None,
                   keep_work: bool = False) -> BatchResult:
     """Stage, derive and publish (or hold) one batch; a fault in the code marks the run
     failed, never half published (the publish transaction rolls back)."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
     as_of = batch_date(batch_dir)
     run_id = start_run(engine, as_of, str(batch_dir))
     if settings.work_dir is not None:
@@ -215,7 +253,10 @@ def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = N
         manifest = stage_batch(batch_dir, work_dir, settings=settings)
         manifest = derive_batch(manifest)
         outcome, held = publish_or_hold(engine, manifest, run_id, settings)
-        return BatchResult(as_of.isoformat(), str(batch_dir), outcome, manifest, held=held)
+        result = BatchResult(as_of.isoformat(), str(batch_dir), outcome, manifest, held=held)
+        if not held:
+            aftercare(engine, result, as_of, settings)
+        return result
     except Exception as exc:
         log.exception("%s: run failed", as_of)
         message = f"{type(exc).__name__}: {mask_url(str(exc))}"
@@ -233,7 +274,7 @@ def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = N
 def run_path(path: Path, db_url: str, work_root: Path | None = None,
              settings: Settings | None = None) -> LandingResult:
     """Run a batch folder, or every unprocessed batch of a landing folder in date order."""
-    settings = (settings or Settings()).with_overrides(db_url=db_url, work_dir=work_root)
+    settings = (settings or load_settings()).with_overrides(db_url=db_url, work_dir=work_root)
     scan = scan_landing(path)
     engine = make_engine(settings.db_url)
     try:
@@ -256,7 +297,7 @@ def run_path(path: Path, db_url: str, work_root: Path | None = None,
 def release(as_of: date, by: str, db_url: str, settings: Settings | None = None
             ) -> RunOutcome:
     """Publish a held batch as it was staged, on a data officer's word."""
-    settings = (settings or Settings()).with_overrides(db_url=db_url)
+    settings = (settings or load_settings()).with_overrides(db_url=db_url)
     engine = make_engine(settings.db_url)
     try:
         with run_lock(engine, settings.lock_timeout_seconds):
@@ -273,7 +314,10 @@ def release(as_of: date, by: str, db_url: str, settings: Settings | None = None
                                                   f"{mask_url(str(exc))}")
                 raise
             shutil.rmtree(manifest.work_dir, ignore_errors=True)
-            return outcome
+            result = BatchResult(as_of.isoformat(), manifest.batch_path, outcome, manifest)
+            aftercare(engine, result, as_of, settings)
+            assert result.outcome is not None
+            return result.outcome
     finally:
         engine.dispose()
 

@@ -30,8 +30,11 @@ class Settings:
     """Where staged files are written during a run (default: a temporary folder)."""
     hold_dir: Path = Path("qa_pipeline_holds")
     """Where a held batch waits, staged, until a data officer releases it."""
-    report_dir: Path = Path("reports")
-    """Where the HTML report, the worklists and the Data Docs are written."""
+    report_dir: Path | None = None
+    """Where the HTML report, the worklists and the Data Docs are written (default: a
+    `reports` folder next to a SQLite database, else ./reports)."""
+    aftercare: bool = True
+    """After publishing: run the data checks and write the report and worklists."""
     max_file_mb: float = 2048.0
     """A delivered file larger than this is rejected unread."""
     max_field_chars: int = 32_767
@@ -46,6 +49,21 @@ class Settings:
     """First back-off delay; doubled after each failed attempt."""
     db_password_secret: str | None = None
     """Name of a Prefect Secret block holding the database password (flows only)."""
+
+    @property
+    def reports(self) -> Path:
+        """The report folder, resolved (next to a SQLite database by default)."""
+        if self.report_dir is not None:
+            return Path(self.report_dir).absolute()
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(self.db_url)
+        except Exception:
+            return Path("reports").absolute()
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return (Path(str(url.database)).parent / "reports").absolute()
+        return Path("reports").absolute()
 
     @property
     def max_file_bytes(self) -> int:
@@ -63,6 +81,10 @@ def _coerce(name: str, value: Any) -> Any:
         return None
     if "Path" in kind:
         return Path(value)
+    if kind.startswith("bool"):
+        if isinstance(value, bool):
+            return value
+        return str(value).strip().lower() in ("1", "true", "yes", "on")
     if kind.startswith("float"):
         return float(value)
     if kind.startswith("int"):

@@ -284,10 +284,10 @@ def write_workbook(engine: sa.Engine, out_dir: Path, *,
     summary.title = SUMMARY
     taken = [SUMMARY, NO_TEAM]
     sheets: dict[str | None, str] = {None: NO_TEAM}
-    for t in sorted(k for k in by_team if k is not None):
-        title = sheet_title(f"{t} {names.get(t, '')}".strip(), taken)
+    for tid in sorted(k for k in by_team if k is not None):
+        title = sheet_title(f"{tid} {names.get(tid, '')}".strip(), taken)
         taken.append(title)
-        sheets[t] = title
+        sheets[tid] = title
 
     # Summary: a few lines of context, then one row per team sheet.
     info = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,44 @@ def test_db_and_docs_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["docs", "--out", str(tmp_path)]) == 0
     assert "persons.date_of_birth.invalid_date" in (tmp_path / "rules.md").read_text()
     assert "## ASM04" in (tmp_path / "indicators.md").read_text()
+
+
+@pytest.mark.aftercare
+def test_run_writes_report_and_worklists(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """With the after-publish step on, a run leaves the HTML report and the workbook next to
+    the database and names them; the data checks pass on a sound batch."""
+    code = main(["run", str(write_batch(tmp_path / "landing", base())), "--db", _db(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    report = next(ln.split(": ", 1)[1] for ln in out.splitlines() if "report: " in ln)
+    workbook = next(ln.split(": ", 1)[1] for ln in out.splitlines() if "worklists: " in ln)
+    assert Path(report).is_file() and Path(workbook).is_file()
+
+
+@pytest.mark.aftercare
+def test_released_truncated_batch_fails_the_volume_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Half an extract: the batch is held; released anyway, the data checks name the
+    truncated table and the run says so (succeeded_with_issues, exit 3)."""
+    from qa_pipeline.generate import generate_batch
+
+    monkeypatch.setenv("QA_PIPELINE_HOLD_DIR", str(tmp_path / "holds"))
+    landing = tmp_path / "landing"
+    generate_batch(landing, children=200, seed=4, as_of=date(2026, 11, 24))
+    assert main(["run", str(landing / "2026-11-24"), "--db", _db(tmp_path)]) == 0
+    second = generate_batch(landing, children=200, seed=4, as_of=date(2026, 11, 25))
+    path = second / "fit_referrals.csv"  # a leaf extract: nothing else refers to it
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[: 1 + (len(lines) - 1) // 3]))
+    capsys.readouterr()
+    assert main(["run", str(second), "--db", _db(tmp_path)]) == 3
+    assert "held, not published: fit_referrals has" in capsys.readouterr().out
+    assert main(["release", "2026-11-25", "--by", "officer", "--db", _db(tmp_path)]) == 3
+    out = capsys.readouterr().out
+    assert "succeeded_with_issues" in out and "data checks failed: stg_fit_referrals" in out
+    with make_engine(_db(tmp_path)).connect() as conn:
+        status = conn.execute(sa.text("SELECT status FROM pipeline_run ORDER BY started_at "
+                                      "DESC")).first()
+    assert status is not None and status[0] == "succeeded_with_issues"

@@ -1,0 +1,83 @@
+"""`qa-pipeline issues` and `qa-pipeline report` (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from qa_pipeline.cli import main
+from qa_pipeline.pipeline import run_path
+from tests.batch_builder import base, write_batch
+
+PERSISTING = "cin_reviews.child_participated.invalid_flag"   # V1, in both batches
+NEW = "fit_referrals.outcome_achieved.invalid_flag"           # FR1, in the second only
+FORMULA = "=1+1"
+
+
+@pytest.fixture
+def db(db_url: str, tmp_path: Path) -> str:
+    for n, as_of in enumerate((date(2026, 11, 24), date(2026, 11, 25))):
+        data = base()
+        data["cin_reviews"][0]["child_participated"] = "MAYBE"
+        if n == 1:
+            data["fit_referrals"][0]["outcome_achieved"] = FORMULA
+        run_path(write_batch(tmp_path / "landing", data, as_of=as_of), db_url)
+    return db_url
+
+
+def _csv(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, str]]:
+    assert main(["issues", "--format", "csv", *args]) == 0
+    return list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+
+
+def test_issues_table(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["issues", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert PERSISTING in out and NEW in out
+    assert "2 issue(s) in batch 2026-11-25 (1 new, 1 persisting)" in out
+
+
+def test_issues_filters_and_csv(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _csv(capsys, "--db", db)
+    assert {r["rule_id"] for r in rows} == {PERSISTING, NEW}
+    assert list(rows[0])[:4] == ["team_id", "extract", "record_id", "child_id"]
+    new = next(r for r in rows if r["rule_id"] == NEW)
+    assert new["value"] == "'" + FORMULA  # neutralised for spreadsheets
+    assert new["status"] == "new" and new["first_seen"] == "2026-11-25"
+    old = next(r for r in rows if r["rule_id"] == PERSISTING)
+    assert old["status"] == "persisting" and old["age_days"] == "1"
+    assert old["guidance"]
+
+    assert [r["rule_id"] for r in _csv(capsys, "--db", db, "--status", "new")] == [NEW]
+    assert [r["rule_id"] for r in _csv(capsys, "--db", db, "--status", "persisting")] == \
+        [PERSISTING]
+    assert [r["rule_id"] for r in _csv(capsys, "--db", db, "--rule", PERSISTING)] == \
+        [PERSISTING]
+    team = new["team_id"]
+    assert team
+    assert {r["rule_id"] for r in _csv(capsys, "--db", db, "--team", team)} >= {NEW}
+    assert _csv(capsys, "--db", db, "--team", "NO-SUCH-TEAM") == []
+    no_team = _csv(capsys, "--db", db, "--team", "none")
+    assert all(r["team_id"] == "" for r in no_team)
+
+    assert main(["issues", "--db", db, "--rule", "no.such.rule"]) == 2
+    assert "unknown rule id" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["issues", "--db", db, "--status", "resolved"])
+    assert exc.value.code == 2
+
+
+def test_report_command(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["report", "--db", db, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = out / "qa_report_2026-11-25.html"
+    workbook = out / "qa_worklists_2026-11-25.xlsx"
+    assert report.exists() and workbook.exists()
+    assert str(report) in printed and str(workbook) in printed
+    text = report.read_text(encoding="utf-8")
+    assert PERSISTING in text and "were not run for this report" in text

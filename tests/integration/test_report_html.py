@@ -1,0 +1,131 @@
+"""The HTML report: self-contained, and it renders in headless Chromium with no network.
+
+One database of three generated batches (with defects) is built for the module; the report
+is rendered once, with a made-up Great Expectations result holding one failure (the real
+checkpoint is tested in test_expectations_checkpoint.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from qa_pipeline.db import make_engine
+from qa_pipeline.expectations import ExpectationsResult, Outcome
+from qa_pipeline.generate import generate_batch
+from qa_pipeline.pipeline import run_path
+from qa_pipeline.report import SECTIONS, build_report, gather
+from qa_pipeline.worklists import write_workbook
+
+DATES = [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    root = tmp_path_factory.mktemp("report")
+    db = f"sqlite:///{root / 'qa.db'}"
+    for d in DATES:
+        generate_batch(root / "landing", children=200, seed=7, as_of=d, defects=True)
+    assert run_path(root / "landing", db).exit_code == 0
+    engine = make_engine(db)
+    out = root / "reports"
+    failed = Outcome(name="stg_referrals: row count at least 50% of the previous batch "
+                          "(100 of 200 rows on 2026-11-24)", table="stg_referrals",
+                     kind="volume", success=False, observed="99 rows")
+    passed = Outcome(name="stg_teams: key team_id is unique", table="stg_teams", kind="key",
+                     success=True, observed="0 unexpected rows")
+    checks = ExpectationsResult(as_of=DATES[-1], outcomes=[failed, passed],
+                                data_docs_path=out / "data_docs" / "2026-11-25" / "index.html")
+    workbook = write_workbook(engine, out)
+    report = build_report(engine, out, expectations=checks, workbook=workbook)
+    return report, workbook, report.read_text(encoding="utf-8")
+
+
+def test_report_file_and_sections(built: tuple[Path, Path, str]) -> None:
+    report, workbook, text = built
+    assert report.name == "qa_report_2026-11-25.html"
+    for sid, title in SECTIONS:
+        assert f'id="{sid}"' in text and f'href="#{sid}"' in text  # table of contents
+        assert title in text
+    assert 'href="#trend-referrals"' in text and 'id="trend-referrals"' in text
+    assert "REF01" in text and "FIT02" in text
+    assert f'href="{workbook.name}"' in text
+    assert 'href="data_docs/2026-11-25/index.html"' in text
+    # the failed check is named and turns the run's status
+    assert "stg_referrals: row count at least 50%" in text and "found 99 rows" in text
+    assert "succeeded_with_issues" in text
+    assert text.count("<svg") >= 1 + 6  # issues chart + one per indicator area
+
+
+def test_report_is_self_contained(built: tuple[Path, Path, str]) -> None:
+    _, _, text = built
+    lowered = text.lower()
+    for needle in ("<script", "<link", "@import", "<iframe", "<img"):
+        assert needle not in lowered, needle
+    # the only URLs are the SVG XML namespaces, which are names, not requests
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", text))
+    assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}, urls
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text)
+    assert "url(http" not in lowered
+
+
+def test_report_has_no_identifying_data(built: tuple[Path, Path, str]) -> None:
+    """Only record ids: no issue values (a mistyped date could be a date of birth)."""
+    _, _, text = built
+    engine_db = built[0].parent.parent / "qa.db"
+    engine = make_engine(f"sqlite:///{engine_db}")
+    data = gather(engine)
+    records = {i.record_id for i in data.issues}
+    values = {i.value for i in data.issues if i.value and len(i.value) > 5
+              and i.value not in records}  # a duplicate key's value is its record id
+    assert values
+    assert not [v for v in values if v in text]
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    return found
+
+
+def _run_chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_report_renders_in_headless_chromium(built: tuple[Path, Path, str],
+                                            tmp_path: Path) -> None:
+    report = built[0]
+    url = report.resolve().as_uri()
+    png = tmp_path / "report.png"
+    shot = _run_chromium([f"--screenshot={png}", "--window-size=1280,3000", url],
+                         tmp_path / "profile1")
+    assert png.exists(), shot.stderr[-2000:]
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", head[16:24]) == (1280, 3000)
+    assert png.stat().st_size > 50_000  # a page with tables and charts, not a blank one
+
+    dom = _run_chromium(["--dump-dom", url], tmp_path / "profile2")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    for sid, _ in SECTIONS:
+        assert f'id="{sid}"' in html
+    assert "Data quality and indicators — batch 2026-11-25" in html
+    assert len(re.findall(r"<svg\b", html)) >= 7
+    assert re.search(r"<svg[^>]*aria-label=\"Bar chart of open issues", html)
+    assert "Headline indicators" in html and "REF01" in html
+    assert "ERR_NAME_NOT_RESOLVED" not in dom.stderr  # it asked for nothing on the network
