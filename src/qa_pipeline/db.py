@@ -242,7 +242,8 @@ indicator_case = sa.Table(
     sa.Column("event_date", sa.Date, nullable=False,
               comment="The date that places the case in its periods (the period date for a "
                       "point-in-time indicator)."),
-    sa.Column("month", sa.String(16), nullable=False, comment="Month label, 2013-04."),
+    sa.Column("month", sa.String(16), comment="Month label, 2013-04; null when the case does "
+              "not count there."),
     sa.Column("quarter", sa.String(16),
               comment="Financial quarter label; null when the case does not count there."),
     sa.Column("year", sa.String(16),

@@ -195,13 +195,17 @@ def conference_facts(s: Staged, ctx: Context) -> pl.DataFrame:
 
 
 def open_plan_child_facts(s: Staged, ctx: Context) -> pl.DataFrame:
-    """Point in time: per period and child with a CP plan open on the period date D."""
+    """Point in time: per month and child with a CP plan open on the month's period date D.
+
+    Months only: a quarter's (or year's) period date is that of its last month, or of the
+    extract date's month, so its cases are those of that month (indicators.cases labels
+    them)."""
     plans = s["cp_plans"]
     if plans.height == 0:
         return pl.DataFrame()
     first = plans["start_date"].min()
     assert isinstance(first, date)
-    periods = periods_between(first, ctx.as_of, ["month", "quarter", "year"]).with_columns(
+    periods = periods_between(first, ctx.as_of, "month").with_columns(
         pl.min_horizontal(pl.col("period_end"), pl.lit(ctx.as_of)).alias("period_date"))
     open_ = (
         periods.join(plans.select("cp_plan_id", "child_id", "team_id", "start_date",

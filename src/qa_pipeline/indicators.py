@@ -312,12 +312,17 @@ VALUE_SCHEMA: dict[str, pl.DataType] = {
 
 
 def cases(ind: Indicator, facts: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """The cases behind an indicator: one row per (period, case) with its numerator flag."""
+    """The cases behind an indicator, compact: one row per case and event date with the
+    labels of the month, quarter and year it counts in (COMPACT_CASE_SCHEMA).
+
+    An event counts in the three periods containing its date. A point-in-time case (its
+    event date is the period date D of a month) counts in the quarter and the year whose
+    period date is that same D: their last month, or the month of the extract date."""
     subject = SUBJECTS[ind.subject]
     if facts.height == 0:
-        return pl.DataFrame(schema=CASE_SCHEMA)
-    pop = facts.filter(ind.population)
-    base = pop.select(
+        return pl.DataFrame(schema=COMPACT_CASE_SCHEMA)
+    event = pl.col("period_date") if subject.point_in_time else pl.col(ind.event_date or "")
+    out = facts.filter(ind.population).select(
         pl.lit(ind.code).alias("indicator_code"),
         pl.col(subject.record).cast(pl.String).alias("record_id"),
         pl.col("child_id"), pl.col("team_id"),
@@ -325,58 +330,57 @@ def cases(ind: Indicator, facts: pl.DataFrame, as_of: date) -> pl.DataFrame:
          else pl.lit(None, pl.Boolean)).alias("in_numerator"),
         (pl.col(ind.measure).cast(pl.Float64) if ind.measure else pl.lit(None, pl.Float64))
         .alias("measure"),
-        *([pl.col(c) for c in ("period_type", "period_label", "period_start", "period_end")]
-          if subject.point_in_time else [pl.col(ind.event_date or "").alias("__event")]),
+        event.alias("event_date"),
     )
-    if subject.point_in_time:
-        out = base.with_columns(
-            pl.min_horizontal(pl.col("period_end"), pl.lit(as_of)).alias("event_date"))
-    else:
-        out = pl.concat([
-            base.with_columns(
-                pl.lit(p).alias("period_type"),
-                period_label(pl.col("__event"), p).alias("period_label"),
-                period_start(pl.col("__event"), p).alias("period_start"),
-                period_end(pl.col("__event"), p).alias("period_end"),
-            ) for p in PERIOD_TYPES
-        ]).rename({"__event": "event_date"})
-    out = out.filter(pl.col("period_start") <= as_of)
+    labels = []
+    for p in PERIOD_TYPES:
+        counts = period_start(pl.col("event_date"), p) <= as_of  # no period after the extract
+        if subject.point_in_time and p != "month":
+            measured = pl.min_horizontal(period_end(pl.col("event_date"), p), pl.lit(as_of))
+            counts = counts & (pl.col("event_date") == measured)
+        labels.append(pl.when(counts).then(period_label(pl.col("event_date"), p)).alias(p))
+    out = out.with_columns(labels).filter(pl.any_horizontal(
+        [pl.col(p).is_not_null() for p in PERIOD_TYPES]))
     if ind.numerator is None:  # a median: a case needs its measure
         out = out.filter(pl.col("measure").is_not_null())
-    return out.select(list(CASE_SCHEMA)).cast(CASE_SCHEMA).sort(  # type: ignore[arg-type]
+    return out.select(list(COMPACT_CASE_SCHEMA)).cast(pl.Schema(COMPACT_CASE_SCHEMA)).sort(
+        ["event_date", "record_id"])
+
+
+def long_cases(compact: pl.DataFrame) -> pl.DataFrame:
+    """The compact cases unpivoted: one row per (period, case), as BI's drill-through view
+    shows them (indicator_case_latest)."""
+    parts = [
+        compact.filter(pl.col(p).is_not_null()).with_columns(
+            pl.lit(p).alias("period_type"), pl.col(p).alias("period_label"),
+            period_start(pl.col("event_date"), p).alias("period_start"),
+            period_end(pl.col("event_date"), p).alias("period_end"))
+        for p in PERIOD_TYPES
+    ]
+    return pl.concat(parts).select(list(CASE_SCHEMA)).cast(pl.Schema(CASE_SCHEMA)).sort(
         ["period_type", "period_start", "record_id"])
 
 
-def compact_cases(case_rows: pl.DataFrame) -> pl.DataFrame:
-    """One row per case and event date, with its month, quarter and year labels: a third of
-    the long form's rows, for storage (`indicator_case`; the view unpivots it again).
-
-    A case belongs to its quarter and year when it has the same event date there: always
-    for an event; for a point-in-time indicator only in the month whose period date is the
-    quarter's (or year's), i.e. its last month, or the month of the extract date."""
-    keys = ["indicator_code", "record_id", "event_date"]
-    months = case_rows.filter(pl.col("period_type") == "month")
-    for p in ("quarter", "year"):
-        labels = case_rows.filter(pl.col("period_type") == p).select(
-            *keys, pl.col("period_label").alias(p))
-        months = months.join(labels, on=keys, how="left", nulls_equal=True)
-    return months.rename({"period_label": "month"}).select(list(COMPACT_CASE_SCHEMA)).cast(
-        COMPACT_CASE_SCHEMA)  # type: ignore[arg-type]
-
-
-def values(ind: Indicator, case_rows: pl.DataFrame) -> pl.DataFrame:
+def values(ind: Indicator, compact: pl.DataFrame) -> pl.DataFrame:
     """Aggregate cases into (period, breakdown) rows; no row where the denominator is 0."""
-    keys = ["indicator_code", "period_type", "period_label", "period_start", "period_end"]
     if ind.numerator is None:
         aggs = [pl.lit(None, pl.Int64).alias("numerator"), pl.len().alias("denominator"),
                 pl.col("measure").median().alias("value")]
     else:
         aggs = [pl.col("in_numerator").sum().alias("numerator"), pl.len().alias("denominator")]
     parts = []
-    for breakdown, by in (("all", pl.lit("ALL")), ("team", pl.col("team_id"))):
-        grouped = case_rows.with_columns(by.alias("breakdown_value")).group_by(
-            [*keys, "breakdown_value"]).agg(aggs)
-        parts.append(grouped.with_columns(pl.lit(breakdown).alias("breakdown")))
+    for p in PERIOD_TYPES:
+        rows = compact.filter(pl.col(p).is_not_null())
+        for breakdown, by in (("all", pl.lit("ALL")), ("team", pl.col("team_id"))):
+            grouped = rows.with_columns(by.alias("breakdown_value")).group_by(
+                [p, "breakdown_value"]).agg(*aggs, pl.col("event_date").min().alias("__day"))
+            parts.append(grouped.select(
+                pl.lit(ind.code).alias("indicator_code"), pl.lit(p).alias("period_type"),
+                pl.col(p).alias("period_label"),
+                period_start(pl.col("__day"), p).alias("period_start"),
+                period_end(pl.col("__day"), p).alias("period_end"),
+                pl.lit(breakdown).alias("breakdown"), "breakdown_value", "numerator",
+                "denominator", *(["value"] if ind.numerator is None else [])))
     out = pl.concat(parts, how="diagonal")
     if ind.numerator is not None:
         out = out.with_columns(
@@ -400,9 +404,14 @@ def _first_year(staged: Staged, as_of: date) -> int:
 @dataclass
 class IndicatorResult:
     values: pl.DataFrame
-    cases: pl.DataFrame
+    compact: pl.DataFrame  # the drill-through as stored: one row per case and event date
     runs: list[dict[str, Any]]  # one per indicator: computed or skipped, and why
     facts: dict[str, pl.DataFrame]
+
+    @property
+    def cases(self) -> pl.DataFrame:
+        """The drill-through, one row per (period, case)."""
+        return long_cases(self.compact)
 
 
 def derive(staged: Staged, statuses: dict[str, str], as_of: date,
@@ -432,7 +441,8 @@ def derive(staged: Staged, statuses: dict[str, str], as_of: date,
                      "rows": v.height})
     return IndicatorResult(
         values=pl.concat(value_parts) if value_parts else pl.DataFrame(schema=VALUE_SCHEMA),
-        cases=pl.concat(case_parts) if case_parts else pl.DataFrame(schema=CASE_SCHEMA),
+        compact=(pl.concat(case_parts) if case_parts
+                 else pl.DataFrame(schema=COMPACT_CASE_SCHEMA)),
         runs=runs, facts=facts)
 
 
@@ -450,7 +460,7 @@ def derive_batch(manifest: Any) -> Any:
              "cases": work / "indicator_case.parquet",
              "runs": work / "indicator_run.parquet"}
     result.values.write_parquet(paths["values"])
-    compact_cases(result.cases).write_parquet(paths["cases"])
+    result.compact.write_parquet(paths["cases"])
     pl.DataFrame(result.runs, schema={"indicator_code": pl.String, "status": pl.String,
                                       "reason": pl.String, "rows": pl.Int64}
                  ).write_parquet(paths["runs"])

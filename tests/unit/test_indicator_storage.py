@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from qa_pipeline.generate import generate_batch
-from qa_pipeline.indicators import compact_cases, derive
+from qa_pipeline.indicators import derive
 from qa_pipeline.staging import stage_batch
 
 AS_OF = date(2026, 8, 14)  # mid-quarter: the point-in-time current quarter is capped
@@ -20,8 +20,8 @@ def test_compact_cases_unpivot_to_the_long_cases(tmp_path: Path) -> None:
     m = stage_batch(batch, tmp_path / "work")
     staged = {n: pl.read_parquet(o.parquet) for n, o in m.extracts.items() if o.parquet}
     result = derive(staged, {n: o.status for n, o in m.extracts.items()}, AS_OF)
-    long = result.cases
-    compact = compact_cases(long)
+    long = result.cases  # unpivoted from the compact form by the code under test...
+    compact = result.compact
     assert compact.height * 2 < long.height  # much smaller than the long form
     unpivoted = pl.concat([
         compact.filter(pl.col(p).is_not_null()).select(

@@ -28,6 +28,7 @@ FROM indicator_case c
 JOIN indicator i ON i.code = c.indicator_code
 JOIN (
     SELECT case_id, 'month' AS period_type, month AS period_label FROM indicator_case
+    WHERE month IS NOT NULL
     UNION ALL
     SELECT case_id, 'quarter', quarter FROM indicator_case WHERE quarter IS NOT NULL
     UNION ALL
@@ -54,8 +55,8 @@ def upgrade() -> None:
         sa.Column("event_date", sa.Date(), nullable=False,
                   comment="The date that places the case in its periods (the period date for "
                           "a point-in-time indicator)."),
-        sa.Column("month", sa.String(length=16), nullable=False,
-                  comment="Month label, 2013-04."),
+        sa.Column("month", sa.String(length=16), nullable=True,
+                  comment="Month label, 2013-04; null when the case does not count there."),
         sa.Column("quarter", sa.String(length=16), nullable=True,
                   comment="Financial quarter label; null when the case does not count there."),
         sa.Column("year", sa.String(length=16), nullable=True,
