@@ -38,7 +38,9 @@ def nhs_number_rows(frame: pl.DataFrame, id_columns: list[str],
     for c in id_columns:
         if c not in frame.columns:
             continue
-        rows = frame.filter(is_nhs_number(pl.col(c)))[row_column].to_list()
+        # The cheap shape test first; the check digit only for the few 10-digit values.
+        shaped = frame.select(row_column, c).filter(pl.col(c).str.contains(_NHS_SHAPE))
+        rows = shaped.filter(is_nhs_number(pl.col(c)))[row_column].to_list()
         if rows:
             found[c] = [int(r) for r in rows]
     return found

@@ -9,7 +9,7 @@ and the rows with an error quarantined by `failure_cases["index"]`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import pandera.polars as pa
@@ -188,6 +188,24 @@ class ParentState:
     loaded: pl.DataFrame | None = None
     delivered_keys: pl.DataFrame | None = None  # every delivered key, quarantined included
     column_types: dict[str, str] | None = None
+    _key_sets: dict[tuple[object, ...], tuple[pl.DataFrame, pl.DataFrame]] = field(
+        default_factory=dict)
+
+    def key_sets(self, columns: tuple[str, ...], where: Condition | None
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The distinct loaded keys (with whether the `where` condition holds) and the
+        distinct delivered keys; built once per parent, however many extracts refer to it
+        (persons is referred to eight times)."""
+        cache_key = (columns, where)
+        if cache_key not in self._key_sets:
+            assert self.loaded is not None and self.delivered_keys is not None
+            loaded = self.loaded.select(
+                [*columns, (_cond(where) if where else pl.lit(True)).alias("__where_ok")]
+            ).group_by(list(columns)).agg(pl.col("__where_ok").any())
+            delivered = self.delivered_keys.select(list(columns)).unique().with_columns(
+                pl.lit(True).alias("__delivered"))
+            self._key_sets[cache_key] = (loaded, delivered)
+        return self._key_sets[cache_key]
 
 
 def _reference_status(frame: pl.DataFrame, e: Extract, parents: dict[str, ParentState]
@@ -202,14 +220,10 @@ def _reference_status(frame: pl.DataFrame, e: Extract, parents: dict[str, Parent
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
             unchecked.append(i)
             continue
-        loaded = state.loaded.select(
-            [pl.col(t).alias(s) for s, t in zip(ref.columns, ref.to_columns, strict=True)]
-            + [(_cond(ref.where) if ref.where else pl.lit(True)).alias("__where_ok")]
-        ).group_by(list(ref.columns)).agg(pl.col("__where_ok").any())
-        assert state.delivered_keys is not None
-        delivered = state.delivered_keys.select(
-            [pl.col(t).alias(s) for s, t in zip(ref.columns, ref.to_columns, strict=True)]
-        ).unique().with_columns(pl.lit(True).alias("__delivered"))
+        loaded_keys, delivered_keys = state.key_sets(ref.to_columns, ref.where)
+        renames = dict(zip(ref.to_columns, ref.columns, strict=True))
+        loaded = loaded_keys.rename(renames)
+        delivered = delivered_keys.rename(renames)
         joined = frame.select(list(ref.columns)).join(
             loaded, on=list(ref.columns), how="left", maintain_order="left", nulls_equal=False
         ).join(delivered, on=list(ref.columns), how="left", maintain_order="left")
