@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import zipfile
 from pathlib import Path
 
 import psycopg
@@ -30,6 +31,7 @@ def _all_text(engine: sa.Engine) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.aftercare
 def test_planted_identifying_values_appear_nowhere(tmp_path: Path,
                                                    caplog: pytest.LogCaptureFixture,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
@@ -44,8 +46,14 @@ def test_planted_identifying_values_appear_nowhere(tmp_path: Path,
                      str(tmp_path / "work")]) == 3
     out = capsys.readouterr()
     everything = "\n".join([out.out, out.err, caplog.text, _all_text(make_engine(db))])
-    for f in (tmp_path / "work").rglob("*"):  # anything the run left behind
-        if f.is_file():
+    outputs = [f for d in ("work", "reports") for f in (tmp_path / d).rglob("*") if f.is_file()]
+    assert any(f.suffix == ".html" for f in outputs) and any(f.suffix == ".xlsx" for f in outputs)
+    for f in outputs:  # the report, the worklists, the Data Docs, anything left behind
+        if f.suffix == ".xlsx":
+            with zipfile.ZipFile(f) as book:
+                everything += "".join(book.read(n).decode("utf-8", "replace")
+                                      for n in book.namelist())
+        else:
             everything += f.read_bytes().decode("utf-8", "replace")
     assert "persons.identifying_column" in everything  # the rejection itself is reported
     assert "referrals.nhs_number" in everything
