@@ -206,7 +206,7 @@ def publish_or_hold(engine: Engine, manifest: Manifest, run_id: str, settings: S
     return publish_with_retry(
         manifest, engine, run_id, attempts=settings.db_retry_attempts,
         base_seconds=settings.db_retry_base_seconds,
-        note=redelivery_note(engine, manifest)), False
+        note=redelivery_note(engine, manifest), keep_batches=settings.keep_batches), False
 
 
 def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settings) -> None:
@@ -308,7 +308,8 @@ def release(as_of: date, by: str, db_url: str, settings: Settings | None = None
                 outcome = publish_with_retry(
                     manifest, engine, run_id, attempts=settings.db_retry_attempts,
                     base_seconds=settings.db_retry_base_seconds,
-                    note=f"released by {by} after a hold", release=(hold_id, by))
+                    note=f"released by {by} after a hold", release=(hold_id, by),
+                    keep_batches=settings.keep_batches)
             except Exception as exc:
                 finish_failed_run(engine, run_id, f"{type(exc).__name__}: "
                                                   f"{mask_url(str(exc))}")

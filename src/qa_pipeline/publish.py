@@ -185,13 +185,30 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> No
             index.create(conn)
 
 
+def _prune_case_tables(conn: Connection, contracts: Contracts, keep_batches: int) -> None:
+    """Drop case-table rows of batches older than the `keep_batches` newest: full nightly
+    snapshots would otherwise grow without bound."""
+    if keep_batches <= 0:
+        return
+    oldest_kept = conn.execute(
+        sa.select(batch.c.as_of).order_by(batch.c.as_of.desc()).offset(keep_batches - 1)
+        .limit(1)).scalar()
+    if oldest_kept is None:
+        return
+    for e in contracts.ordered():
+        table = metadata.tables[staged_table_name(e.name)]
+        conn.execute(table.delete().where(table.c.as_of < oldest_kept))
+
+
 def publish(manifest: Manifest, engine: Engine, run_id: str,
             contracts: Contracts | None = None, note: str | None = None,
-            release: tuple[int, str] | None = None) -> RunOutcome:
+            release: tuple[int, str] | None = None, keep_batches: int = 7) -> RunOutcome:
     """Replace the batch's rows in every published table, in one transaction.
 
     `note` is prefixed to the run's message (e.g. what changed in a redelivery); `release`
-    (hold id, who) marks a held batch released in the same transaction."""
+    (hold id, who) marks a held batch released in the same transaction. The case tables keep
+    the `keep_batches` most recent published batches (0: all); issues, indicators and the
+    run history keep every batch."""
     contracts = contracts or load_contracts()
     as_of = manifest.as_of
     status, exit_code = run_status(manifest)
@@ -242,6 +259,7 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
         conn.execute(batch.insert().values(
             as_of=as_of, run_id=run_id, published_at=utcnow(),
             content_sha256=content_checksum(manifest), batch_path=manifest.batch_path))
+        _prune_case_tables(conn, contracts, keep_batches)
         holds = batch_hold.update().where(batch_hold.c.as_of == as_of,
                                           batch_hold.c.status == "held")
         if release is not None:
@@ -261,6 +279,7 @@ RETRYABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
 
 def publish_with_retry(manifest: Manifest, engine: Engine, run_id: str, attempts: int = 5,
                        base_seconds: float = 2.0, **kwargs: Any) -> RunOutcome:
+    # kwargs: contracts, note, release, keep_batches (see publish)
     """Publish, retrying with exponential back-off when the database connection fails.
 
     Safe because a publish is one transaction that first deletes the batch's rows: a failed

@@ -47,6 +47,9 @@ class Settings:
     """Attempts at publishing when the database connection fails."""
     db_retry_base_seconds: float = 2.0
     """First back-off delay; doubled after each failed attempt."""
+    keep_batches: int = 7
+    """How many of the newest published batches the case tables (stg_*) keep; 0 = all.
+    Issues, indicators and the run history keep every batch."""
     db_password_secret: str | None = None
     """Name of a Prefect Secret block holding the database password (flows only)."""
 

@@ -85,7 +85,7 @@ def test_database_outage_during_publish_is_retried(postgres_server: PostgresServ
             threading.Timer(2.0, postgres_server.start).start()
 
     monkeypatch.setattr(publish_mod, "failpoint", outage)
-    settings = Settings(db_retry_attempts=6, db_retry_base_seconds=0.5)
+    settings = Settings(db_retry_attempts=6, db_retry_base_seconds=0.5, aftercare=False)
     result = run_path(batch, pg_url, settings=settings)
     assert stopped.is_set()
     assert result.exit_code == 0, result.batches[0].error
@@ -114,7 +114,7 @@ def test_database_gone_for_good_fails_cleanly(postgres_server: PostgresServer, p
             postgres_server.stop(mode="fast")
 
     monkeypatch.setattr(publish_mod, "failpoint", outage)
-    result = run_path(second, pg_url, settings=Settings(db_retry_attempts=2,
+    result = run_path(second, pg_url, settings=Settings(db_retry_attempts=2, aftercare=False,
                                                         db_retry_base_seconds=0.1))
     assert result.exit_code == 1
     assert "OperationalError" in (result.batches[0].error or "")

@@ -224,3 +224,27 @@ def test_killed_mid_load_leaves_previous_state(db_url: str, tmp_path: Path,
     assert _count(engine, "SELECT COUNT(*) FROM stg_teams WHERE team_name = 'Changed'") == 1
     assert _count(engine, "SELECT COUNT(*) FROM pipeline_run WHERE status = 'failed' "
                           "AND finished_at IS NULL") == 1
+
+
+def test_case_tables_keep_the_newest_batches_only(db_url: str, tmp_path: Path) -> None:
+    """Full nightly snapshots would grow without bound: the case tables keep `keep_batches`
+    batches, while issues, indicators and the run history keep every batch."""
+    from qa_pipeline.settings import Settings
+
+    landing = tmp_path / "landing"
+    days = [AS_OF - timedelta(days=n) for n in (2, 1, 0)]
+    for d in days:
+        data = base()
+        data["persons"][0]["ethnicity"] = ""  # one warning per batch
+        write_batch(landing, data, as_of=d)
+    run_path(landing, db_url, settings=Settings(keep_batches=2, aftercare=False))
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        kept = sorted(str(r[0]) for r in conn.execute(
+            sa.text("SELECT DISTINCT as_of FROM stg_persons")))
+        issue_days = conn.execute(sa.text("SELECT COUNT(DISTINCT as_of) FROM dq_issue")
+                                  ).scalar_one()
+        value_days = conn.execute(sa.text("SELECT COUNT(DISTINCT as_of) FROM indicator_value")
+                                  ).scalar_one()
+    assert kept == [d.isoformat() for d in days[1:]]
+    assert issue_days == 3 and value_days == 3
