@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # tests.pg_server
 
+LIMIT = [900.0]  # the per-stage time limit, for the report
 SIZES = {"S": 300, "M": 30_000, "L": 1_000_000}
 SEED = 42
 AS_OF = date(2026, 11, 25)
@@ -119,6 +120,21 @@ class Databases:
 # --- running one stage ---------------------------------------------------------------------
 
 
+def code_version() -> str:
+    """The commit measured, and the files under src/ that differed from it (others edit)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  check=False).stdout.strip()
+        except OSError:
+            return "?"
+
+    dirty = git("status", "--short", "--", "src")
+    return git("rev-parse", "--short", "HEAD") + (
+        f" + uncommitted: {' '.join(ln.split()[-1] for ln in dirty.splitlines())}"
+        if dirty else "")
+
+
 def run_stage(stage: str, batch: Path, work: Path, timeout: float, db: str | None = None,
               profile: Path | None = None) -> dict[str, Any]:
     cmd = [sys.executable, str(HERE / "stages.py"), stage, "--batch", str(batch),
@@ -140,6 +156,7 @@ def run_stage(stage: str, batch: Path, work: Path, timeout: float, db: str | Non
         return {"error": f"exit {proc.returncode}: " + " | ".join(tail)}
     out: dict[str, Any] = json.loads(lines[-1])
     out["process_s"] = process_s
+    out["code"] = code_version()
     return out
 
 
@@ -162,7 +179,7 @@ def bench_size(size: str, a: argparse.Namespace, dbs: Databases) -> dict[str, An
     work_root.mkdir(parents=True)
     staged = work_root / "staged"
     res: dict[str, Any] = {"size": size, "batch": str(batch), "facts": batch_facts(batch),
-                           "stages": {}}
+                           "code": code_version(), "stages": {}}
     st = res["stages"]
     prof_dir = a.profile_dir / size if a.profile else None
     if prof_dir:
@@ -170,6 +187,9 @@ def bench_size(size: str, a: argparse.Namespace, dbs: Databases) -> dict[str, An
 
     def go(key: str, stage: str, db_kind: str | None = None, work: Path = staged,
            profile: bool = False) -> None:
+        if stage in a.skip and not profile:
+            st[key] = {"error": "skipped (--skip)", "skipped": True}
+            return
         def once() -> dict[str, Any]:
             url = dbs.fresh(db_kind, stage) if db_kind else None
             prof = (prof_dir / f"{key}.prof") if (profile and prof_dir) else None
@@ -199,6 +219,11 @@ def bench_size(size: str, a: argparse.Namespace, dbs: Databases) -> dict[str, An
         for kind in a.db:
             go(f"pandas_load_{kind}", "pandas_load", kind)
     for kind in a.db:
+        load = st.get(f"load_{kind}", {})
+        if load.get("timeout"):  # the load alone did not finish: neither can the whole job
+            st[f"end_to_end_{kind}"] = {"error": "not run: its load stage did not finish",
+                                        "timeout": True}
+            continue
         go(f"end_to_end_{kind}", "end_to_end", kind, work=work_root / "e2e")
     if a.profile:
         # once more under cProfile (slower: the timings above are the ones to quote)
@@ -221,7 +246,9 @@ def fmt_s(r: dict[str, Any] | None) -> str:
     if r is None:
         return "–"
     if "error" in r:
-        return "not finished" if r.get("timeout") else "failed"
+        if r.get("skipped"):
+            return "not run"
+        return f"not finished (> {LIMIT[0]:.0f} s)" if r.get("timeout") else "failed"
     return f"{r['wall']:.2f}"
 
 
@@ -266,7 +293,7 @@ def report(res: dict[str, Any], dbs: list[str]) -> str:
     children = SIZES.get(res["size"], res["size"])
     lines = [
         f"### {res['size']}: {children:,} children — {f['rows']:,} rows in {f['files']} files, "
-        f"{f['bytes'] / 2**20:,.1f} MiB of CSV",
+        f"{f['bytes'] / 2**20:,.1f} MiB of CSV (code {res.get('code', '?')})",
         "",
         "| stage | ours: wall s | ours: peak RSS MiB | ours ÷ floor | pandas way: wall s "
         "| pandas: peak RSS MiB | pandas ÷ ours |",
@@ -378,6 +405,9 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=900, help="per stage, seconds")
     p.add_argument("--repeat", type=int, default=1, help="best of N runs per stage")
     p.add_argument("--skip-pandas", action="store_true")
+    p.add_argument("--skip", nargs="+", default=[], metavar="STAGE",
+                   help="stages of stages.py not to run, e.g. pandas_load at size L "
+                        "(its python-object rows do not fit in memory)")
     p.add_argument("--profile", action="store_true",
                    help="also run stage_batch, derive and load once more under cProfile")
     p.add_argument("--pg-fast", action="store_true",
@@ -391,6 +421,7 @@ def main() -> int:
         if s not in SIZES and not s.isdigit():
             p.error(f"unknown size {s!r}")
     a.work_root.mkdir(parents=True, exist_ok=True)
+    LIMIT[0] = a.timeout
     print(f"# machine: {machine()}", flush=True)
     dbs = Databases(a.work_root, a.pg_fast)
     results = {"machine": machine(), "argv": sys.argv, "sizes": []}
