@@ -11,10 +11,15 @@ import argparse
 import shutil
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 
 from qa_pipeline.db import make_engine, mask_url, upgrade
 from qa_pipeline.indicators import derive_batch
@@ -23,14 +28,15 @@ from qa_pipeline.pipeline import (
     batches_to_process,
     extract_table,
     publish_or_hold,
+    record_checks,
     rule_table,
 )
-from qa_pipeline.publish import finish_failed_run, start_run
+from qa_pipeline.publish import RunOutcome, finish_failed_run, start_run
 from qa_pipeline.settings import Settings, load_settings
 from qa_pipeline.staging import Manifest, batch_date, stage_batch
 
 DB_RETRIES = 3
-DB_RETRY_DELAYS = [5, 30, 120]
+DB_RETRY_DELAYS: list[float] = [5, 30, 120]
 
 
 def _manifest(path: str) -> Manifest:
@@ -42,7 +48,7 @@ def prepare_database(db_url: str) -> None:
     upgrade(make_engine(db_url))
 
 
-@task(retries=2, retry_delay_seconds=[10, 60])
+@task(retries=2, retry_delay_seconds=[10.0, 60.0])
 def list_batches(path: str, db_url: str) -> list[str]:
     """Batches to process, in date order; unchanged published batches of a landing folder are
     left out."""
@@ -54,7 +60,7 @@ def begin_run(batch_path: str, db_url: str) -> str:
     return start_run(make_engine(db_url), batch_date(Path(batch_path)), batch_path)
 
 
-@task(retries=2, retry_delay_seconds=[10, 60])
+@task(retries=2, retry_delay_seconds=[10.0, 60.0])
 def stage(batch_path: str, work_root: str, settings: Settings) -> str:
     """Read and validate the batch; returns the manifest's path (files, not frames)."""
     Path(work_root).mkdir(parents=True, exist_ok=True)
@@ -78,6 +84,33 @@ def load(manifest_path: str, settings: Settings, run_id: str) -> dict[str, objec
     return {"as_of": manifest.as_of.isoformat(), "status": outcome.status,
             "exit_code": outcome.exit_code, "message": outcome.message, "run_id": run_id,
             "held": held}
+
+
+@task(retries=1, retry_delay_seconds=[30.0])
+def check_and_report(result: dict[str, object], settings: Settings) -> dict[str, object]:
+    """Data checks on the published tables, HTML report and Excel worklists; a failed check
+    marks the run succeeded_with_issues. Publishes the run summary as Prefect artifacts."""
+    if not settings.aftercare:
+        return result
+    from qa_pipeline.aftercare import after_publish  # Great Expectations, matplotlib
+
+    engine = make_engine(settings.db_url)
+    as_of = date.fromisoformat(str(result["as_of"]))
+    care = after_publish(engine, as_of, str(result["run_id"]), settings.reports,
+                         volume_tolerance=settings.volume_drop_threshold)
+    outcome = record_checks(engine, RunOutcome(
+        str(result["run_id"]), str(result["status"]), int(str(result["exit_code"])),
+        str(result["message"])), care.failed_expectations)
+    key = f"qa-batch-{as_of.isoformat()}"
+    create_markdown_artifact(key=key + "-report", markdown=care.summary_markdown,
+                             description=f"Run summary, batch {as_of}")
+    create_table_artifact(key=key + "-open-issues", table=care.open_issues_by_rule or [
+        {"rule_id": "", "open": 0}], description=f"Open issues per rule, batch {as_of}")
+    create_link_artifact(key=key + "-html", link=care.report_path.resolve().as_uri(),
+                         link_text=f"QA report {as_of}", description="HTML report")
+    return {**result, "status": outcome.status, "exit_code": outcome.exit_code,
+            "message": outcome.message, "report": str(care.report_path),
+            "worklists": str(care.workbook_path), "failed_checks": care.failed_expectations}
 
 
 @task
@@ -116,6 +149,8 @@ def nightly(path: str, db_url: str | None = None, work_root: str | None = None
                 finish_failed_run(engine, run_id, f"{type(exc).__name__}: "
                                                   f"{mask_url(str(exc))}")
                 raise
+            if not result["held"]:
+                result = check_and_report(result, settings)
             summarise(manifest_path, result)
             logger.info("batch %s: %s", result["as_of"], result["message"])
             results.append(result)
@@ -125,13 +160,65 @@ def nightly(path: str, db_url: str | None = None, work_root: str | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Run the nightly flow once.")
-    p.add_argument("path", help="a batch folder or a landing folder of batches")
-    p.add_argument("--db", default=None)
+    """`python flows/nightly.py PATH [--db URL]` runs the flow once and exits with the status
+    `qa-pipeline run` would give; `python flows/nightly.py --serve [LANDING]` serves it on its
+    nightly schedule (02:00 Europe/London) until stopped. See docs/operations.md."""
+    from qa_pipeline.scheduling import DEPLOYMENT_NAME, exit_status, serve_nightly
+
+    p = argparse.ArgumentParser(description="Run the nightly flow once, or serve it nightly.")
+    p.add_argument("path", nargs="?", default=None,
+                   help="a batch folder or a landing folder of batches (with --serve: the "
+                        "landing folder, default: the settings' `landing`)")
+    p.add_argument("--db", default=None, help="SQLAlchemy URL of the reporting database")
+    p.add_argument("--work-dir", default=None, help="where staged files are written")
+    p.add_argument("--serve", action="store_true",
+                   help="create the deployment qa-nightly/NAME and run it every night")
+    p.add_argument("--name", default=DEPLOYMENT_NAME, help="--serve: the deployment's name")
     args = p.parse_args(argv)
-    results = nightly(args.path, args.db)
-    codes = [int(str(r["exit_code"])) for r in results]
-    return 3 if 3 in codes else 0
+    if args.serve:
+        import os
+
+        # the served runs are child processes: they read the settings from the environment
+        for name, value in (("QA_PIPELINE_DB_URL", args.db),
+                            ("QA_PIPELINE_WORK_DIR", args.work_dir)):
+            if value:
+                os.environ[name] = value
+        settings = load_settings().with_overrides(landing=args.path and Path(args.path))
+        return serve_nightly(nightly, settings, name=args.name)
+    if args.path is None:
+        p.error("PATH is required (or --serve)")
+    state = nightly(args.path, args.db, args.work_dir, return_state=True)
+    return exit_status(state)
+
+
+@nightly.on_running
+def load_db_password(flow: object, flow_run: object, state: object) -> None:
+    """Before the flow body: when the settings name a Prefect Secret block
+    (`db_password_secret`), its value becomes PGPASSWORD of the flow-run process. The password
+    is never in a URL, a parameter or a log line. (A hook's error is logged by Prefect and the
+    run goes on; the database then refuses the connection and the run fails.)"""
+    from prefect.logging.loggers import flow_run_logger
+
+    from qa_pipeline.scheduling import PASSWORD_ENV
+    from qa_pipeline.scheduling import load_db_password as load_password
+
+    settings = load_settings()
+    if load_password(settings):
+        flow_run_logger(flow_run, flow).info(  # type: ignore[arg-type]
+            "database password: from Prefect Secret block %r (into %s)",
+            settings.db_password_secret, PASSWORD_ENV)
+
+
+@nightly.on_running
+def log_library_progress(flow: object, flow_run: object, state: object) -> None:
+    """The library's own lines (each batch and extract: staged, rows read / loaded /
+    quarantined, published, held) at INFO; with PREFECT_LOGGING_EXTRA_LOGGERS=qa_pipeline (set
+    by the deployment and by `serve`) they are in the flow run's log in Prefect too."""
+    import logging
+
+    library = logging.getLogger("qa_pipeline")
+    if library.level == logging.NOTSET:
+        library.setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,412 @@
 """Command-line tools of the person who keeps the nightly job running (serve, schedule).
 
 Each command registers itself with `set_defaults(handler=...)`; `cli.main` calls the handler,
-which returns the exit status.
+which returns the exit status: 0 done, 1 the database or the Prefect server could not be
+reached (or `status --check`: the latest run failed), 2 usage error, 3 (`status --check`) a
+batch is held. docs/operations.md is the operator's guide.
+
+    qa-pipeline settings [--table] [--config FILE]
+    qa-pipeline schedule [--next N] [--after YYYY-MM-DD]
+    qa-pipeline deploy [--name NAME] [--config FILE] [--project-dir DIR] [--prefect-file F]
+    qa-pipeline serve [--landing DIR] [--db URL] [--name NAME] [--config FILE]
+    qa-pipeline alerts --block TYPE/NAME [--file deploy/automation-failed-run.yaml]
+    qa-pipeline status [--last N] [--check] [--db URL] [--config FILE]
+    qa-pipeline backup OUT [--db URL] [--config FILE]
 """
 
 from __future__ import annotations
 
+import argparse
+import ast
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import MISSING, fields
+from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD = 0, 1, 2, 3
+BLOCK_PLACEHOLDER = "{{ notification_block_id }}"
+AUTOMATION_FILE = Path("deploy") / "automation-failed-run.yaml"
+
+
+def _err(message: str) -> None:
+    print(f"qa-pipeline: error: {message}", file=sys.stderr)
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
+    from qa_pipeline.settings import load_settings
+
+    return load_settings(getattr(args, "config", None)).with_overrides(**overrides)
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def settings_reference() -> list[tuple[str, str, str, str]]:
+    """(setting, environment variable, default, meaning) of every setting, from the attribute
+    docstrings of `qa_pipeline.settings.Settings` (the one source)."""
+    from qa_pipeline import settings as settings_module
+    from qa_pipeline.settings import ENV_PREFIX, Settings
+
+    tree = ast.parse(Path(settings_module.__file__).read_text(encoding="utf-8"))
+    docs: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "Settings":
+            body = node.body
+            for stmt, nxt in zip(body, body[1:], strict=False):
+                if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                        and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                        and isinstance(nxt.value.value, str)):
+                    docs[stmt.target.id] = " ".join(nxt.value.value.split())
+    rows = []
+    for f in fields(Settings):
+        if f.default is not MISSING:
+            default = "—" if f.default is None else str(f.default)
+        elif f.default_factory is not MISSING:
+            default = str(f.default_factory()).replace(str(Path.cwd()), ".")
+        else:  # pragma: no cover - every setting has a default
+            default = ""
+        rows.append((f.name, ENV_PREFIX + f.name.upper(), default, docs.get(f.name, "")))
+    return rows
+
+
+def settings_table() -> str:
+    """The settings reference as the markdown table of docs/operations.md."""
+    lines = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for name, env, default, doc in settings_reference():
+        shown = default if default == "—" else f"`{default}`"
+        lines.append(f"| `{name}` | `{env}` | {shown} | {doc.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    if args.table:
+        print(settings_table(), end="")
+        return EXIT_OK
+    from qa_pipeline.db import mask_url
+    from qa_pipeline.scheduling import config_path
+
+    try:
+        settings = _settings(args)
+    except (OSError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    config = config_path(args.config)
+    print(f"settings file: {config or 'none (defaults and environment only)'}")
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        shown = mask_url(value) if f.name == "db_url" else value
+        print(f"{f.name:<24}{shown}")
+    return EXIT_OK
+
+
+# --- schedule, deploy, serve --------------------------------------------------------------
+
+
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from qa_pipeline.scheduling import CRON, TIMEZONE, next_runs
+
+    after = (datetime.combine(args.after, time(), tzinfo=ZoneInfo(TIMEZONE))
+             if args.after else None)
+    print(f"{CRON!r} in {TIMEZONE} (Prefect cron schedule of the deployment)")
+    for when in next_runs(args.next, after=after):
+        utc = when.astimezone(ZoneInfo("UTC"))
+        print(f"  {when:%a %Y-%m-%d %H:%M} {when.tzname()} = {utc:%H:%M} UTC")
+    return EXIT_OK
+
+
+def _project_dir(args: argparse.Namespace) -> Path:
+    from qa_pipeline.scheduling import find_project_dir
+
+    return Path(args.project_dir).resolve() if args.project_dir else find_project_dir()
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from qa_pipeline.scheduling import FLOW_NAME, deployment_environment
+
+    try:
+        settings = _settings(args)
+        project = _project_dir(args)
+        env = deployment_environment(settings, args.config)
+    except (OSError, ValueError) as exc:  # DeploymentError is a ValueError
+        _err(str(exc))
+        return EXIT_USAGE
+    prefect_file = Path(args.prefect_file) if args.prefect_file else project / "prefect.yaml"
+    if not Path(env["QA_PIPELINE_LANDING"]).is_dir():
+        _err(f"the landing folder {env['QA_PIPELINE_LANDING']} does not exist")
+        return EXIT_USAGE
+    print(f"deploying {FLOW_NAME}/{args.name} from {prefect_file}: landing "
+          f"{env['QA_PIPELINE_LANDING']}, settings file {env['QA_PIPELINE_CONFIG'] or '-'}")
+    cmd = [sys.executable, "-m", "prefect", "--no-prompt", "deploy",
+           "--prefect-file", str(prefect_file.resolve()), "--name", f"{FLOW_NAME}/{args.name}"]
+    return subprocess.call(cmd, cwd=project, env={**os.environ, **env})
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from qa_pipeline.scheduling import load_nightly_flow, serve_nightly
+
+    try:
+        settings = _settings(args, landing=args.landing, db_url=args.db)
+        project = _project_dir(args)
+    except (OSError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    if args.db:  # each served run is a child process that reads the settings again
+        os.environ["QA_PIPELINE_DB_URL"] = args.db
+    try:
+        flow = load_nightly_flow(project)
+        os.chdir(project)  # the deployment's entrypoint is flows/nightly.py, relative
+        return serve_nightly(flow, settings, name=args.name, config_file=args.config)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+
+def automation_definition(path: Path, block_document_id: str) -> dict[str, Any]:
+    """The automation of PATH (YAML) with the notification block's id filled in."""
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    if BLOCK_PLACEHOLDER not in text:
+        raise ValueError(f"{path}: no {BLOCK_PLACEHOLDER} to fill in")
+    data = yaml.safe_load(text.replace(BLOCK_PLACEHOLDER, block_document_id))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not one automation")
+    return data
+
+
+async def _install_automation(path: Path, block: str) -> tuple[str, str]:
+    from prefect.client.orchestration import get_client
+    from prefect.events.schemas.automations import AutomationCore
+
+    slug, _, name = block.partition("/")
+    if not name:
+        raise ValueError(f"--block {block!r}: give it as BLOCK-TYPE/NAME, e.g. "
+                         "custom-webhook/qa-alerts (see `prefect block ls`)")
+    async with get_client() as client:
+        document = await client.read_block_document_by_name(name, slug)
+        automation = AutomationCore.model_validate(
+            automation_definition(path, str(document.id)))
+        for old in await client.read_automations_by_name(automation.name):
+            await client.delete_automation(old.id)
+        return automation.name, str(await client.create_automation(automation))
+
+
+def _cmd_alerts(args: argparse.Namespace) -> int:
+    path = Path(args.file) if args.file else _project_dir(args) / AUTOMATION_FILE
+    try:
+        name, automation_id = asyncio.run(_install_automation(path, args.block))
+    except (OSError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except Exception as exc:  # the server is unreachable, the block does not exist, ...
+        _err(f"{type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+    print(f"automation {name!r} ({automation_id}) notifies {args.block}")
+    return EXIT_OK
+
+
+# --- status and backup --------------------------------------------------------------------
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from qa_pipeline.db import batch_hold, make_engine, mask_url, pipeline_run
+
+    try:
+        settings = _settings(args, db_url=args.db)
+    except (OSError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    engine = make_engine(settings.db_url)
+    try:
+        with engine.connect() as conn:
+            runs = conn.execute(
+                sa.select(pipeline_run.c.run_id, pipeline_run.c.as_of,
+                          pipeline_run.c.started_at, pipeline_run.c.finished_at,
+                          pipeline_run.c.status, pipeline_run.c.exit_code,
+                          pipeline_run.c.message)
+                .order_by(pipeline_run.c.started_at.desc()).limit(args.last)).all()
+            holds = conn.execute(
+                sa.select(batch_hold.c.as_of, batch_hold.c.held_at, batch_hold.c.reason)
+                .where(batch_hold.c.status == "held").order_by(batch_hold.c.as_of)).all()
+    except sa.exc.SQLAlchemyError as exc:
+        _err(f"cannot read {mask_url(settings.db_url)}: "
+             f"{mask_url(str(exc)).splitlines()[0][:300]}")
+        return EXIT_FAILED
+    finally:
+        engine.dispose()
+    print(f"database: {mask_url(settings.db_url)}")
+    print(f"last {len(runs)} runs, newest first:")
+    for r in runs:
+        finished = (f"finished {r.finished_at:%H:%M}" if r.finished_at
+                    else "did not finish")
+        message = " ".join((r.message or "").split())[:100]
+        code = "-" if r.exit_code is None else r.exit_code
+        print(f"  {r.as_of}  {r.status:<22} exit {code}  started "
+              f"{r.started_at:%Y-%m-%d %H:%M} UTC, {finished}  {message}")
+    print(f"held batches: {len(holds)}")
+    for h in holds:
+        reason = h.reason if len(h.reason) <= 160 else h.reason[:159] + "…"
+        print(f"  {h.as_of}  held {h.held_at:%Y-%m-%d %H:%M} UTC: {reason}")
+        print(f"    after checking it: qa-pipeline release {h.as_of} --by YOUR.NAME")
+    if args.check:
+        if runs and runs[0].status == "failed":
+            return EXIT_FAILED
+        if holds:
+            return EXIT_HELD
+    return EXIT_OK
+
+
+def backup_database(db_url: str, out: Path) -> None:
+    """A consistent copy of the reporting database: SQLite through the sqlite3 online-backup
+    API (safe while a run writes), PostgreSQL with pg_dump (custom format, for pg_restore)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if url.get_backend_name() == "sqlite":
+        import sqlite3
+
+        if not url.database or url.database == ":memory:" or not Path(url.database).is_file():
+            raise ValueError(f"{url.database}: no SQLite database file to back up")
+        src = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+        dst = sqlite3.connect(out)
+        try:
+            with dst:
+                src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+        return
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(f"cannot back up a {url.get_backend_name()} database")
+    env = dict(os.environ)
+    if url.password is not None:  # never on a command line (visible in ps)
+        env["PGPASSWORD"] = str(url.password)
+    libpq = url.set(drivername="postgresql", password=None).render_as_string(
+        hide_password=False)
+    subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(out),
+                    "--dbname", libpq], check=True, env=env)
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from qa_pipeline.db import mask_url
+    from qa_pipeline.scheduling import load_db_password
+
+    try:
+        settings = _settings(args, db_url=args.db)
+    except (OSError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    out = Path(args.out)
+    if out.exists():
+        _err(f"{out} exists; a backup never overwrites")
+        return EXIT_USAGE
+    try:
+        load_db_password(settings)
+        backup_database(settings.db_url, out)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except (OSError, subprocess.CalledProcessError) as exc:
+        _err(f"backup failed: {mask_url(str(exc))}")
+        out.unlink(missing_ok=True)
+        return EXIT_FAILED
+    print(f"backed up {mask_url(settings.db_url)} to {out} ({out.stat().st_size} bytes)")
+    return EXIT_OK
+
+
+# --- registration -------------------------------------------------------------------------
 
 
 def add_commands(sub: Any) -> None:
     """Add the operator's subcommands to the `qa-pipeline` parser."""
-    _ = sub
+    from qa_pipeline.scheduling import CRON, DEPLOYMENT_NAME, TIMEZONE
+
+    def config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=Path, default=None,
+                       help="settings file (default: $QA_PIPELINE_CONFIG or ./qa_pipeline.yaml)")
+
+    def project(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--project-dir", default=None,
+                       help="the installation folder holding prefect.yaml and flows/ "
+                            "(default: the current folder or its parents)")
+
+    p = sub.add_parser("settings", help="show the settings in effect (or --table: the "
+                                        "reference of every setting)")
+    p.add_argument("--table", action="store_true", help="print the settings reference table")
+    config(p)
+    p.set_defaults(handler=_cmd_settings)
+
+    p = sub.add_parser("schedule", help=f"the nightly schedule ({CRON!r} {TIMEZONE}) and its "
+                                        "next run times")
+    p.add_argument("--next", type=_positive, default=5, help="how many run times (5)")
+    p.add_argument("--after", type=_iso_date, default=None,
+                   help="from this date (default: now)")
+    p.set_defaults(handler=_cmd_schedule)
+
+    p = sub.add_parser("deploy", help="create or update the Prefect deployment of prefect.yaml "
+                                      "with the landing folder and settings file in effect")
+    p.add_argument("--name", default=DEPLOYMENT_NAME, help="deployment in prefect.yaml")
+    p.add_argument("--prefect-file", default=None, help="default: PROJECT/prefect.yaml")
+    config(p)
+    project(p)
+    p.set_defaults(handler=_cmd_deploy)
+
+    p = sub.add_parser("serve", help="serve the nightly flow on its schedule in this process "
+                                     "(no work pool needed) until stopped")
+    p.add_argument("--landing", type=Path, default=None,
+                   help="the landing folder (default: the settings' `landing`)")
+    p.add_argument("--db", default=None, help="reporting database URL (default: settings)")
+    p.add_argument("--name", default=DEPLOYMENT_NAME, help="the deployment's name")
+    config(p)
+    project(p)
+    p.set_defaults(handler=_cmd_serve)
+
+    p = sub.add_parser("alerts", help="create or replace the Prefect automation that notifies "
+                                      "on a failed, crashed or timed-out nightly run")
+    p.add_argument("--block", required=True,
+                   help="the notification block, BLOCK-TYPE/NAME (e.g. custom-webhook/qa-alerts)")
+    p.add_argument("--file", default=None,
+                   help=f"the automation definition (default: PROJECT/{AUTOMATION_FILE})")
+    project(p)
+    p.set_defaults(handler=_cmd_alerts)
+
+    p = sub.add_parser("status", help="the last runs and the held batches (pipeline_run, "
+                                      "batch_hold)")
+    p.add_argument("--last", type=_positive, default=10, help="how many runs (10)")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 if the latest run failed, 3 if a batch is held (monitoring)")
+    p.add_argument("--db", default=None)
+    config(p)
+    p.set_defaults(handler=_cmd_status)
+
+    p = sub.add_parser("backup", help="copy the reporting database (SQLite backup API, or "
+                                      "pg_dump for PostgreSQL)")
+    p.add_argument("out", help="the backup file to write (never overwritten)")
+    p.add_argument("--db", default=None)
+    config(p)
+    p.set_defaults(handler=_cmd_backup)

@@ -36,6 +36,7 @@ def _artifacts(key_prefix: str) -> list[object]:
     return asyncio.run(read())
 
 
+@pytest.mark.aftercare
 def test_nightly_flow_processes_landing_folder(prefect_harness: None, tmp_path: Path) -> None:
     from flows.nightly import nightly
 
@@ -61,7 +62,9 @@ def test_nightly_flow_processes_landing_folder(prefect_harness: None, tmp_path: 
         assert conn.execute(sa.text("SELECT COUNT(*) FROM batch")).scalar_one() == 2
     keys = {getattr(a, "key", None) for a in _artifacts(f"qa-batch-{AS_OF.isoformat()}%")}
     assert {f"qa-batch-{AS_OF}-extracts", f"qa-batch-{AS_OF}-rules",
-            f"qa-batch-{AS_OF}-summary"} <= keys
+            f"qa-batch-{AS_OF}-summary", f"qa-batch-{AS_OF}-report",
+            f"qa-batch-{AS_OF}-open-issues", f"qa-batch-{AS_OF}-html"} <= keys
+    assert all(Path(str(r["report"])).is_file() for r in results)
 
     # nothing new: a second run processes nothing
     assert nightly(str(landing), db_url, str(tmp_path / "work")) == []
@@ -86,3 +89,26 @@ def test_flow_fails_when_publish_fails(prefect_harness: None, tmp_path: Path,
     with engine.connect() as conn:
         status, message = conn.execute(sa.text("SELECT status, message FROM pipeline_run")).one()
     assert status == "failed" and "database gone" in message
+
+
+@pytest.mark.aftercare
+def test_artifacts_carry_no_identifying_values(prefect_harness: None, tmp_path: Path) -> None:
+    """Planted identifying values reach no Prefect artifact (nor the report it links)."""
+    from flows.nightly import nightly
+
+    data = base()
+    for r in data["persons"]:
+        r["Surname"] = "Zyxplantedsurname"
+    data["referrals"][1]["referral_id"] = "943 476 5919"
+    as_of = AS_OF - timedelta(days=30)
+    folder = write_batch(tmp_path / "landing", data, as_of=as_of)
+    db_url = f"sqlite:///{tmp_path / 'qa.db'}"
+    [result] = nightly(str(folder), db_url, str(tmp_path / "work"))
+    artifacts = _artifacts(f"qa-batch-{as_of.isoformat()}%")
+    assert len(artifacts) >= 5
+    text = "\n".join(str(getattr(a, "data", "")) + str(getattr(a, "description", ""))
+                     for a in artifacts)
+    text += Path(str(result["report"])).read_text(encoding="utf-8")
+    assert "rejected" in text  # the persons file, reported without its values
+    for needle in ("Zyxplantedsurname", "943 476 5919", "9434765919"):
+        assert needle not in text
