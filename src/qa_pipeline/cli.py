@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from qa_pipeline import __version__
+from qa_pipeline.officer_cli import iso_date
 
 EXIT_USAGE = 2
 
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="settings file (default: $QA_PIPELINE_CONFIG or ./qa_pipeline.yaml)")
 
     rel = sub.add_parser("release", help="publish a batch that was held (sharp row drop)")
-    rel.add_argument("as_of", type=date.fromisoformat, help="the held batch's date")
+    rel.add_argument("as_of", type=iso_date, help="the held batch's date")
     rel.add_argument("--by", required=True, help="who releases it (recorded)")
     rel.add_argument("--db", default=None)
     rel.add_argument("--config", type=Path, default=None)
@@ -52,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("out", type=Path, help="landing folder; the batch is OUT/<as-of>/")
     gen.add_argument("--children", type=int, default=300)
     gen.add_argument("--seed", type=int, default=1)
-    gen.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 25),
+    gen.add_argument("--as-of", type=iso_date, default=date(2026, 11, 25),
                      help="extract date, YYYY-MM-DD")
     gen.add_argument("--years", type=int, default=3, help="years of history")
     gen.add_argument("--defects", action="store_true",

@@ -27,7 +27,8 @@ from typing import Any
 EXIT_OK, EXIT_DB, EXIT_USAGE, EXIT_CHECKS = 0, 1, 2, 3
 
 
-def _iso_date(text: str) -> date:
+def iso_date(text: str) -> date:
+    """argparse type for YYYY-MM-DD, with a message a person understands."""
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -321,7 +322,7 @@ def add_commands(sub: Any) -> None:
                      help="the record id as shown in the worklist (required for row rules)")
     add.add_argument("--reason", required=True, help="why the failure is correct practice")
     add.add_argument("--by", required=True, help="who accepts it")
-    add.add_argument("--expires", type=_iso_date, default=None,
+    add.add_argument("--expires", type=iso_date, default=None,
                      help="last batch date it applies to (YYYY-MM-DD); default: no expiry")
     _common(add)
     add.set_defaults(handler=cmd_exceptions_add)

@@ -23,9 +23,11 @@ import os
 import subprocess
 import sys
 from dataclasses import MISSING, fields
-from datetime import date, datetime, time
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
+
+from qa_pipeline.officer_cli import iso_date
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD = 0, 1, 2, 3
 BLOCK_PLACEHOLDER = "{{ notification_block_id }}"
@@ -40,13 +42,6 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
     from qa_pipeline.settings import load_settings
 
     return load_settings(getattr(args, "config", None)).with_overrides(**overrides)
-
-
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _positive(text: str) -> int:
@@ -364,7 +359,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("schedule", help=f"the nightly schedule ({CRON!r} {TIMEZONE}) and its "
                                         "next run times")
     p.add_argument("--next", type=_positive, default=5, help="how many run times (5)")
-    p.add_argument("--after", type=_iso_date, default=None,
+    p.add_argument("--after", type=iso_date, default=None,
                    help="from this date (default: now)")
     p.set_defaults(handler=_cmd_schedule)
 
