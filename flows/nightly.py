@@ -37,30 +37,33 @@ from qa_pipeline.staging import Manifest, batch_date, stage_batch
 
 DB_RETRIES = 3
 DB_RETRY_DELAYS: list[float] = [5, 30, 120]
+# A hung task fails (and is retried) instead of blocking the night: quick database steps get
+# minutes, the per-batch stages an hour (a national-scale batch takes a few minutes).
+TIMEOUTS: dict[str, float] = {"short": 300.0, "batch": 3600.0}
 
 
 def _manifest(path: str) -> Manifest:
     return Manifest.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS)
+@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS, timeout_seconds=TIMEOUTS["short"])
 def prepare_database(db_url: str) -> None:
     upgrade(make_engine(db_url))
 
 
-@task(retries=2, retry_delay_seconds=[10.0, 60.0])
+@task(retries=2, retry_delay_seconds=[10.0, 60.0], timeout_seconds=TIMEOUTS["short"])
 def list_batches(path: str, db_url: str) -> list[str]:
     """Batches to process, in date order; unchanged published batches of a landing folder are
     left out."""
     return [str(b) for b in batches_to_process(Path(path), make_engine(db_url))]
 
 
-@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS)
+@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS, timeout_seconds=TIMEOUTS["short"])
 def begin_run(batch_path: str, db_url: str) -> str:
     return start_run(make_engine(db_url), batch_date(Path(batch_path)), batch_path)
 
 
-@task(retries=2, retry_delay_seconds=[10.0, 60.0])
+@task(retries=2, retry_delay_seconds=[10.0, 60.0], timeout_seconds=TIMEOUTS["batch"])
 def stage(batch_path: str, work_root: str, settings: Settings) -> str:
     """Read and validate the batch; returns the manifest's path (files, not frames)."""
     Path(work_root).mkdir(parents=True, exist_ok=True)
@@ -69,14 +72,14 @@ def stage(batch_path: str, work_root: str, settings: Settings) -> str:
     return str(Path(manifest.work_dir) / "manifest.json")
 
 
-@task
+@task(timeout_seconds=TIMEOUTS["batch"])
 def derive_indicators(manifest_path: str) -> str:
     """Intermediate facts and indicator values of the staged batch, as files."""
     derive_batch(_manifest(manifest_path))
     return manifest_path
 
 
-@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS)
+@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS, timeout_seconds=TIMEOUTS["batch"])
 def load(manifest_path: str, settings: Settings, run_id: str) -> dict[str, object]:
     """Publish in one transaction (or hold a suspicious batch); a retry never duplicates."""
     manifest = _manifest(manifest_path)
@@ -86,7 +89,7 @@ def load(manifest_path: str, settings: Settings, run_id: str) -> dict[str, objec
             "held": held}
 
 
-@task(retries=1, retry_delay_seconds=[30.0])
+@task(retries=1, retry_delay_seconds=[30.0], timeout_seconds=TIMEOUTS["batch"])
 def check_and_report(result: dict[str, object], settings: Settings) -> dict[str, object]:
     """Data checks on the published tables, HTML report and Excel worklists; a failed check
     marks the run succeeded_with_issues. Publishes the run summary as Prefect artifacts."""
@@ -113,7 +116,7 @@ def check_and_report(result: dict[str, object], settings: Settings) -> dict[str,
             "worklists": str(care.workbook_path), "failed_checks": care.failed_expectations}
 
 
-@task
+@task(timeout_seconds=TIMEOUTS["short"])
 def summarise(manifest_path: str, result: dict[str, object]) -> None:
     manifest = _manifest(manifest_path)
     key = f"qa-batch-{manifest.as_of.isoformat()}"
