@@ -39,26 +39,27 @@ DB_RETRIES = 3
 DB_RETRY_DELAYS: list[float] = [5, 30, 120]
 # A hung task fails (and is retried) instead of blocking the night: quick database steps get
 # minutes, the per-batch stages an hour (a national-scale batch takes a few minutes).
-TIMEOUTS: dict[str, float] = {"short": 300.0, "batch": 3600.0}
+TIMEOUTS: dict[str, float] = {"migrate": 600.0, "scan": 900.0, "row": 120.0,
+                               "batch": 3600.0, "artifacts": 300.0}
 
 
 def _manifest(path: str) -> Manifest:
     return Manifest.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS, timeout_seconds=TIMEOUTS["short"])
+@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS, timeout_seconds=TIMEOUTS["migrate"])
 def prepare_database(db_url: str) -> None:
     upgrade(make_engine(db_url))
 
 
-@task(retries=2, retry_delay_seconds=[10.0, 60.0], timeout_seconds=TIMEOUTS["short"])
+@task(retries=2, retry_delay_seconds=[10.0, 60.0], timeout_seconds=TIMEOUTS["scan"])
 def list_batches(path: str, db_url: str) -> list[str]:
     """Batches to process, in date order; unchanged published batches of a landing folder are
     left out."""
     return [str(b) for b in batches_to_process(Path(path), make_engine(db_url))]
 
 
-@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS, timeout_seconds=TIMEOUTS["short"])
+@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS, timeout_seconds=TIMEOUTS["row"])
 def begin_run(batch_path: str, db_url: str) -> str:
     return start_run(make_engine(db_url), batch_date(Path(batch_path)), batch_path)
 
@@ -116,7 +117,7 @@ def check_and_report(result: dict[str, object], settings: Settings) -> dict[str,
             "worklists": str(care.workbook_path), "failed_checks": care.failed_expectations}
 
 
-@task(timeout_seconds=TIMEOUTS["short"])
+@task(timeout_seconds=TIMEOUTS["artifacts"])
 def summarise(manifest_path: str, result: dict[str, object]) -> None:
     manifest = _manifest(manifest_path)
     key = f"qa-batch-{manifest.as_of.isoformat()}"
@@ -130,7 +131,7 @@ def summarise(manifest_path: str, result: dict[str, object]) -> None:
         f"\n\n{result['message']}\n"))
 
 
-@flow(name="qa-nightly", log_prints=True)
+@flow(name="qa-nightly", log_prints=True, timeout_seconds=6 * 3600)
 def nightly(path: str, db_url: str | None = None, work_root: str | None = None
             ) -> list[dict[str, object]]:
     """Ingest, validate and publish every unprocessed batch under PATH, oldest first."""
