@@ -75,10 +75,6 @@ def _field_counts(text: str) -> tuple[list[str], dict[int, int], set[int]] | Fil
     """
     # A long field is a row-level issue (value_too_long), not an unreadable file.
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    if '"' not in text:
-        # No quoting: every line is a record, and its fields are its commas plus one. Counted
-        # in polars (the Python reader below costs ~2 s per million rows).
-        return _field_counts_unquoted(text)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
@@ -101,18 +97,23 @@ def _field_counts(text: str) -> tuple[list[str], dict[int, int], set[int]] | Fil
     return header, ragged, blank
 
 
-def _field_counts_unquoted(text: str) -> tuple[list[str], dict[int, int], set[int]]:
-    lines = pl.Series([text]).str.split("\n").explode().str.strip_suffix("\r")
-    if lines.len() and lines[-1] == "":
-        lines = lines.head(lines.len() - 1)  # the final line break
+def _field_counts_unquoted(utf8: bytes) -> tuple[list[str], dict[int, int], set[int]] | None:
+    """Field counts of a file with no quote character, in polars: each line is a record
+    and has its commas plus one fields. None when this shortcut does not apply."""
+    if b'"' in utf8 or b"\x1f" in utf8:
+        return None
+    lines = pl.read_csv(utf8, has_header=False, separator="\x1f", quote_char=None,
+                        schema={"line": pl.String}, raise_if_empty=False)["line"]
+    if lines.len() == 0 or lines[0] is None:
+        return None
     header = str(lines[0]).split(",")
     width = len(header)
     frame = pl.DataFrame({"line": lines.slice(1)}).with_row_index("n", offset=1).with_columns(
         (pl.col("line").str.count_matches(",", literal=True) + 1).alias("fields"))
-    odd = frame.filter((pl.col("fields") != width) | (pl.col("line") == ""))
-    blank = {int(n) for n, line in zip(odd["n"], odd["line"], strict=True) if line == ""}
+    odd = frame.filter((pl.col("fields") != width) | pl.col("line").is_null())
+    blank = {int(n) for n, line in zip(odd["n"], odd["line"], strict=True) if line is None}
     ragged = {int(n): int(f) for n, f, line in odd.select("n", "fields", "line").iter_rows()
-              if line != ""}
+              if line is not None}
     return header, ragged, blank
 
 
@@ -135,10 +136,15 @@ def read_text_csv(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> RawFil
         text, encoding = decode(data)
     except UnicodeDecodeError:
         return FileProblem("unreadable", "the file is neither UTF-8 nor Windows-1252 text")
+    # polars reads UTF-8 bytes ~8x faster than a Python string: hand it the delivered bytes
+    # (without a byte-order mark), or the Windows-1252 text re-encoded.
+    utf8 = (data[len(UTF8_BOM):] if encoding == "utf-8-sig" else data) if encoding.startswith(
+        "utf-8") else text.encode("utf-8")
     del data
     if not text.strip():
         return FileProblem("unreadable", "the file is empty (not even a header row)")
-    scanned = _field_counts(text)
+    # No quoting (most files): counted in polars; else Python's reader (~2 s per million rows).
+    scanned = _field_counts_unquoted(utf8) or _field_counts(text)
     if isinstance(scanned, FileProblem):
         return scanned
     header, ragged, blank = scanned
@@ -149,7 +155,7 @@ def read_text_csv(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> RawFil
                                                  "commas")
     try:
         frame = pl.read_csv(
-            io.StringIO(text),
+            utf8,
             has_header=False,
             infer_schema=False,
             quote_char='"',
@@ -162,7 +168,7 @@ def read_text_csv(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> RawFil
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         first = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", first)[:200]
         return FileProblem("unreadable", f"the file is not valid CSV ({first})")
-    del text
+    del text, utf8
     originals = tuple(header)
     names = [normalise_header(h) for h in originals]
     seen: set[str] = set()
