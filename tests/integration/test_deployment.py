@@ -95,8 +95,13 @@ class Server:
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("PREFECT_", "QA_PIPELINE_", "PG"))}
+    """This environment without Prefect, qa_pipeline or libpq settings — but with the suite's
+    QA_PIPELINE_AFTERCARE (tests/conftest.py: the after-publish reports are tested elsewhere)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PREFECT_", "QA_PIPELINE_", "PG"))}
+    if "QA_PIPELINE_AFTERCARE" in os.environ:
+        env["QA_PIPELINE_AFTERCARE"] = os.environ["QA_PIPELINE_AFTERCARE"]
+    return env
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +135,33 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
                 pytest.fail(f"prefect server not healthy after 90 s:\n{server.tail()}")
             time.sleep(0.25)
         with temporary_settings({PREFECT_API_URL: url}):
-            yield Server(url, env, home)
+            try:
+                yield Server(url, env, home)
+            finally:
+                _drain_prefect_workers()
+
+
+def _drain_prefect_workers() -> None:
+    """Send this process's pending logs and events to the server before it stops (as
+    prefect_test_harness does); else they are retried against a dead server at exit."""
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        try:
+            result = APILogWorker.instance().drain()
+            if inspect.isawaitable(result):
+                await result
+        except RuntimeError:  # never started
+            pass
+        result = EventsWorker.drain_all()
+        if inspect.isawaitable(result):
+            await result
+
+    run_coro_as_sync(drain())
 
 
 @pytest.fixture(scope="module")
@@ -496,7 +527,7 @@ def test_two_authorities_one_database_one_schema_each(pg_url: str, tmp_path: Pat
         landing = tmp_path / schema
         write_batch(landing, base(), as_of=as_of)
         result = run_path(landing, url(schema), tmp_path / "work",
-                          Settings(hold_dir=tmp_path / f"holds_{schema}"))
+                          Settings(hold_dir=tmp_path / f"holds_{schema}", aftercare=False))
         assert result.exit_code == 0
     with admin.connect() as conn:
         assert [str(r[0]) for r in conn.execute(sa.text(
@@ -512,7 +543,8 @@ def test_two_authorities_one_database_one_schema_each(pg_url: str, tmp_path: Pat
     try:
         with run_lock(engine_a, 1), pytest.raises(LockTimeout):
             run_path(tmp_path / "authority_b", url("authority_b"), tmp_path / "work",
-                     Settings(hold_dir=tmp_path / "holds_b", lock_timeout_seconds=0.5))
+                     Settings(hold_dir=tmp_path / "holds_b", lock_timeout_seconds=0.5,
+                              aftercare=False))
     finally:
         engine_a.dispose()
         admin.dispose()
