@@ -341,7 +341,8 @@ def add_commands(sub: Any) -> None:
     rep = sub.add_parser("report", help="rebuild the HTML report and Excel worklists of the "
                                         "latest batch")
     rep.add_argument("--out", type=Path, default=None,
-                     help="output folder (default: settings' report_dir, else ./reports)")
+                     help="output folder (default: settings' report_dir: reports/ next to a SQLite "
+                          "database, else ./reports)")
     rep.add_argument("--check", action="store_true",
                      help="also run the Great Expectations checks (slow) and build Data Docs")
     rep.add_argument("--volume-tolerance", type=_volume, default=0.5,
