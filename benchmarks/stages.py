@@ -188,7 +188,14 @@ def stage_end_to_end(a: argparse.Namespace) -> dict[str, Any]:
     statuses = [b.outcome.status if b.outcome else "skipped" for b in result.batches]
     if result.exit_code not in (0, 3):
         raise SystemExit(f"run_path failed: {statuses} {[b.error for b in result.batches]}")
-    return {"wall": wall, "status": statuses}
+    # Incremental (issue 6): the nightly job on the landing folder again, nothing changed:
+    # the batch must be recognised by its files' checksums and skipped.
+    t0 = time.perf_counter()
+    again = run_path(a.batch.parent, a.db, work_root=a.work)
+    unchanged_s = time.perf_counter() - t0
+    if not (again.batches and all(b.skipped for b in again.batches)):
+        raise SystemExit(f"the unchanged batch was not skipped: {again.batches}")
+    return {"wall": wall, "status": statuses, "unchanged_rerun_s": unchanged_s}
 
 
 # --- the floor -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import yaml
 
 from qa_pipeline.calendar import PERIOD_TYPES, period_end, period_label, period_start
 from qa_pipeline.facts import SUBJECTS, Context, Staged, make_context
+from qa_pipeline.staging import WORK_PARQUET_COMPRESSION
 
 Unit = Literal["percent", "working_days"]
 Polarity = Literal["higher_is_better", "lower_is_better"]
@@ -459,11 +460,11 @@ def derive_batch(manifest: Any) -> Any:
     paths = {"values": work / "indicator_value.parquet",
              "cases": work / "indicator_case.parquet",
              "runs": work / "indicator_run.parquet"}
-    result.values.write_parquet(paths["values"])
-    result.compact.write_parquet(paths["cases"])
+    result.values.write_parquet(paths["values"], compression=WORK_PARQUET_COMPRESSION)
+    result.compact.write_parquet(paths["cases"], compression=WORK_PARQUET_COMPRESSION)
     pl.DataFrame(result.runs, schema={"indicator_code": pl.String, "status": pl.String,
                                       "reason": pl.String, "rows": pl.Int64}
-                 ).write_parquet(paths["runs"])
+                 ).write_parquet(paths["runs"], compression=WORK_PARQUET_COMPRESSION)
     manifest.indicators = {k: str(v) for k, v in paths.items()}
     manifest.write()
     return manifest

@@ -102,6 +102,27 @@ def _insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
             conn.execute(table.insert(), frame.slice(start, CHUNK_ROWS).to_dicts())
 
 
+REBUILD_INDEXES_MIN_ROWS = 100_000
+"""Loads of at least this many rows into an empty table build its indexes after the load."""
+
+
+def _load(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Bulk-insert, building the table's secondary indexes after the load when the table is
+    empty and the load is large (a first load or a full rebuild): one sorted build is much
+    cheaper than millions of index insertions (docs/performance.md). A table holding other
+    batches keeps its indexes, as rebuilding them would re-sort every kept batch. Both steps
+    are transactional: a failed publish leaves the indexes as they were."""
+    rebuild = bool(table.indexes) and frame.height >= REBUILD_INDEXES_MIN_ROWS and conn.execute(
+        sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
+    if rebuild:
+        for index in table.indexes:
+            index.drop(conn)
+    _insert(conn, table, frame)
+    if rebuild:
+        for index in table.indexes:
+            index.create(conn)
+
+
 def _copy_postgres(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
     prep = conn.dialect.identifier_preparer
     cols = ", ".join(prep.quote(c) for c in frame.columns)
@@ -175,14 +196,9 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> No
     ])
     latest = conn.execute(sa.select(sa.func.max(batch.c.as_of))).scalar()
     if latest is None or as_of >= latest:
-        # Millions of rows at national scale: load first, index after (both transactional).
-        for index in indicator_case.indexes:
-            index.drop(conn)
         conn.execute(indicator_case.delete())
-        _insert(conn, indicator_case, pl.read_parquet(manifest.indicators["cases"]
-                                                      ).with_columns(pl.lit(as_of).alias("as_of")))
-        for index in indicator_case.indexes:
-            index.create(conn)
+        _load(conn, indicator_case, pl.read_parquet(manifest.indicators["cases"]
+                                                    ).with_columns(pl.lit(as_of).alias("as_of")))
 
 
 def _prune_case_tables(conn: Connection, contracts: Contracts, keep_batches: int) -> None:
@@ -233,7 +249,7 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
             if outcome is not None and outcome.parquet:
                 frame = pl.read_parquet(outcome.parquet).with_columns(
                     pl.lit(as_of).alias("as_of"))
-                _insert(conn, table, frame)
+                _load(conn, table, frame)
             failpoint(f"publish:after:{e.name}")
         conn.execute(dq_issue.delete().where(dq_issue.c.as_of == as_of))
         _insert(conn, dq_issue, issues)

@@ -58,6 +58,7 @@ def parent_col(lookup: ParentLookup) -> str:
 OVERLAP_COL = "__overlap"
 FIELD_COUNT_COL = "__field_count"
 TOO_LONG_COL = "__too_long"
+REF_STATUS_COL = "__ref_status"
 DEFAULT_MAX_FIELD_CHARS = 32_767
 """The longest value a row may carry (Excel's cell limit); configurable."""
 
@@ -186,26 +187,33 @@ class ParentState:
 
     status: str  # loaded | rejected | missing
     loaded: pl.DataFrame | None = None
-    delivered_keys: pl.DataFrame | None = None  # every delivered key, quarantined included
+    quarantined_keys: pl.DataFrame | None = None  # keys (as delivered) of quarantined rows
+    unique_key: tuple[str, ...] = ()
+    """Key columns on which the loaded rows are known to be unique (duplicates are
+    quarantined and the key is text as delivered), so no grouping is needed."""
     column_types: dict[str, str] | None = None
-    _key_sets: dict[tuple[object, ...], tuple[pl.DataFrame, pl.DataFrame]] = field(
-        default_factory=dict)
+    _key_status: dict[tuple[object, ...], pl.DataFrame] = field(default_factory=dict)
 
-    def key_sets(self, columns: tuple[str, ...], where: Condition | None
-                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The distinct loaded keys (with whether the `where` condition holds) and the
-        distinct delivered keys; built once per parent, however many extracts refer to it
-        (persons is referred to eight times)."""
+    def key_status(self, columns: tuple[str, ...], where: Condition | None) -> pl.DataFrame:
+        """Every distinct delivered key with what a reference to it finds: ok, wrong_type
+        (loaded, but the `where` condition fails for all its rows) or quarantined. Built once
+        per parent and key, however many extracts refer to it (persons is referred to eight
+        times), so each reference is one join (docs/performance.md)."""
         cache_key = (columns, where)
-        if cache_key not in self._key_sets:
-            assert self.loaded is not None and self.delivered_keys is not None
-            loaded = self.loaded.select(
-                [*columns, (_cond(where) if where else pl.lit(True)).alias("__where_ok")]
-            ).group_by(list(columns)).agg(pl.col("__where_ok").any())
-            delivered = self.delivered_keys.select(list(columns)).unique().with_columns(
-                pl.lit(True).alias("__delivered"))
-            self._key_sets[cache_key] = (loaded, delivered)
-        return self._key_sets[cache_key]
+        if cache_key not in self._key_status:
+            assert self.loaded is not None and self.quarantined_keys is not None
+            cols = list(columns)
+            where_ok = (_cond(where) if where else pl.lit(True)).alias("__where_ok")
+            loaded = self.loaded.select([*cols, where_ok])
+            if columns != self.unique_key:
+                loaded = loaded.group_by(cols).agg(pl.col("__where_ok").any())
+            loaded = loaded.select(*cols, pl.when(pl.col("__where_ok")).then(pl.lit("ok"))
+                                   .otherwise(pl.lit("wrong_type")).alias(REF_STATUS_COL))
+            quarantined = self.quarantined_keys.select(cols).unique().join(
+                loaded, on=cols, how="anti", nulls_equal=False
+            ).with_columns(pl.lit("quarantined").alias(REF_STATUS_COL))
+            self._key_status[cache_key] = pl.concat([loaded, quarantined])
+        return self._key_status[cache_key]
 
 
 def _reference_status(frame: pl.DataFrame, e: Extract, parents: dict[str, ParentState]
@@ -220,21 +228,13 @@ def _reference_status(frame: pl.DataFrame, e: Extract, parents: dict[str, Parent
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
             unchecked.append(i)
             continue
-        loaded_keys, delivered_keys = state.key_sets(ref.to_columns, ref.where)
-        renames = dict(zip(ref.to_columns, ref.columns, strict=True))
-        loaded = loaded_keys.rename(renames)
-        delivered = delivered_keys.rename(renames)
+        keys = state.key_status(ref.to_columns, ref.where).rename(
+            dict(zip(ref.to_columns, ref.columns, strict=True)))
         joined = frame.select(list(ref.columns)).join(
-            loaded, on=list(ref.columns), how="left", maintain_order="left", nulls_equal=False
-        ).join(delivered, on=list(ref.columns), how="left", maintain_order="left")
+            keys, on=list(ref.columns), how="left", maintain_order="left", nulls_equal=False)
         any_null = pl.any_horizontal([pl.col(c).is_null() for c in ref.columns])
-        status = (
-            pl.when(any_null).then(None)
-            .when(pl.col("__where_ok").is_not_null())
-            .then(pl.when(pl.col("__where_ok")).then(pl.lit("ok")).otherwise(pl.lit("wrong_type")))
-            .when(pl.col("__delivered").is_not_null()).then(pl.lit("quarantined"))
-            .otherwise(pl.lit("missing"))
-        )
+        status = (pl.when(any_null).then(None)
+                  .otherwise(pl.col(REF_STATUS_COL).fill_null(pl.lit("missing"))))
         frame = frame.with_columns(joined.select(status.alias(name)).to_series())
     return frame, unchecked
 
@@ -327,6 +327,7 @@ def _applies(rule: Rule, e: Extract) -> bool:
 class ValidationResult:
     typed: pl.DataFrame            # every delivered row, typed (validation frame)
     loaded: pl.DataFrame           # rows not quarantined: typed columns + source_row
+    quarantined_rows: pl.DataFrame  # the other rows (validation frame)
     issues: pl.DataFrame           # row-level findings (ISSUE_SCHEMA)
     quarantined: int
     warnings: int
@@ -384,8 +385,8 @@ def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
     keep = ~pl.int_range(pl.len()).is_in(bad_pos.cast(pl.Int64).implode())
     loaded = frame.filter(keep).select([ROW_COLUMN, *e.columns])
     warnings = issues.filter(pl.col("severity") == "warning").height
-    return ValidationResult(frame, loaded, issues, frame.height - loaded.height, warnings,
-                            unchecked)
+    return ValidationResult(frame, loaded, frame.filter(~keep), issues,
+                            frame.height - loaded.height, warnings, unchecked)
 
 
 def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame:

@@ -248,3 +248,58 @@ def test_case_tables_keep_the_newest_batches_only(db_url: str, tmp_path: Path) -
                                   ).scalar_one()
     assert kept == [d.isoformat() for d in days[1:]]
     assert issue_days == 3 and value_days == 3
+
+
+def test_large_loads_into_empty_tables_build_indexes_after(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first load or full rebuild drops a table's indexes and builds them after the rows
+    (issue 6); a table holding other batches keeps them. A failure in between rolls the drop
+    back, and the rebuilt unique index still refuses a duplicate key."""
+    from qa_pipeline import publish
+
+    monkeypatch.setattr(publish, "REBUILD_INDEXES_MIN_ROWS", 1)  # the test batch is small
+    dropped: list[str] = []
+    real_drop = sa.Index.drop
+
+    def spy_drop(self: sa.Index, bind: sa.Connection, checkfirst: bool = False) -> None:
+        dropped.append(str(self.name))
+        real_drop(self, bind, checkfirst=checkfirst)
+
+    monkeypatch.setattr(sa.Index, "drop", spy_drop)
+    landing = tmp_path / "landing"
+    first = write_batch(landing, base(), as_of=AS_OF - timedelta(days=1))
+    engine = make_engine(db_url)
+    upgrade(engine)
+
+    # Killed between the drop and the rebuild (an exception in the middle of the load):
+    real_insert = publish._insert
+
+    def failing_insert(conn: sa.Connection, table: sa.Table, frame: object) -> None:
+        if table.name == "stg_persons":
+            raise RuntimeError("load failed")
+        real_insert(conn, table, frame)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(publish, "_insert", failing_insert)
+    assert run_path(first, db_url).exit_code == 1  # a fault: the run failed, nothing published
+    assert "ux_stg_persons_key" in dropped
+    assert _count(engine, "SELECT COUNT(*) FROM stg_teams") == 0
+    with engine.connect() as conn:  # the drop was rolled back with the rest
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    monkeypatch.setattr(publish, "_insert", real_insert)
+
+    dropped.clear()
+    assert run_path(first, db_url).exit_code == 0
+    assert {"ux_stg_persons_key", "ux_stg_referrals_key"} <= set(dropped)
+    dropped.clear()
+    assert run_path(write_batch(landing, base(), as_of=AS_OF), db_url).exit_code == 0
+    assert not [n for n in dropped if n.startswith("ux_stg_")]  # other batches present
+    assert "ix_indicator_case_code_month" in dropped  # the drill-through is always replaced
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    person = base()["persons"][0]["person_id"]
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO stg_persons (as_of, source_row, person_id) VALUES (:d, 999, :p)"),
+            {"d": AS_OF, "p": person})
+    assert _count(engine, "SELECT COUNT(*) FROM stg_persons") == 2 * len(base()["persons"])

@@ -232,6 +232,23 @@ def test_cascade_reference_quarantined(tmp_path: Path) -> None:
     assert loaded["referrals"] == 1
 
 
+def test_reference_to_a_duplicated_key_finds_the_loaded_copy(tmp_path: Path) -> None:
+    """The second copy of a key is quarantined, the first loads: references to that key
+    resolve (they are not "quarantined"); when every copy is quarantined, they cascade."""
+    data = base()
+    data["persons"].append(dict(data["persons"][0]))  # child 000101 twice
+    issues, loaded = _stage(tmp_path, data)
+    assert issues.filter(pl.col("rule_id") == "persons.duplicate_key").height == 1
+    assert issues.filter(pl.col("rule_id").str.contains("reference")).is_empty()
+    assert loaded["referrals"] == 2
+
+    data["persons"][0]["sex"] = "X"  # now the first copy is bad too: no copy loads
+    issues, loaded = _stage(tmp_path / "again", data)
+    cascaded = issues.filter(pl.col("rule_id").str.ends_with("reference_quarantined"))
+    assert "referrals.child_id.reference_quarantined" in set(cascaded["rule_id"])
+    assert loaded["referrals"] == 1
+
+
 def test_missing_parent_extract_loads_rows_unchecked(tmp_path: Path) -> None:
     data = base()
     del data["teams"]
