@@ -12,6 +12,8 @@ staged). Evidence for docs/performance.md's "why the floor ratios are not met"; 
   indexes   publish's _insert (indexes maintained row by row) against _load (indexes built
             after the rows) for stg_persons, on each database
   parquet   zstd (polars' default) against lz4 (the work files') writes and reads
+  clear     PostgreSQL: replacing a full indicator_case (the next night) after DELETE against
+            after TRUNCATE, each in a transaction rolled back
 """
 
 from __future__ import annotations
@@ -129,6 +131,23 @@ def bench_copy(work: Path, fresh: Callable[[str], sa.Engine]) -> None:
         engine.dispose()
 
 
+def bench_clear(work: Path, fresh: Callable[[str], sa.Engine]) -> None:
+    cases = frame(work, "indicator_case")
+    table = db.indicator_case
+    engine = fresh("postgresql")
+    with engine.begin() as conn:
+        publish._load(conn, table, cases)
+    for how in ("DELETE", "TRUNCATE"):
+        with engine.connect() as conn:
+            report("clear", f"{how} of a full indicator_case", clock(
+                lambda: conn.exec_driver_sql(f"{how} {'FROM ' if how == 'DELETE' else ''}"  # noqa: B023
+                                             "indicator_case")), cases.height)
+            report("clear", f"then COPY + index build after {how}", clock(
+                lambda: publish._load(conn, table, cases)), cases.height)  # noqa: B023
+            conn.rollback()
+    engine.dispose()
+
+
 def bench_indexes(work: Path, kinds: list[str], fresh: Callable[[str], sa.Engine]) -> None:
     persons = frame(work, "stg_persons")
     table = db.metadata.tables["stg_persons"]
@@ -161,13 +180,14 @@ def main() -> None:
     p.add_argument("--size", default="L")
     p.add_argument("--db", nargs="+", default=["sqlite", "postgresql"],
                    choices=["sqlite", "postgresql"])
-    p.add_argument("--only", nargs="+", choices=["tuples", "copy", "indexes", "parquet"])
+    p.add_argument("--only", nargs="+",
+                   choices=["tuples", "copy", "indexes", "parquet", "clear"])
     p.add_argument("--work-root", type=Path, default=Path("/tmp/qa_bench_work"))
     a = p.parse_args()
     work = a.work_root / a.size / "staged"
     if not (work / "indicator_case.parquet").exists():
         sys.exit(f"{work} has no staged batch: run benchmarks/run.py --sizes {a.size} first")
-    only = set(a.only or ["tuples", "copy", "indexes", "parquet"])
+    only = set(a.only or ["tuples", "copy", "indexes", "parquet", "clear"])
     print(f"### load methods at {a.size} ({work})\n\n| group | what | rows | seconds |\n"
           "|---|---|---:|---:|", flush=True)
     with tempfile.TemporaryDirectory() as tmp_name, databases(a.db, Path(tmp_name)) as fresh:
@@ -180,6 +200,8 @@ def main() -> None:
             bench_indexes(work, a.db, fresh)
         if "parquet" in only:
             bench_parquet(work, tmp)
+        if "clear" in only and "postgresql" in a.db:
+            bench_clear(work, fresh)
 
 
 if __name__ == "__main__":

@@ -123,6 +123,17 @@ def _load(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
             index.create(conn)
 
 
+def _clear(conn: Connection, table: sa.Table, large: bool) -> None:
+    """Empty a table that is replaced whole. Before a large load on PostgreSQL, TRUNCATE
+    (transactional there): a DELETE of millions of rows leaves them dead in the heap, which
+    the load and the index build after it then wade through (docs/performance.md). It takes
+    the exclusive lock that dropping the indexes for the load takes anyway."""
+    if large and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"TRUNCATE {conn.dialect.identifier_preparer.format_table(table)}")
+    else:
+        conn.execute(table.delete())
+
+
 def _copy_postgres(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
     prep = conn.dialect.identifier_preparer
     cols = ", ".join(prep.quote(c) for c in frame.columns)
@@ -196,9 +207,10 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> No
     ])
     latest = conn.execute(sa.select(sa.func.max(batch.c.as_of))).scalar()
     if latest is None or as_of >= latest:
-        conn.execute(indicator_case.delete())
-        _load(conn, indicator_case, pl.read_parquet(manifest.indicators["cases"]
-                                                    ).with_columns(pl.lit(as_of).alias("as_of")))
+        cases = pl.read_parquet(manifest.indicators["cases"]).with_columns(
+            pl.lit(as_of).alias("as_of"))
+        _clear(conn, indicator_case, large=cases.height >= REBUILD_INDEXES_MIN_ROWS)
+        _load(conn, indicator_case, cases)
 
 
 def _prune_case_tables(conn: Connection, contracts: Contracts, keep_batches: int) -> None:

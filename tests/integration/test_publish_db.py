@@ -294,6 +294,18 @@ def test_large_loads_into_empty_tables_build_indexes_after(
     assert run_path(write_batch(landing, base(), as_of=AS_OF), db_url).exit_code == 0
     assert not [n for n in dropped if n.startswith("ux_stg_")]  # other batches present
     assert "ix_indicator_case_code_month" in dropped  # the drill-through is always replaced
+    cases = _count(engine, "SELECT COUNT(*) FROM indicator_case")
+    assert cases > 0
+
+    # A failure after the drill-through was emptied (TRUNCATE on PostgreSQL) keeps the old one.
+    def failing_prune(*args: object) -> None:
+        raise RuntimeError("publish failed late")
+
+    later = write_batch(landing, base(), as_of=AS_OF + timedelta(days=1))
+    monkeypatch.setattr(publish, "_prune_case_tables", failing_prune)
+    assert run_path(later, db_url).exit_code == 1
+    assert _count(engine, "SELECT COUNT(*) FROM indicator_case") == cases
+    assert _count(engine, "SELECT COUNT(*) FROM indicator_case WHERE as_of = :d", d=AS_OF) == cases
 
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
