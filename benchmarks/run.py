@@ -42,8 +42,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # tests.pg_server
 
+from qa_pipeline.generate import SIZES, children_count  # noqa: E402
+
 LIMIT = [900.0]  # the per-stage time limit, for the report
-SIZES = {"S": 300, "M": 30_000, "L": 1_000_000}
 DB_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 SEED = 42
 AS_OF = date(2026, 11, 25)
@@ -54,7 +55,7 @@ AS_OF = date(2026, 11, 25)
 
 def batch_for(size: str, data_root: Path) -> Path:
     """The cached batch of a size, generated on first use."""
-    children = SIZES[size] if size in SIZES else int(size)
+    children = children_count(size)
     root = data_root / f"{size}_{children}_seed{SEED}"
     batch = root / AS_OF.isoformat()
     stamp = root / "complete"

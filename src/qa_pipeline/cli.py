@@ -26,6 +26,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _children(text: str) -> int:
+    """argparse type for --children: a number or a named size (S, M, L)."""
+    from qa_pipeline.generate import SIZES, children_count
+
+    try:
+        return children_count(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of children or one of {', '.join(SIZES)}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="qa-pipeline", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"qa-pipeline {__version__}")
@@ -51,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate-sample", help="write a synthetic batch (seeded)")
     gen.add_argument("out", type=Path, help="landing folder; the batch is OUT/<as-of>/")
-    gen.add_argument("--children", type=int, default=300)
+    gen.add_argument("--children", type=_children, default=300,
+                     help="how many children: a number, or S (300), M (30,000), "
+                          "L (1,000,000)")
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--as-of", type=iso_date, default=date(2026, 11, 25),
                      help="extract date, YYYY-MM-DD")

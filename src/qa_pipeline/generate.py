@@ -256,6 +256,17 @@ class DefectKind(NamedTuple):
     description: str
 
 
+SIZES: dict[str, int] = {"S": 300, "M": 30_000, "L": 1_000_000}
+"""The named batch sizes (children) of the benchmark and of ``generate-sample --children``."""
+
+
+def children_count(text: str) -> int:
+    """A number of children, or a named size (S, M, L)."""
+    if text.upper() in SIZES:
+        return SIZES[text.upper()]
+    return int(text)
+
+
 DEFECT_KINDS: tuple[DefectKind, ...] = (
     DefectKind(
         "persons.date_of_birth.invalid_date", "persons", "date_of_birth", "error",
@@ -1653,7 +1664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m qa_pipeline.generate OUT_ROOT --children N --seed S ...``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("out_root", type=Path)
-    parser.add_argument("--children", type=int, default=300)
+    parser.add_argument("--children", type=children_count, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 25))
     parser.add_argument("--years", type=int, default=3)

@@ -106,13 +106,18 @@ REBUILD_INDEXES_MIN_ROWS = 100_000
 """Loads of at least this many rows into an empty table build its indexes after the load."""
 
 
-def _load(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
-    """Bulk-insert, building the table's secondary indexes after the load when the table is
-    empty and the load is large (a first load or a full rebuild): one sorted build is much
-    cheaper than millions of index insertions (docs/performance.md). A table holding other
-    batches keeps its indexes, as rebuilding them would re-sort every kept batch. Both steps
-    are transactional: a failed publish leaves the indexes as they were."""
-    rebuild = bool(table.indexes) and frame.height >= REBUILD_INDEXES_MIN_ROWS and conn.execute(
+def _load(conn: Connection, table: sa.Table, frame: pl.DataFrame, replace: bool = False
+          ) -> None:
+    """Bulk-insert (after emptying the table when `replace`), building the table's secondary
+    indexes after the load when the table is empty and the load is large (a first load, a
+    full rebuild, the drill-through every night): one sorted build is much cheaper than
+    millions of index insertions (docs/performance.md). A table holding other batches keeps
+    its indexes, as rebuilding them would re-sort every kept batch. All steps are
+    transactional: a failed publish leaves the table and its indexes as they were."""
+    large = frame.height >= REBUILD_INDEXES_MIN_ROWS
+    if replace:
+        _clear(conn, table, large)
+    rebuild = bool(table.indexes) and large and conn.execute(
         sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
     if rebuild:
         for index in table.indexes:
@@ -124,10 +129,10 @@ def _load(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
 
 
 def _clear(conn: Connection, table: sa.Table, large: bool) -> None:
-    """Empty a table that is replaced whole. Before a large load on PostgreSQL, TRUNCATE
-    (transactional there): a DELETE of millions of rows leaves them dead in the heap, which
-    the load and the index build after it then wade through (docs/performance.md). It takes
-    the exclusive lock that dropping the indexes for the load takes anyway."""
+    """Empty a table. Before a large load on PostgreSQL, TRUNCATE (transactional there): a
+    DELETE of millions of rows leaves them dead in the heap, which the load and the index
+    build after it then wade through (docs/performance.md). It takes the exclusive lock that
+    dropping the indexes for the load takes anyway."""
     if large and conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"TRUNCATE {conn.dialect.identifier_preparer.format_table(table)}")
     else:
@@ -207,10 +212,9 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> No
     ])
     latest = conn.execute(sa.select(sa.func.max(batch.c.as_of))).scalar()
     if latest is None or as_of >= latest:
-        cases = pl.read_parquet(manifest.indicators["cases"]).with_columns(
-            pl.lit(as_of).alias("as_of"))
-        _clear(conn, indicator_case, large=cases.height >= REBUILD_INDEXES_MIN_ROWS)
-        _load(conn, indicator_case, cases)
+        _load(conn, indicator_case, pl.read_parquet(manifest.indicators["cases"]
+                                                    ).with_columns(pl.lit(as_of).alias("as_of")),
+              replace=True)
 
 
 def _prune_case_tables(conn: Connection, contracts: Contracts, keep_batches: int) -> None:

@@ -325,9 +325,8 @@ def _applies(rule: Rule, e: Extract) -> bool:
 
 @dataclass
 class ValidationResult:
-    typed: pl.DataFrame            # every delivered row, typed (validation frame)
     loaded: pl.DataFrame           # rows not quarantined: typed columns + source_row
-    quarantined_rows: pl.DataFrame  # the other rows (validation frame)
+    quarantined_rows: pl.DataFrame  # the other rows (validation frame: raw and typed)
     issues: pl.DataFrame           # row-level findings (ISSUE_SCHEMA)
     quarantined: int
     warnings: int
@@ -385,7 +384,7 @@ def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
     keep = ~pl.int_range(pl.len()).is_in(bad_pos.cast(pl.Int64).implode())
     loaded = frame.filter(keep).select([ROW_COLUMN, *e.columns])
     warnings = issues.filter(pl.col("severity") == "warning").height
-    return ValidationResult(frame, loaded, frame.filter(~keep), issues,
+    return ValidationResult(loaded, frame.filter(~keep), issues,
                             frame.height - loaded.height, warnings, unchecked)
 
 

@@ -50,6 +50,25 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert exc.value.code == 2
 
 
+def test_generate_sample_takes_a_named_size(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """--children M is the benchmark's M (30,000 children): the same files as --children
+    30000 (not the default 300)."""
+    args = ["--seed", "3", "--as-of", "2026-11-25"]
+    assert main(["generate-sample", str(tmp_path / "named"), "--children", "m", *args]) == 0
+    assert main(["generate-sample", str(tmp_path / "number"), "--children", "30000", *args]) == 0
+    named, number = (tmp_path / d / "2026-11-25" for d in ("named", "number"))
+    assert sorted(p.name for p in named.iterdir()) == sorted(p.name for p in number.iterdir())
+    for f in number.iterdir():
+        assert (named / f.name).read_bytes() == f.read_bytes()
+    assert sum(1 for _ in (named / "referrals.csv").open()) > 30_000
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["generate-sample", str(tmp_path / "bad"), "--children", "XL"])
+    assert exc.value.code == 2
+    assert "'XL' is not a number of children or one of S, M, L" in capsys.readouterr().err
+
+
 def test_not_a_batch_folder_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty").mkdir()
     assert main(["run", str(tmp_path / "empty"), "--db", _db(tmp_path)]) == 2
