@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -26,12 +25,15 @@ from qa_pipeline.indicators import derive_batch
 from qa_pipeline.locking import run_lock
 from qa_pipeline.pipeline import (
     batches_to_process,
+    clean_stale_work,
     extract_table,
+    make_work_folder,
     publish_or_hold,
     record_checks,
     rule_table,
 )
 from qa_pipeline.publish import RunOutcome, finish_failed_run, start_run
+from qa_pipeline.redaction import install_log_redaction, redact
 from qa_pipeline.settings import Settings, load_settings
 from qa_pipeline.staging import Manifest, batch_date, stage_batch
 
@@ -65,11 +67,16 @@ def begin_run(batch_path: str, db_url: str) -> str:
 
 
 @task(retries=2, retry_delay_seconds=[10.0, 60.0], timeout_seconds=TIMEOUTS["batch"])
-def stage(batch_path: str, work_root: str, settings: Settings) -> str:
-    """Read and validate the batch; returns the manifest's path (files, not frames)."""
-    Path(work_root).mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=Path(batch_path).name + "_", dir=work_root))
-    manifest = stage_batch(Path(batch_path), work, settings=settings)
+def stage(batch_path: str, work_root: str | None, settings: Settings) -> str:
+    """Read and validate the batch; returns the manifest's path (files, not frames). The work
+    folder is owner-only and marked with this process (see `pipeline.clean_work_folders`); a
+    failed attempt removes its own."""
+    work = make_work_folder(batch_date(Path(batch_path)), Path(work_root) if work_root else None)
+    try:
+        manifest = stage_batch(Path(batch_path), work, settings=settings)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     return str(Path(manifest.work_dir) / "manifest.json")
 
 
@@ -104,9 +111,10 @@ def check_and_report(result: dict[str, object], settings: Settings) -> dict[str,
                          volume_tolerance=settings.volume_drop_threshold)
     outcome = record_checks(engine, RunOutcome(
         str(result["run_id"]), str(result["status"]), int(str(result["exit_code"])),
-        str(result["message"])), care.failed_expectations)
+        str(result["message"])), care.failed_expectations, care.problems,
+        rebuild=not care.data_docs_written)
     key = f"qa-batch-{as_of.isoformat()}"
-    create_markdown_artifact(key=key + "-report", markdown=care.summary_markdown,
+    create_markdown_artifact(key=key + "-report", markdown=redact(care.summary_markdown),
                              description=f"Run summary, batch {as_of}")
     create_table_artifact(key=key + "-open-issues", table=care.open_issues_by_rule or [
         {"rule_id": "", "open": 0}], description=f"Open issues per rule, batch {as_of}")
@@ -136,15 +144,18 @@ def nightly(path: str, db_url: str | None = None, work_root: str | None = None
             ) -> list[dict[str, object]]:
     """Ingest, validate and publish every unprocessed batch under PATH, oldest first."""
     logger = get_run_logger()
+    install_log_redaction()  # every configured handler, Prefect's API handler included
     settings = load_settings().with_overrides(db_url=db_url, work_dir=work_root)
-    work = str(settings.work_dir or tempfile.mkdtemp(prefix="qa_work_"))
+    work = str(settings.work_dir) if settings.work_dir is not None else None
     logger.info("database %s", mask_url(settings.db_url))
     results: list[dict[str, object]] = []
     engine = make_engine(settings.db_url)
     with run_lock(engine, settings.lock_timeout_seconds):
         prepare_database(settings.db_url)
+        clean_stale_work(engine, settings)  # work folders of killed runs
         for batch_path in list_batches(path, settings.db_url):
             run_id = begin_run(batch_path, settings.db_url)
+            manifest_path = None
             try:
                 manifest_path = stage(batch_path, work, settings)
                 manifest_path = derive_indicators(manifest_path)
@@ -152,14 +163,19 @@ def nightly(path: str, db_url: str | None = None, work_root: str | None = None
             except Exception as exc:
                 finish_failed_run(engine, run_id, f"{type(exc).__name__}: "
                                                   f"{mask_url(str(exc))}")
+                if manifest_path is not None:  # staged, not published: nothing to keep
+                    shutil.rmtree(Path(manifest_path).parent, ignore_errors=True)
                 raise
-            if not result["held"]:
-                result = check_and_report(result, settings)
-            summarise(manifest_path, result)
+            held = bool(result["held"])
+            try:
+                if not held:
+                    result = check_and_report(result, settings)
+                summarise(manifest_path, result)
+            finally:  # published (or failed after it): the staged files are not needed
+                if not held:
+                    shutil.rmtree(Path(manifest_path).parent, ignore_errors=True)
             logger.info("batch %s: %s", result["as_of"], result["message"])
             results.append(result)
-            if not result["held"]:
-                shutil.rmtree(Path(manifest_path).parent, ignore_errors=True)
     return results
 
 

@@ -129,5 +129,6 @@ def write_batch(root: Path, data: dict[str, list[Row]], as_of: date = AS_OF,
     folder.mkdir(parents=True, exist_ok=True)
     for name, rows in data.items():
         if rows:
-            (folder / f"{name}.csv").write_bytes(csv_text(rows).encode(encoding))
+            (folder / f"{name}.csv").write_bytes(
+                csv_text(rows).encode(encoding, errors="surrogateescape"))
     return folder

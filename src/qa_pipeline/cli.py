@@ -125,11 +125,15 @@ def _print_summary(result: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from qa_pipeline.redaction import install_log_redaction, redact_standard_streams
+
+    redact_standard_streams()  # before anything is printed: no NHS number reaches a terminal
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_redaction()
     handler = getattr(args, "handler", None)
     if handler is not None:
         return int(handler(args))

@@ -32,6 +32,10 @@ FORBIDDEN_HEADERS: frozenset[str] = frozenset(
 )
 FORBIDDEN_HEADER_PREFIXES: tuple[str, ...] = ("address_line_",)
 
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+"""The range of an `int` value: the INTEGER of both databases (PostgreSQL's is 32-bit), so a
+batch gives the same outcome on SQLite and PostgreSQL."""
+
 TYPE_WORDS: dict[str, str] = {
     "date": "a date (dd/mm/yyyy or yyyy-mm-dd)",
     "datetime": "a date and time (dd/mm/yyyy HH:MM[:SS] or yyyy-mm-dd HH:MM[:SS])",
@@ -115,6 +119,9 @@ class Column:
     matches_parent: ParentLookup | None = None
     not_before_parent: ParentLookup | None = None
     not_after_parent: ParentLookup | None = None
+    earliest: Literal["birth", "event"] = "event"
+    """Which configured earliest date bounds a date column (settings `earliest_birth_date`,
+    `earliest_event_date`): an earlier year is a typing slip, never a real case event."""
 
     @property
     def allowed_values(self) -> tuple[str, ...]:
@@ -215,7 +222,7 @@ FILE_RULE_KINDS = frozenset(
     {
         "file_missing", "unreadable", "identifying_column", "nhs_number", "missing_column",
         "unknown_column", "duplicate_column", "reference_not_checked", "unknown_file",
-        "too_large", "no_rows", "not_in_landing",
+        "too_large", "no_rows", "not_in_landing", "duplicate_file", "unnamed_column",
     }
 )
 
@@ -292,7 +299,14 @@ def _column(name: str, raw: dict[str, Any], where: str) -> Column:
         not_after_parent=(
             _lookup(raw["not_after_parent"], where) if "not_after_parent" in raw else None
         ),
+        earliest=_earliest(raw.get("earliest", "event"), where),
     )
+
+
+def _earliest(value: Any, where: str) -> Literal["birth", "event"]:
+    if value not in ("birth", "event"):
+        raise ContractError(f"{where}: earliest must be birth or event, not {value!r}")
+    return "birth" if value == "birth" else "event"
 
 
 def _references(name: str, raw: dict[str, Any], columns: dict[str, Column],
@@ -351,8 +365,8 @@ def _rules_for(e: Extract, extracts: dict[str, Extract]) -> tuple[Rule, ...]:
         "Tell the Paris administrator at once: the anonymisation step of the export has "
         "failed. Remove the column from the export definition and re-run it.")
     add(None, "nhs_number", "nhs_number", "file_error",
-        f"{fname} holds an identifier that is a valid NHS number; the whole file was rejected "
-        "and the value was not kept.",
+        f"{fname} holds a value that is a valid NHS number; the whole file was rejected and "
+        "the value was not kept.",
         "Tell the Paris administrator at once: an identifier was not pseudonymised. Fix the "
         "export and re-run it.")
     add(None, "missing_column", "missing_column", "file_error",
@@ -369,6 +383,15 @@ def _rules_for(e: Extract, extracts: dict[str, Extract]) -> tuple[Rule, ...]:
     add(None, "not_in_landing", "not_in_landing", "file_error",
         f"{fname} is a link that leads out of the landing folder; it was not read.",
         "Deliver the file itself into the batch folder, not a link to elsewhere.")
+    add(None, "duplicate_file", "duplicate_file", "file_error",
+        f"The batch holds {fname} twice, under names that differ only in case; both were "
+        "rejected, since there is no telling which one is right.",
+        "Check the Paris export job: deliver each extract once. Remove the wrong file from the "
+        "batch folder and run the batch again.")
+    add(None, "unnamed_column", "unnamed_column", "warning",
+        f"{fname} has a column with no name in its header (often a trailing comma from "
+        "Excel) and no values in it; it was ignored.",
+        "No action is needed; to tidy the export, remove the trailing comma from the header.")
     add(None, "no_rows", "no_rows", "warning",
         f"{fname} has a header but no rows: the extract is empty.",
         "Check the Paris export job: a full snapshot of this extract is rarely empty.")
@@ -392,6 +415,13 @@ def _rules_for(e: Extract, extracts: dict[str, Extract]) -> tuple[Rule, ...]:
         "quarantined.",
         "Check the record in Paris: a field this long is usually a broken export (a missing "
         "closing quote swallowing the following rows).", at_column=None)
+    add(None, "invalid_byte", "invalid_byte", "error",
+        f"A value in this row of {fname} holds a byte that is not a character of the file's "
+        "encoding (shown as \N{REPLACEMENT CHARACTER}); the row was quarantined rather than "
+        "guessed at.",
+        "Look at the record in Paris: the character was corrupted on export (often text pasted "
+        "from another program). Retype it and re-run the export; the value column shows where "
+        "the bad byte is.", at_column=None)
 
     key_desc = ", ".join(human(k) for k in e.key)
     if e.unique:
@@ -426,6 +456,20 @@ def _rules_for(e: Extract, extracts: dict[str, Extract]) -> tuple[Rule, ...]:
                 f"The {col_h} of the {lbl} is not {TYPE_WORDS[c.type]}.",
                 f"Correct the {col_h} in Paris; if it looks right there, the export format has "
                 "changed and the Paris administrator should be told.")
+        if c.type == "int":
+            add(c.name, "out_of_range", "int_range", "error",
+                f"The {col_h} of the {lbl} is a whole number too large to be real (beyond "
+                f"{INT_MIN:,} to {INT_MAX:,}).",
+                f"Correct the {col_h} in Paris: a number this size is a typing or export "
+                "error.")
+        if c.type in ("date", "datetime"):
+            setting = f"earliest_{c.earliest}_date"
+            add(c.name, "too_early", "too_early", "error",
+                f"The {col_h} of the {lbl} is earlier than the earliest plausible "
+                f"{'date of birth' if c.earliest == 'birth' else 'date of a case event'} "
+                f"(the {setting} setting); the year is most likely mistyped.",
+                f"Correct the year of the {col_h} in Paris.", earliest=c.earliest,
+                setting=setting)
         if c.type in ("date", "datetime") and not c.future_allowed:
             add(c.name, "future_date", "future_date", "error",
                 f"The {col_h} of the {lbl} is later than the extract date.",

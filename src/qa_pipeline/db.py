@@ -118,7 +118,7 @@ dq_issue = sa.Table(
     sa.Column("issue_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("as_of", sa.Date, nullable=False, comment="The batch's extract date."),
     sa.Column("run_id", sa.String(36), nullable=False),
-    sa.Column("extract", sa.String(128), nullable=False,
+    sa.Column("extract", sa.Text, nullable=False,
               comment="The extract, or the file name for a file-level issue."),
     sa.Column("record_id", sa.Text, comment="The record's key as delivered (| between parts)."),
     sa.Column("child_id", sa.String),
@@ -167,7 +167,7 @@ dq_exception = sa.Table(
     "dq_exception", metadata,
     sa.Column("exception_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("rule_id", sa.String(128), nullable=False),
-    sa.Column("extract", sa.String(128), nullable=False),
+    sa.Column("extract", sa.Text, nullable=False),
     sa.Column("record_id", sa.Text, comment="Null: the whole file-level issue."),
     sa.Column("reason", sa.Text, nullable=False,
               comment="Why the failure is correct practice (e.g. father genuinely unknown)."),
@@ -210,7 +210,7 @@ indicator_value = sa.Table(
     sa.Column("period_start", sa.Date, nullable=False),
     sa.Column("period_end", sa.Date, nullable=False),
     sa.Column("breakdown", sa.String(8), primary_key=True, comment="all or team."),
-    sa.Column("breakdown_value", sa.String(64), primary_key=True, comment="ALL or team_id."),
+    sa.Column("breakdown_value", sa.Text, primary_key=True, comment="ALL or team_id."),
     sa.Column("numerator", sa.Integer, comment="Null for a median."),
     sa.Column("denominator", sa.Integer, nullable=False),
     sa.Column("value", sa.Double, nullable=False,
@@ -271,12 +271,13 @@ def mask_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for SQLite or PostgreSQL; SQLite waits for a lock instead of failing."""
+    """An engine for SQLite or PostgreSQL; SQLite waits for a lock instead of failing, and
+    its transactions include DDL (see `_transactional_sqlite`)."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        return sa.create_engine(u, connect_args={"timeout": 60})
+        return _transactional_sqlite(sa.create_engine(u, connect_args={"timeout": 60}))
     return sa.create_engine(u, pool_pre_ping=True)
 
 
@@ -288,8 +289,28 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema to the code's version (Alembic)."""
-    command.upgrade(alembic_config(engine), revision)
+    """Create or upgrade the schema to the code's version (Alembic), atomically: every
+    revision runs in one transaction (migrations/env.py), on SQLite as on PostgreSQL, so a
+    run killed mid-upgrade leaves the database at its previous revision (or empty).
+
+    Each statement the upgrade executes is a fault point `migrate:stmt:N` (N counts from 1;
+    on SQLite statement 1 is the BEGIN; the trace notes its first words, "CREATE TABLE
+    batch"), for the crash tests."""
+    import itertools
+
+    from qa_pipeline.faults import failpoint
+
+    counter = itertools.count(1)
+
+    def each_statement(_conn: object, _cursor: object, statement: str, *_args: object
+                       ) -> None:
+        failpoint(f"migrate:stmt:{next(counter)}", note=" ".join(statement.split()[:3]))
+
+    sa.event.listen(engine, "before_cursor_execute", each_statement)
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", each_statement)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -297,3 +318,24 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def _transactional_sqlite(engine: Engine) -> Engine:
+    """Make SQLite transactions real, DDL included (SQLAlchemy's "Serializable isolation /
+    Savepoints / Transactional DDL" recipe for pysqlite). Python's sqlite3 driver only
+    BEGINs before INSERT/UPDATE/DELETE, so a CREATE TABLE outside such a transaction commits
+    on its own: a first run killed while creating the schema left tables without an
+    `alembic_version` row, and every later upgrade failed on "table ... already exists".
+    Here the driver never BEGINs or COMMITs by itself; SQLAlchemy emits BEGIN whenever it
+    starts a transaction, so `engine.begin()` covers every statement until its COMMIT."""
+    import sqlite3
+
+    @sa.event.listens_for(engine, "connect")
+    def _driver_autocommit(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine

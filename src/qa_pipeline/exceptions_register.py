@@ -18,6 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from qa_pipeline.db import batch, dq_exception, dq_issue, dq_rule
+from qa_pipeline.findings import TEXT_BOUNDS
+from qa_pipeline.redaction import redact
 from qa_pipeline.worklists import as_date, require_schema
 
 
@@ -103,8 +105,8 @@ def add_exception(engine: sa.Engine, *, rule_id: str, extract: str, record_id: s
     """Record an accepted exception; raises ExceptionError on input it cannot accept."""
     require_schema(engine, "dq_exception", "dq_rule")
     rule_id = _clean(rule_id, "the rule id")
-    extract = _clean(extract, "the extract", 128)
-    reason = _clean(reason, "the reason")
+    extract = _clean(extract, "the extract", TEXT_BOUNDS["extract"])
+    reason = redact(_clean(reason, "the reason"))  # an officer's words may quote a value
     by = _clean(by, "--by (who accepts it)", 128)
     record_id = (record_id or "").strip() or None
     with engine.begin() as conn:

@@ -26,10 +26,14 @@ class LockTimeout(RuntimeError):
 
 
 def _lock_file(engine: Engine) -> Path:
+    """The lock file of a SQLite database: next to the file the path finally leads to, so
+    the same file reached through a symlink (of the file or of a folder on the way), a
+    relative or an absolute path, or `..` is locked by one lock file, not one per path."""
     database = make_url(str(engine.url)).database
     if not database or database == ":memory:":
         return Path.cwd() / ".qa_pipeline.lock"
-    return Path(database).with_name(Path(database).name + ".lock")
+    real = Path(database).resolve()  # relative to the working directory, as SQLite opens it
+    return real.with_name(real.name + ".lock")
 
 
 @contextmanager

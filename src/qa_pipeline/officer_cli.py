@@ -250,16 +250,28 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     engine = make_engine(settings.db_url)
-    out = args.out if args.out is not None else settings.report_dir
+    # the resolved report folder (reports/ next to a SQLite database, else ./reports): the
+    # same folder `run` writes to, so `report` rebuilds what a run could not write there
+    out = Path(args.out if args.out is not None else settings.reports).absolute()
     data = gather(engine)
     checks = None
-    if args.check:
-        from qa_pipeline.expectations import data_docs_dir, run_checkpoint
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if args.check:
+            from qa_pipeline.expectations import data_docs_dir, run_checkpoint
 
-        checks = run_checkpoint(engine, data.as_of, data_docs_dir(out, data.as_of),
-                                volume_tolerance=args.volume_tolerance)
-    workbook = write_workbook(engine, out, issues=data.issues)
-    report = build_report(engine, out, expectations=checks, workbook=workbook, data=data)
+            checks = run_checkpoint(engine, data.as_of, data_docs_dir(out, data.as_of),
+                                    volume_tolerance=args.volume_tolerance)
+        workbook = write_workbook(engine, out, issues=data.issues)
+        report = build_report(engine, out, expectations=checks, workbook=workbook, data=data)
+    except OSError as exc:  # the folder is still not writable, the disk still full
+        from qa_pipeline.redaction import redact
+
+        reason = ("a file is in the report folder's place" if out.exists()
+                  and not out.is_dir() else exc.strerror or exc)
+        _err(redact(f"the report of batch {data.as_of} could not be written to {out}: "
+                    f"{reason}"))
+        return EXIT_DB
     print(f"batch {data.as_of}: {len(data.open_issues)} open issue(s)")
     print(f"wrote {report}")
     print(f"wrote {workbook}")
@@ -269,8 +281,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         failed = checks.failed
         print(f"data checks: {len(checks.outcomes) - len(failed)} of {len(checks.outcomes)} "
               "passed")
+        from qa_pipeline.redaction import redact
+
         for f in failed:
-            print(f"  FAILED {f}")
+            print(f"  FAILED {redact(f)}")
         if failed:
             return EXIT_CHECKS
     return EXIT_OK

@@ -4,12 +4,19 @@ functions."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
 import shutil
+import socket
 import tempfile
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -17,6 +24,7 @@ from sqlalchemy.engine import Engine
 from qa_pipeline.contracts import load_contracts
 from qa_pipeline.db import (
     batch,
+    batch_hold,
     make_engine,
     mask_url,
     pipeline_run,
@@ -33,6 +41,7 @@ from qa_pipeline.publish import (
     publish_with_retry,
     start_run,
 )
+from qa_pipeline.redaction import redact
 from qa_pipeline.settings import Settings, load_settings
 from qa_pipeline.staging import (
     BATCH_NAME,
@@ -211,30 +220,239 @@ def publish_or_hold(engine: Engine, manifest: Manifest, run_id: str, settings: S
 
 def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settings) -> None:
     """After a publish: data checks on the published tables, the report and the worklists
-    (`qa_pipeline.aftercare`); failed checks mark the run succeeded_with_issues."""
+    (`qa_pipeline.aftercare`); failed checks mark the run succeeded_with_issues.
+
+    The batch is committed by now: nothing here may turn it into a failed run. A report,
+    workbook or Data Docs that cannot be written (no permission, disk full), or after-publish
+    work that breaks outright, marks the run succeeded_with_issues (exit 3) with the reason
+    and the command that rebuilds what is missing (`qa-pipeline report`)."""
     if not settings.aftercare or result.outcome is None:
         return
-    from qa_pipeline.aftercare import after_publish  # Great Expectations and matplotlib
+    failed: list[str] = []
+    problems: list[str] = []
+    try:
+        from qa_pipeline.aftercare import after_publish  # Great Expectations and matplotlib
 
-    care = after_publish(engine, as_of, result.outcome.run_id, settings.reports,
-                         volume_tolerance=settings.volume_drop_threshold)
-    result.outcome = record_checks(engine, result.outcome, care.failed_expectations)
-    result.report_path = str(care.report_path)
-    result.workbook_path = str(care.workbook_path)
-    result.failed_checks = care.failed_expectations
+        care = after_publish(engine, as_of, result.outcome.run_id, settings.reports,
+                             volume_tolerance=settings.volume_drop_threshold)
+    except Exception as exc:  # the database went away, a bug: the batch stays published
+        problems.append(redact(f"the after-publish checks and report did not complete: "
+                               f"{type(exc).__name__}: {mask_url(str(exc))}"))
+        log.error("%s: %s", as_of, problems[-1], exc_info=_quotes_nothing(exc))
+        docs_missing = True
+    else:
+        failed, problems = care.failed_expectations, care.problems
+        docs_missing = not care.data_docs_written
+        # (the run summary prints both; a file that is missing is named as such)
+        result.report_path = (str(care.report_path) if care.report_written
+                              else f"not written ({care.report_path})")
+        result.workbook_path = (str(care.workbook_path) if care.workbook_written
+                                else f"not written ({care.workbook_path})")
+    try:
+        result.outcome = record_checks(engine, result.outcome, failed, problems,
+                                       rebuild=docs_missing)
+    except Exception:  # the database is gone now; the published batch is not undone
+        log.exception("%s: could not record the after-publish outcome", as_of)
+        if failed or problems:
+            message = _aftercare_message(result.outcome.message, failed, problems,
+                                         docs_missing)
+            result.outcome = RunOutcome(result.outcome.run_id, "succeeded_with_issues",
+                                        EXIT_FILES, message)
+    result.failed_checks = failed
 
 
-def record_checks(engine: Engine, outcome: RunOutcome, failed: list[str]) -> RunOutcome:
-    """A failed data check on the published tables marks the run succeeded_with_issues
-    (exit 3) and names the checks in its message."""
-    if not failed:
+def _quotes_nothing(exc: BaseException) -> bool:
+    """Whether an exception's text is safe to log with its traceback (nothing redacted)."""
+    return redact(str(exc)) == str(exc)
+
+
+def _aftercare_message(message: str, failed: list[str], problems: list[str],
+                       rebuild: bool = False) -> str:
+    """The run's message with what went wrong after the publish, redacted and bounded."""
+    if failed:
+        message = f"{message}; data checks failed: {'; '.join(failed)}"
+    if problems:
+        command = "qa-pipeline report --check" if rebuild else "qa-pipeline report"
+        message = (f"{message}; published; {'; '.join(problems)} — run `{command}` to "
+                   "rebuild what is missing")
+    return redact(message)[:4000]
+
+
+def record_checks(engine: Engine, outcome: RunOutcome, failed: list[str],
+                  problems: list[str] | None = None, *, rebuild: bool = False) -> RunOutcome:
+    """A failed data check on the published tables, or a report / worklists / Data Docs that
+    could not be written (`problems`), marks the run succeeded_with_issues (exit 3) and says
+    so in its message; `rebuild`: the Data Docs are missing too (`report --check`)."""
+    if not failed and not problems:
         return outcome
-    message = f"{outcome.message}; data checks failed: {'; '.join(failed)}"[:4000]
+    message = _aftercare_message(outcome.message, failed, list(problems or []), rebuild)
     with engine.begin() as conn:
         conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == outcome.run_id)
                      .values(status="succeeded_with_issues", exit_code=EXIT_FILES,
                              message=message))
+    log.warning("%s", message)
     return RunOutcome(outcome.run_id, "succeeded_with_issues", EXIT_FILES, message)
+
+
+# --- work folders --------------------------------------------------------------------------
+# A run stages a batch (pseudonymised case rows as parquet) into its own work folder
+# `qa_<as_of>_<random>` under the work root (`work_dir`, else the system temp dir). The folder
+# is owner-only and carries an owner marker; a killed run cannot remove it, so each run first
+# removes the work folders whose owner process is gone (`clean_work_folders`).
+
+OWNER_FILE = "owner.json"
+WORK_FOLDER = re.compile(r"^qa_\d{4}-\d{2}-\d{2}_[a-z0-9_]{8}$")
+"""The name `tempfile.mkdtemp(prefix=f"qa_{as_of}_")` gives; nothing else is ever removed."""
+UNMARKED_AGE_SECONDS = 24 * 3600
+"""A work folder without an owner marker (written before markers existed, or a run killed
+between creating the folder and marking it) is removed from a configured work_dir once it
+has not changed for this long; in the shared system temp dir it is never removed."""
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (Linux), None where unknown."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
+def owner_record(pid: int | None = None) -> dict[str, Any]:
+    """Who owns a work folder: pid, host, boot and the process's start time (clock ticks
+    since boot), so that a pid reused by another process is not taken for the owner."""
+    pid = os.getpid() if pid is None else pid
+    stat = _proc_stat(pid)
+    return {"pid": pid, "host": socket.gethostname(), "boot_id": _boot_id(),
+            "start": stat[19] if stat and len(stat) > 19 else None}
+
+
+def owner_alive(owner: dict[str, Any]) -> bool:
+    """Whether the process that wrote an owner marker is still running. A marker written on
+    another host is taken as alive (not ours to judge)."""
+    if owner.get("host") != socket.gethostname():
+        return True
+    boot = _boot_id()
+    if owner.get("boot_id") and boot and owner["boot_id"] != boot:
+        return False  # the machine has restarted since
+    pid = owner.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, run by another user
+    except OSError:
+        return True
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc: the pid exists, that is all we can tell
+    if stat[0] == "Z":
+        return False  # killed, not yet reaped
+    return not (owner.get("start") and len(stat) > 19 and stat[19] != owner["start"])
+
+
+def write_owner(work_dir: Path, owner: dict[str, Any] | None = None) -> Path:
+    """Mark a work folder as this process's (atomically: a marker is whole or absent)."""
+    path = Path(work_dir) / OWNER_FILE
+    fd, tmp = tempfile.mkstemp(prefix=".owner.", dir=work_dir)  # 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(owner or owner_record(), f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_owner(work_dir: Path) -> dict[str, Any] | None:
+    try:
+        owner = json.loads((Path(work_dir) / OWNER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return owner if isinstance(owner, dict) else None
+
+
+def make_work_folder(as_of: date, root: Path | None) -> Path:
+    """A new owner-only (0700) work folder `qa_<as_of>_<random>` under root (the system temp
+    dir when None), marked with this process as its owner."""
+    if root is not None:
+        Path(root).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"qa_{as_of}_", dir=root))
+    os.chmod(work, 0o700)
+    write_owner(work)
+    return work
+
+
+def owner_only(folder: Path) -> None:
+    """Files of a work folder readable by their owner only (0600; folders 0700)."""
+    for dirpath, _dirs, filenames in os.walk(folder):
+        os.chmod(dirpath, 0o700)
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o600)
+
+
+def clean_work_folders(root: Path | None, keep: Iterable[Path | str] = ()) -> list[Path]:
+    """Remove the work folders under root (the system temp dir when None) of runs that are
+    no longer alive: killed runs cannot remove their own. Only this user's folders named as a
+    run names them are considered; a folder whose owner still runs, a folder in (or holding)
+    one of `keep` (held batches, hold_dir) and, in the system temp dir, any folder without
+    an owner marker are left alone. Returns the folders removed."""
+    base = Path(root) if root is not None else Path(tempfile.gettempdir())
+    protected = [Path(k).absolute() for k in keep]
+    try:
+        entries = sorted(base.iterdir())
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        try:
+            if (not WORK_FOLDER.match(entry.name) or entry.is_symlink() or not entry.is_dir()
+                    or entry.stat().st_uid != os.getuid()):
+                continue
+            here = entry.absolute()
+            if any(k == here or k.is_relative_to(here) for k in protected):
+                continue
+            owner = read_owner(entry)
+            if owner is None:
+                if root is None or time.time() - entry.stat().st_mtime < UNMARKED_AGE_SECONDS:
+                    continue
+            elif owner_alive(owner):
+                continue
+            shutil.rmtree(entry)
+        except OSError as exc:
+            log.warning("could not remove the work folder %s: %s", entry, exc)
+            continue
+        log.info("removed the work folder %s of a run that is no longer running", entry)
+        removed.append(entry)
+    return removed
+
+
+def held_paths(engine: Engine) -> list[str]:
+    """Where the staged files of held batches wait (never removed by the clean-up)."""
+    with engine.connect() as conn:
+        return [r for r in conn.execute(sa.select(batch_hold.c.staged_path)
+                                        .where(batch_hold.c.status == "held")).scalars() if r]
+
+
+def clean_stale_work(engine: Engine, settings: Settings) -> list[Path]:
+    """The clean-up at the start of a run; it never fails the run."""
+    try:
+        keep: list[Path | str] = [settings.hold_dir, *held_paths(engine)]
+        return clean_work_folders(settings.work_dir, keep)
+    except Exception as exc:
+        log.warning("work folders of earlier runs not cleaned up: %s", exc)
+        return []
 
 
 def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = None,
@@ -244,22 +462,21 @@ def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = N
     settings = settings or load_settings()
     as_of = batch_date(batch_dir)
     run_id = start_run(engine, as_of, str(batch_dir))
-    if settings.work_dir is not None:
-        Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"qa_{as_of}_", dir=settings.work_dir))
+    work_dir = make_work_folder(as_of, settings.work_dir)
     manifest: Manifest | None = None
     held = False
     try:
         manifest = stage_batch(batch_dir, work_dir, settings=settings)
         manifest = derive_batch(manifest)
+        owner_only(work_dir)  # the folder is 0700 already; a held batch keeps its modes
         outcome, held = publish_or_hold(engine, manifest, run_id, settings)
         result = BatchResult(as_of.isoformat(), str(batch_dir), outcome, manifest, held=held)
         if not held:
             aftercare(engine, result, as_of, settings)
         return result
     except Exception as exc:
-        log.exception("%s: run failed", as_of)
-        message = f"{type(exc).__name__}: {mask_url(str(exc))}"
+        message = redact(f"{type(exc).__name__}: {mask_url(str(exc))}")
+        log.error("%s: run failed: %s", as_of, message, exc_info=_quotes_nothing(exc))
         try:
             finish_failed_run(engine, run_id, message)
         except Exception:  # the database itself is down; the run row stays 'failed'
@@ -280,6 +497,7 @@ def run_path(path: Path, db_url: str, work_root: Path | None = None,
     try:
         with run_lock(engine, settings.lock_timeout_seconds):
             upgrade(engine)
+            clean_stale_work(engine, settings)
             todo = batches_to_process(path, engine) if scan.batches else []
             result = LandingResult(ignored=scan.ignored, refused=scan.refused)
             for b in scan.batches:
@@ -311,8 +529,8 @@ def release(as_of: date, by: str, db_url: str, settings: Settings | None = None
                     note=f"released by {by} after a hold", release=(hold_id, by),
                     keep_batches=settings.keep_batches)
             except Exception as exc:
-                finish_failed_run(engine, run_id, f"{type(exc).__name__}: "
-                                                  f"{mask_url(str(exc))}")
+                finish_failed_run(engine, run_id, redact(f"{type(exc).__name__}: "
+                                                         f"{mask_url(str(exc))}"))
                 raise
             shutil.rmtree(manifest.work_dir, ignore_errors=True)
             result = BatchResult(as_of.isoformat(), manifest.batch_path, outcome, manifest)

@@ -36,6 +36,7 @@ from qa_pipeline.db import (
 )
 from qa_pipeline.faults import failpoint
 from qa_pipeline.indicators import catalogue_rows, load_config
+from qa_pipeline.redaction import redact_cut
 from qa_pipeline.staging import Manifest
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def start_run(engine: Engine, manifest_as_of: Any, batch_path: str,
 def finish_failed_run(engine: Engine, run_id: str, message: str) -> None:
     with engine.begin() as conn:
         conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == run_id).values(
-            finished_at=utcnow(), status="failed", exit_code=1, message=message[:2000]))
+            finished_at=utcnow(), status="failed", exit_code=1,
+            message=redact_cut(message, 2000)))
 
 
 def _naive_utc(frame: pl.DataFrame) -> pl.DataFrame:
@@ -299,7 +301,8 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
                 status="released", released_at=utcnow(), released_by=release[1]))
         conn.execute(holds.values(status="superseded"))
         conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == run_id).values(
-            finished_at=utcnow(), status=status, exit_code=exit_code, message=message,
+            finished_at=utcnow(), status=status, exit_code=exit_code,
+            message=redact_cut(message, 4000),
             published=True, content_sha256=content_checksum(manifest), **totals))
         failpoint("publish:before_commit")
     log.info("%s published: %s", as_of, message)

@@ -40,6 +40,10 @@ class RawFile:
     original_headers: tuple[str, ...]
     ragged: dict[int, int] = field(default_factory=dict)
     """Record number -> number of fields, for records whose field count is wrong."""
+    invalid_bytes: int = 0
+    """Bytes not valid in `encoding`; each is `INVALID_BYTE` in the values (a row issue)."""
+    unnamed: tuple[str, ...] = ()
+    """Frame columns standing for header fields with no name (`unnamed_column_N`)."""
 
 
 def normalise_header(name: str) -> str:
@@ -47,19 +51,49 @@ def normalise_header(name: str) -> str:
     return _HEADER_SEP.sub("_", name.strip()).lower()
 
 
-def decode(data: bytes) -> tuple[str, str]:
+INVALID_BYTE = "\ufffd"
+"""What a byte that is not valid in the file's encoding becomes in the text (the Unicode
+replacement character): the row holding it is reported, and the value shown with it marked."""
+
+CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"
+"""The five bytes Windows-1252 leaves undefined."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str
+    invalid_bytes: int = 0
+    """How many bytes were not valid in `encoding` (each became `INVALID_BYTE`)."""
+
+
+def _non_ascii(text: str) -> int:
+    return len(text) - len(text.encode("ascii", "ignore"))
+
+
+def decode(data: bytes) -> Decoded:
     """The text of a file that is UTF-8 (with or without BOM) or Windows-1252.
 
-    UTF-8 is tried first: Windows-1252 text with any non-ASCII character is almost never valid
-    UTF-8, while every byte string is *nearly* valid Windows-1252, so the order matters.
-    Raises UnicodeDecodeError when it is neither.
+    A file that is valid UTF-8 is UTF-8. One that is not is UTF-8 *with invalid bytes* when it
+    holds more valid multi-byte UTF-8 characters than invalid bytes (a byte-order mark also
+    says UTF-8): it is read as UTF-8 and each invalid byte is marked, never re-decoded, so
+    one bad byte cannot garble every `â` and `–` of the file. Otherwise it is Windows-1252
+    (genuine Windows-1252 text almost never forms a valid UTF-8 sequence), and the five
+    bytes Windows-1252 leaves undefined are marked the same way. Decoding never fails: bad
+    bytes are findings on their rows, not a rejected file (docs/reliability.md).
     """
-    if data.startswith(UTF8_BOM):
-        return data[len(UTF8_BOM):].decode("utf-8"), "utf-8-sig"
+    bom = data.startswith(UTF8_BOM)
+    body = data[len(UTF8_BOM):] if bom else data
     try:
-        return data.decode("utf-8"), "utf-8"
+        return Decoded(body.decode("utf-8"), "utf-8-sig" if bom else "utf-8")
     except UnicodeDecodeError:
-        return data.decode("cp1252"), "cp1252"
+        pass
+    as_utf8 = body.decode("utf-8", errors="replace")
+    invalid = as_utf8.count(INVALID_BYTE)
+    if bom or _non_ascii(as_utf8) - invalid > invalid:
+        return Decoded(as_utf8, "utf-8-sig" if bom else "utf-8", invalid)
+    text = body.decode("cp1252", errors="replace")
+    return Decoded(text, "cp1252", sum(body.count(bytes([b])) for b in CP1252_UNDEFINED))
 
 
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
@@ -132,15 +166,14 @@ def read_text_csv(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> RawFil
                                          "UTF-8 or Windows-1252")
     if b"\x00" in data:
         return FileProblem("unreadable", "the file holds NUL bytes: it is binary, not text")
-    try:
-        text, encoding = decode(data)
-    except UnicodeDecodeError:
-        return FileProblem("unreadable", "the file is neither UTF-8 nor Windows-1252 text")
+    decoded = decode(data)
+    text, encoding = decoded.text, decoded.encoding
     # polars reads UTF-8 bytes ~8x faster than a Python string: hand it the delivered bytes
-    # (without a byte-order mark), or the Windows-1252 text re-encoded.
-    utf8 = (data[len(UTF8_BOM):] if encoding == "utf-8-sig" else data) if encoding.startswith(
-        "utf-8") else text.encode("utf-8")
-    del data
+    # (without a byte-order mark) when they are valid UTF-8, else the decoded text re-encoded.
+    utf8 = (data[len(UTF8_BOM):] if encoding == "utf-8-sig" else data) if (
+        encoding.startswith("utf-8") and not decoded.invalid_bytes) else text.encode("utf-8")
+    invalid_bytes = decoded.invalid_bytes
+    del data, decoded
     if not text.strip():
         return FileProblem("unreadable", "the file is empty (not even a header row)")
     # No quoting (most files): counted in polars; else Python's reader (~2 s per million rows).
@@ -171,13 +204,19 @@ def read_text_csv(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> RawFil
     del text, utf8
     originals = tuple(header)
     names = [normalise_header(h) for h in originals]
+    # An empty header name (a trailing comma from Excel) is a column with no name: kept under
+    # a positional name so staging can ignore it (all empty) or report it as unknown.
+    unnamed = tuple(unnamed_column(i) for i, n in enumerate(names, start=1) if n == "")
+    names = [n or unnamed_column(i) for i, n in enumerate(names, start=1)]
     seen: set[str] = set()
     for n in names:
         if n in seen:
             return FileProblem("duplicate_column", f"the column {n!r} appears twice", column=n)
         seen.add(n)
-    if any(n == "" for n in names):
-        return FileProblem("unreadable", "the header row has an empty column name")
+    # Records that lack only trailing unnamed fields are not ragged: Excel writes the comma on
+    # the header but not always on the rows.
+    named_width = len(names) - _trailing_unnamed(names, set(unnamed))
+    ragged = {n: f for n, f in ragged.items() if not named_width <= f <= len(names)}
     frame = frame.slice(1)
     frame.columns = names
     frame = frame.with_columns(
@@ -186,4 +225,21 @@ def read_text_csv(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> RawFil
     if blank:
         frame = frame.filter(~pl.col(ROW_COLUMN).is_in(sorted(blank)))
     return RawFile(frame=frame, encoding=encoding, original_headers=originals,
-                   ragged=ragged)
+                   ragged=ragged, invalid_bytes=invalid_bytes, unnamed=unnamed)
+
+
+UNNAMED_PREFIX = "unnamed_column_"
+
+
+def unnamed_column(position: int) -> str:
+    """The name given to the header field at `position` (1 = first) when it has none."""
+    return f"{UNNAMED_PREFIX}{position}"
+
+
+def _trailing_unnamed(names: list[str], unnamed: set[str]) -> int:
+    n = 0
+    for name in reversed(names):
+        if name not in unnamed:
+            break
+        n += 1
+    return n

@@ -35,6 +35,7 @@ from qa_pipeline.db import (
     pipeline_run,
     pipeline_run_extract,
 )
+from qa_pipeline.redaction import redact_cut
 from qa_pipeline.worklists import (
     SEVERITY_ORDER,
     Issue,
@@ -417,8 +418,13 @@ SECTIONS = [
 ]
 
 
+DISPLAY_MAX = 1000
+"""The longest text the report prints in one place (its original length is noted)."""
+
+
 def e(v: Any) -> str:
-    return html.escape("" if v is None else str(v))
+    """A value as HTML text: NHS numbers masked, cut to DISPLAY_MAX, escaped."""
+    return html.escape(redact_cut("" if v is None else str(v), DISPLAY_MAX) or "")
 
 
 def _table(header: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,11 @@ class Settings:
     Issues, indicators and the run history keep every batch."""
     db_password_secret: str | None = None
     """Name of a Prefect Secret block holding the database password (flows only)."""
+    earliest_birth_date: date = date(1900, 1, 1)
+    """A date of birth (or death, or expected birth) before this is a row-level error."""
+    earliest_event_date: date = date(1990, 1, 1)
+    """A case event (referral, assessment, plan, review, ...) dated before this is a row-level
+    error: `12/05/0211` is a typing slip, and would stretch every period range back to 211."""
 
     @property
     def reports(self) -> Path:
@@ -67,6 +73,11 @@ class Settings:
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             return (Path(str(url.database)).parent / "reports").absolute()
         return Path("reports").absolute()
+
+    @property
+    def earliest_dates(self) -> dict[str, date]:
+        """The earliest plausible date of each kind (contracts' `earliest: birth|event`)."""
+        return {"birth": self.earliest_birth_date, "event": self.earliest_event_date}
 
     @property
     def max_file_bytes(self) -> int:
@@ -88,6 +99,8 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, bool):
             return value
         return str(value).strip().lower() in ("1", "true", "yes", "on")
+    if kind == "date":
+        return value if isinstance(value, date) else date.fromisoformat(str(value).strip())
     if kind.startswith("float"):
         return float(value)
     if kind.startswith("int"):

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,9 +22,16 @@ import polars as pl
 from qa_pipeline import __version__
 from qa_pipeline.contracts import Contracts, Extract, load_contracts
 from qa_pipeline.faults import failpoint
-from qa_pipeline.findings import Finding, empty_issues, findings_frame
+from qa_pipeline.findings import (
+    TEXT_BOUNDS,
+    Finding,
+    bound_issues,
+    empty_issues,
+    findings_frame,
+)
 from qa_pipeline.identifying import forbidden_headers, nhs_number_rows
 from qa_pipeline.reading import ROW_COLUMN, FileProblem, read_text_csv
+from qa_pipeline.redaction import redact_cut
 from qa_pipeline.settings import Settings
 from qa_pipeline.validation import ParentState, raw, validate_extract
 
@@ -128,6 +136,18 @@ def _match_files(batch_dir: Path, contracts: Contracts
     return found, others
 
 
+def _same_name_twins(files: dict[str, Path], others: list[Path]) -> dict[str, list[Path]]:
+    """Extracts delivered twice under names that differ only in case (`referrals.csv` and
+    `Referrals.CSV`): extract -> every such file. Neither can be preferred, so both are
+    rejected."""
+    twins: dict[str, list[Path]] = {}
+    for name, path in files.items():
+        same = [p for p in others if p.is_file() and p.name.lower() == path.name.lower()]
+        if same:
+            twins[name] = sorted([path, *same])
+    return twins
+
+
 def _file_finding(as_of: date, e: Extract, file_name: str, suffix: str, detail: str,
                   column: str | None = None) -> Finding:
     rule = e.rule(suffix)
@@ -150,7 +170,7 @@ def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, Parent
     def reject(suffix: str, detail: str, column: str | None = None) -> tuple[
             ExtractOutcome, list[Finding], None, pl.DataFrame, ParentState]:
         findings.append(_file_finding(as_of, e, path.name, suffix, detail, column))
-        outcome.reason = findings[-1].message
+        outcome.reason = redact_cut(findings[-1].message, TEXT_BOUNDS["message"])
         log.warning("%s rejected: %s", path.name, e.rule(suffix).rule_id)
         return outcome, findings, None, empty_issues(), rejected
 
@@ -163,16 +183,16 @@ def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, Parent
     names = [c for c in read.frame.columns if c != ROW_COLUMN]
 
     # Identifying data first: nothing of such a file goes any further, values included.
-    bad_headers = forbidden_headers(names)
+    bad_headers = forbidden_headers(names, contract_columns())
     if bad_headers:
         return reject("identifying_column", f"column {', '.join(bad_headers)}",
                       ",".join(bad_headers))
-    id_cols = [c.name for c in e.columns.values() if c.type == "id"]
-    nhs = nhs_number_rows(read.frame, id_cols, ROW_COLUMN)
+    nhs = nhs_number_rows(read.frame, names, ROW_COLUMN)
     if nhs:
-        col, rows = next(iter(nhs.items()))
-        shown = ", ".join(str(r) for r in rows[:10]) + (" …" if len(rows) > 10 else "")
-        return reject("nhs_number", f"column {col}, rows {shown}", col)
+        where = "; ".join(
+            f"column {col}, rows " + ", ".join(str(r) for r in rows[:10])
+            + (" …" if len(rows) > 10 else "") for col, rows in nhs.items())
+        return reject("nhs_number", where, ",".join(nhs))
 
     missing = [c for c in e.columns if c not in names]
     if missing:
@@ -182,15 +202,26 @@ def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, Parent
             detail += f"; the header is that of {lookalike}: was the wrong file delivered?"
         return reject("missing_column", detail, ",".join(missing))
     for extra in (c for c in names if c not in e.columns):
+        position = names.index(extra) + 1
+        if extra in read.unnamed and read.frame[extra].null_count() == read.frame.height:
+            rule = e.rule("unnamed_column")
+            findings.append(Finding(as_of=as_of, extract=path.name, rule_id=rule.rule_id,
+                                    severity=rule.severity, column_name=extra,
+                                    message=f"{rule.message} (column {position})"))
+            continue
         rule = e.rule("unknown_column")
+        what = (f"column {position}, which has no name in the header but holds values"
+                if extra in read.unnamed else f"column {extra}")
         findings.append(Finding(as_of=as_of, extract=path.name, rule_id=rule.rule_id,
                                 severity=rule.severity, column_name=extra,
-                                message=f"{rule.message} (column {extra})"))
+                                message=f"{rule.message} ({what})"))
 
     if read.frame.height == 0:
         findings.append(_file_finding(as_of, e, path.name, "no_rows", ""))
     result = validate_extract(read.frame, e, as_of, parents, ragged=read.ragged,
-                              max_field_chars=limits.max_field_chars)
+                              max_field_chars=limits.max_field_chars,
+                              marked_bytes=read.invalid_bytes > 0,
+                              earliest=limits.earliest_dates)
     for i in result.unchecked_references:
         ref = e.references[i]
         rule = e.rule("reference_not_checked")
@@ -213,6 +244,12 @@ def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, Parent
         column_types={c.name: c.type for c in e.columns.values()},
     )
     return outcome, findings, result.loaded, result.issues, state
+
+
+@cache
+def contract_columns() -> frozenset[str]:
+    """Every column name the contracts declare: never an identifying header."""
+    return frozenset(c for e in load_contracts().extracts.values() for c in e.columns)
 
 
 def _lookalike(names: list[str], e: Extract) -> str | None:
@@ -252,6 +289,8 @@ def stage_batch(batch_dir: Path, work_dir: Path, contracts: Contracts | None = N
     files, others = _match_files(batch_dir, contracts)
     findings: list[Finding] = []
     issue_frames: list[pl.DataFrame] = []
+    twins = _same_name_twins(files, others)
+    others = [p for p in others if not any(p in ps for ps in twins.values())]
     for p in others:
         rule = contracts.rule_by_id("batch.unknown_file")
         findings.append(Finding(as_of=as_of, extract=p.name, rule_id=rule.rule_id,
@@ -268,6 +307,15 @@ def stage_batch(batch_dir: Path, work_dir: Path, contracts: Contracts | None = N
             log.warning("%s: %s is missing", as_of, e.file_name)
             continue
         log.info("%s: staging %s", as_of, path.name)
+        if e.name in twins:
+            names = ", ".join(p.name for p in twins[e.name])
+            f = _file_finding(as_of, e, names, "duplicate_file", f"files {names}")
+            findings.append(f)
+            manifest.extracts[e.name] = ExtractOutcome(e.name, names, "rejected",
+                                                       reason=f.message)
+            parents[e.name] = ParentState(status="rejected")
+            log.warning("%s: %s delivered twice; both rejected", as_of, e.file_name)
+            continue
         if not _inside(path, batch_dir):
             f = _file_finding(as_of, e, path.name, "not_in_landing", "")
             findings.append(f)
@@ -288,7 +336,8 @@ def stage_batch(batch_dir: Path, work_dir: Path, contracts: Contracts | None = N
         failpoint(f"stage:after:{e.name}")
         log.info("%s: %s read %d, loaded %d, quarantined %d", as_of, e.name,
                  outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined)
-    issues = pl.concat([findings_frame(findings), *issue_frames], how="vertical")
+    issues = bound_issues(pl.concat([findings_frame(findings), *issue_frames],
+                                    how="vertical"))
     issues_path = work_dir / ISSUES_FILE
     issues.write_parquet(issues_path, compression=WORK_PARQUET_COMPRESSION)
     manifest.issues_parquet = str(issues_path.resolve())

@@ -16,9 +16,9 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from qa_pipeline.contracts import Column, Condition, Extract, ParentLookup, Rule
-from qa_pipeline.findings import ISSUE_SCHEMA, VALUE_MAX, empty_issues
-from qa_pipeline.reading import ROW_COLUMN
+from qa_pipeline.contracts import INT_MAX, INT_MIN, Column, Condition, Extract, ParentLookup, Rule
+from qa_pipeline.findings import ISSUE_SCHEMA, empty_issues
+from qa_pipeline.reading import INVALID_BYTE, ROW_COLUMN
 
 LOCAL_TZ = "Europe/London"
 """Paris datetimes are UK local time; they are stored as UTC (reporting-db.md)."""
@@ -35,6 +35,11 @@ DATETIME_FORMATS: tuple[tuple[str, str], ...] = (
 )
 FLAG_SYNONYMS = {"YES": "Y", "NO": "N"}
 INT_PATTERN = r"^-?\d{1,18}$"
+DIGITS_PATTERN = r"^-?\d+$"
+
+DEFAULT_EARLIEST: dict[str, date] = {"birth": date(1900, 1, 1), "event": date(1990, 1, 1)}
+"""Dates before these are row-level errors (settings `earliest_birth_date` and
+`earliest_event_date`); they also bound every period range the indicators compute."""
 
 DTYPES: dict[str, pl.DataType] = {
     "id": pl.String(), "text": pl.String(), "code": pl.String(), "flag": pl.String(),
@@ -58,6 +63,9 @@ def parent_col(lookup: ParentLookup) -> str:
 OVERLAP_COL = "__overlap"
 FIELD_COUNT_COL = "__field_count"
 TOO_LONG_COL = "__too_long"
+INVALID_BYTE_COL = "__invalid_byte"
+ROW_COLUMN_RULES = {"value_too_long": TOO_LONG_COL, "invalid_byte": INVALID_BYTE_COL}
+"""Row rules whose column differs row by row: rule suffix -> helper column naming it."""
 REF_STATUS_COL = "__ref_status"
 DEFAULT_MAX_FIELD_CHARS = 32_767
 """The longest value a row may carry (Excel's cell limit); configurable."""
@@ -113,7 +121,8 @@ def _cond(cond: Condition) -> pl.Expr:
     return pl.col(cond.column).is_in(list(cond.values))
 
 
-def rule_expr(rule: Rule, e: Extract, as_of: date) -> pl.Expr:
+def rule_expr(rule: Rule, e: Extract, as_of: date,
+              earliest: dict[str, date] | None = None) -> pl.Expr:
     """True where a row passes the rule (a null comparison passes: another rule covers it)."""
     col = rule.column
     p = rule.params
@@ -124,9 +133,20 @@ def rule_expr(rule: Rule, e: Extract, as_of: date) -> pl.Expr:
     if k == "missing":
         present = pl.col(raw(col or "")).is_not_null()
         expr = present if "condition" not in p else (~_cond(p["condition"]) | present)
-    elif k in ("unknown_code", "invalid_flag", "invalid_date", "invalid_datetime", "invalid_int"):
+    elif k == "invalid_int":  # digits too many for any integer are out_of_range instead
+        text = pl.col(raw(col or ""))
+        expr = text.is_null() | text.str.contains(DIGITS_PATTERN)
+    elif k in ("unknown_code", "invalid_flag", "invalid_date", "invalid_datetime"):
         assert typed is not None
         expr = pl.col(raw(col or "")).is_null() | typed.is_not_null()
+    elif k == "int_range":
+        assert typed is not None
+        text = pl.col(raw(col or ""))
+        expr = ~text.str.contains(DIGITS_PATTERN) | typed.is_between(INT_MIN, INT_MAX)
+    elif k == "too_early":
+        assert typed is not None
+        bound = (earliest or DEFAULT_EARLIEST)[p["earliest"]]
+        expr = as_date(typed, ctype) >= pl.lit(bound)
     elif k == "future_date":
         assert typed is not None
         expr = as_date(typed, ctype) <= pl.lit(as_of)
@@ -173,6 +193,8 @@ def rule_expr(rule: Rule, e: Extract, as_of: date) -> pl.Expr:
         expr = pl.col(FIELD_COUNT_COL).is_null()
     elif k == "too_long":
         expr = pl.col(TOO_LONG_COL).is_null()
+    elif k == "invalid_byte":
+        expr = pl.col(INVALID_BYTE_COL).is_null()
     else:
         raise ValueError(f"rule {rule.rule_id}: no row expression for kind {k!r}")
     return expr.fill_null(True)
@@ -261,17 +283,25 @@ def _parent_lookups(frame: pl.DataFrame, e: Extract, parents: dict[str, ParentSt
     return frame
 
 
+def _first_column(e: Extract, test: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    """The name of the first contract column whose raw text passes `test`, else null."""
+    found = pl.lit(None, dtype=pl.String)
+    for c in reversed(list(e.columns)):
+        found = pl.when(test(pl.col(raw(c)))).then(pl.lit(c)).otherwise(found)
+    return found
+
+
 def _row_shape(frame: pl.DataFrame, e: Extract, ragged: dict[int, int],
-               max_field_chars: int) -> pl.DataFrame:
-    """Helper columns for the wrong-field-count and value-too-long rules."""
+               max_field_chars: int, marked_bytes: bool = False) -> pl.DataFrame:
+    """Helper columns for the wrong-field-count, value-too-long and invalid-byte rules."""
     counts = pl.DataFrame({ROW_COLUMN: list(ragged), FIELD_COUNT_COL: list(ragged.values())},
                           schema={ROW_COLUMN: pl.Int64, FIELD_COUNT_COL: pl.Int64})
     frame = frame.join(counts, on=ROW_COLUMN, how="left", maintain_order="left")
-    too_long = pl.lit(None, dtype=pl.String)
-    for c in reversed(list(e.columns)):
-        too_long = pl.when(pl.col(raw(c)).str.len_chars() > max_field_chars).then(
-            pl.lit(c)).otherwise(too_long)
-    return frame.with_columns(too_long.alias(TOO_LONG_COL))
+    invalid = (_first_column(e, lambda v: v.str.contains(INVALID_BYTE, literal=True))
+               if marked_bytes else pl.lit(None, dtype=pl.String))
+    return frame.with_columns(
+        _first_column(e, lambda v: v.str.len_chars() > max_field_chars).alias(TOO_LONG_COL),
+        invalid.alias(INVALID_BYTE_COL))
 
 
 def _overlap(frame: pl.DataFrame, e: Extract) -> pl.DataFrame:
@@ -302,7 +332,8 @@ def _check_fn(expr: pl.Expr) -> Callable[[PolarsData], pl.LazyFrame]:
     return fn
 
 
-def build_schema(e: Extract, as_of: date) -> tuple[pa.DataFrameSchema, list[Rule]]:
+def build_schema(e: Extract, as_of: date, earliest: dict[str, date] | None = None
+                 ) -> tuple[pa.DataFrameSchema, list[Rule]]:
     """The pandera schema of an extract: typed columns plus one named check per row rule."""
     rules = [r for r in e.rules if r.level == "row" and _applies(r, e)]
     columns = {
@@ -311,7 +342,8 @@ def build_schema(e: Extract, as_of: date) -> tuple[pa.DataFrameSchema, list[Rule
         for c in e.columns.values()
     }
     checks = [
-        pa.Check(_check_fn(rule_expr(r, e, as_of)), name=r.rule_id, error=r.rule_id)
+        pa.Check(_check_fn(rule_expr(r, e, as_of, earliest)), name=r.rule_id,
+                 error=r.rule_id)
         for r in rules
     ]
     return pa.DataFrameSchema(columns, checks=checks, strict=False, name=e.name), rules
@@ -350,13 +382,13 @@ def typed_frame(text: pl.DataFrame, e: Extract) -> pl.DataFrame:
 
 def validation_frame(text: pl.DataFrame, e: Extract, parents: dict[str, ParentState],
                      ragged: dict[int, int] | None = None,
-                     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
-                     ) -> tuple[pl.DataFrame, list[int]]:
+                     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+                     marked_bytes: bool = False) -> tuple[pl.DataFrame, list[int]]:
     """The frame pandera validates: typed columns, raw text and every helper column the
     rules read (row shape, reference status, parent values, overlap). Also returns the
     references that could not be checked (their extract was not loaded)."""
     frame = typed_frame(text, e)
-    frame = _row_shape(frame, e, ragged or {}, max_field_chars)
+    frame = _row_shape(frame, e, ragged or {}, max_field_chars, marked_bytes)
     frame, unchecked = _reference_status(frame, e, parents)
     frame = _parent_lookups(frame, e, parents)
     for c in e.columns.values():
@@ -371,9 +403,14 @@ def validation_frame(text: pl.DataFrame, e: Extract, parents: dict[str, ParentSt
 
 def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
                      parents: dict[str, ParentState], ragged: dict[int, int] | None = None,
-                     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> ValidationResult:
-    frame, unchecked = validation_frame(text, e, parents, ragged, max_field_chars)
-    schema, rules = build_schema(e, as_of)
+                     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+                     marked_bytes: bool = False,
+                     earliest: dict[str, date] | None = None) -> ValidationResult:
+    """Validate one extract. `marked_bytes`: the file had bytes invalid in its encoding
+    (`reading.INVALID_BYTE` marks them); `earliest`: the earliest plausible dates."""
+    frame, unchecked = validation_frame(text, e, parents, ragged, max_field_chars,
+                                        marked_bytes)
+    schema, rules = build_schema(e, as_of, earliest)
     failures = _failures(schema, frame)
     issues = _issue_rows(failures, frame, e, as_of, rules)
     error_ids = {r.rule_id for r in rules if r.severity == "error"}
@@ -438,7 +475,8 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
         (pl.col(raw(e.team_column)) if e.team_column else pl.lit(None, pl.String))
         .alias("team_id"),
         *[pl.col(raw(c)) for c in e.columns],
-        *[pl.col(c) for c in (TOO_LONG_COL, FIELD_COUNT_COL) if c in frame.columns],
+        *[pl.col(c) for c in (*ROW_COLUMN_RULES.values(), FIELD_COUNT_COL)
+          if c in frame.columns],
     )
     joined = failures.join(meta, on="rule_id", how="left").join(positions, on="index", how="left")
     value = pl.lit(None, dtype=pl.String)
@@ -453,23 +491,26 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
     value = pl.when(pl.col("sensitive")).then(None).otherwise(value)
     # Rules whose column differs row by row.
     column = pl.col("column_name")
-    if TOO_LONG_COL in frame.columns:
-        is_long = pl.col("rule_id") == f"{e.name}.value_too_long"
-        is_count = pl.col("rule_id") == f"{e.name}.wrong_field_count"
-        long_value = pl.lit(None, dtype=pl.String)
+    for suffix, helper in ROW_COLUMN_RULES.items():
+        if helper not in frame.columns:
+            continue
+        this = pl.col("rule_id") == f"{e.name}.{suffix}"
+        row_value = pl.lit(None, dtype=pl.String)
         for col in e.columns:
-            long_value = pl.when(pl.col(TOO_LONG_COL) == col).then(pl.col(raw(col))).otherwise(
-                long_value)
-        column = pl.when(is_long).then(pl.col(TOO_LONG_COL)).otherwise(column)
-        value = (pl.when(is_long).then(long_value)
-                 .when(is_count).then(pl.col(FIELD_COUNT_COL).cast(pl.String) + " fields")
-                 .otherwise(value))
+            row_value = pl.when(pl.col(helper) == col).then(pl.col(raw(col))).otherwise(
+                row_value)
+        column = pl.when(this).then(pl.col(helper)).otherwise(column)
+        value = pl.when(this).then(row_value).otherwise(value)
+    if FIELD_COUNT_COL in frame.columns:
+        is_count = pl.col("rule_id") == f"{e.name}.wrong_field_count"
+        value = pl.when(is_count).then(
+            pl.col(FIELD_COUNT_COL).cast(pl.String) + " fields").otherwise(value)
     return joined.select(
         pl.lit(as_of).alias("as_of"),
         pl.lit(e.name).alias("extract"),
         "record_id", "child_id", "team_id", "rule_id", "severity",
         column.alias("column_name"),
-        value.str.slice(0, VALUE_MAX).alias("value"),
+        value.alias("value"),  # cut to VALUE_MAX, length noted, by findings.bound_issues
         "message",
         "source_row",
     ).sort(["source_row", "rule_id"]).cast(ISSUE_SCHEMA)  # type: ignore[arg-type]

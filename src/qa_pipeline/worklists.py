@@ -24,6 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from qa_pipeline.redaction import redact, redact_cut
+
 SEVERITY_ORDER = {"file_error": 0, "error": 1, "warning": 2}
 NO_TEAM = "No team"
 SUMMARY = "Summary"
@@ -189,7 +191,7 @@ def csv_safe(value: Any) -> Any:
 def sheet_title(name: str, taken: Iterable[str] = ()) -> str:
     """A valid, unique Excel sheet name: ≤ 31 characters, none of []:*?/\\, not 'History',
     not starting or ending with an apostrophe."""
-    t = _SHEET_FORBIDDEN.sub(" ", name)
+    t = _SHEET_FORBIDDEN.sub(" ", redact(name))
     t = re.sub(r"\s+", " ", t).strip().strip("'").strip()
     if not t or t.lower() == "history":
         t = f"Sheet {t}".strip()
@@ -203,11 +205,15 @@ def sheet_title(name: str, taken: Iterable[str] = ()) -> str:
     return t
 
 
+CELL_MAX = 1000
+"""The longest text a worksheet cell holds (its original length is noted)."""
+
+
 def _put(ws: Any, row: int, col: int, value: Any, number_format: str | None = None) -> None:
     """Write one cell; text is always stored as text, never as a formula."""
     cell = ws.cell(row=row, column=col)
     if isinstance(value, str):
-        value = _ILLEGAL_XLSX.sub("\ufffd", value)
+        value = _ILLEGAL_XLSX.sub("\ufffd", redact_cut(value, CELL_MAX) or "")
         cell.value = value
         if is_formula_like(value) or cell.data_type != "s":
             cell.data_type = "s"      # openpyxl would otherwise write "=..." as a formula

@@ -151,3 +151,18 @@ def test_no_schema_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "no batch has been published" in capsys.readouterr().err
     assert _add(db) == 2
     assert "catalogue (dq_rule) is empty" in capsys.readouterr().err
+
+
+def test_reason_quoting_an_nhs_number_is_stored_masked(published: str,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    db = published
+    args = ["exceptions", "add", "--rule", RULE, "--extract", "cin_reviews", "--record", "V1",
+            "--reason", "Checked with health: NHS 943-476-5919 is the baby", "--by",
+            "J. Officer", "--db", db]
+    assert main(args) == 0
+    with make_engine(db).connect() as conn:
+        reason = conn.execute(sa.text("SELECT reason FROM dq_exception")).scalar_one()
+    assert reason == "Checked with health: NHS [NHS number removed] is the baby"
+    assert main(["exceptions", "list", "--db", db]) == 0
+    assert "943-476-5919" not in capsys.readouterr().out

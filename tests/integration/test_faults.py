@@ -1,13 +1,12 @@
-"""Faults: two runs at once, a database that goes away mid-run."""
+"""Faults: two runs at once, a database that goes away mid-run. Tests synchronise on events
+(a run held at a fault point until the test releases it, a line of a log), never on sleeps."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -17,53 +16,47 @@ from qa_pipeline.db import make_engine
 from qa_pipeline.pipeline import run_path
 from qa_pipeline.settings import Settings
 from tests.batch_builder import base, write_batch
+from tests.cli_proc import CliProc, release, wait_for_file, waitpoint_env
 from tests.pg_server import PostgresServer
 
 
-def _cli(batch: Path, db_url: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "qa_pipeline.cli", "run", str(batch), "--db", db_url],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for_run_row(db_url: str, timeout: float = 60.0) -> None:
-    engine = make_engine(db_url)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with engine.connect() as conn:
-                if conn.execute(sa.text("SELECT COUNT(*) FROM pipeline_run")).scalar_one():
-                    return
-        except sa.exc.DBAPIError:
-            pass  # schema not created yet
-        time.sleep(0.2)
-    raise AssertionError("the first run never started")
-
-
 def test_second_run_waits_or_exits_clearly(db_url: str, tmp_path: Path) -> None:
+    """The first run is held inside its publish transaction (on an event: it waits for a
+    release file); a second run with a short lock timeout exits 1, a patient one waits for
+    the lock and runs after the first has finished."""
     batch = write_batch(tmp_path / "landing", base())
-    first = _cli(batch, db_url, QA_PIPELINE_PAUSEPOINT="publish:after:teams:6")
+    run = ("run", str(batch), "--db", db_url)
+    hold = tmp_path / "hold"
+    first = CliProc(*run, **waitpoint_env("publish:after:teams", hold))
+    patient: CliProc | None = None
     try:
-        _wait_for_run_row(db_url)
-        time.sleep(1.0)  # the first run is now inside its publish transaction, paused
-        impatient = _cli(batch, db_url, QA_PIPELINE_LOCK_TIMEOUT_SECONDS="1")
-        out, err = impatient.communicate(timeout=120)
-        assert impatient.returncode == 1, out + err
-        assert "another qa-pipeline run" in err
-        patient = _cli(batch, db_url)  # waits for the lock, then runs
-        out, err = patient.communicate(timeout=180)
-        assert patient.returncode == 0, out + err
+        wait_for_file(hold / "reached", first)  # holds the lock, inside its transaction
+        impatient = CliProc(*run, QA_PIPELINE_LOCK_TIMEOUT_SECONDS="1")
+        assert impatient.wait() == 1, impatient.stdout + impatient.stderr
+        assert "another qa-pipeline run" in impatient.stderr
+        patient = CliProc(*run, QA_PIPELINE_LOCK_TIMEOUT_SECONDS="600")
+        patient.wait_for_line("waiting up to")  # it found the lock taken
+        assert patient.popen.poll() is None and first.popen.poll() is None
+    except BaseException:
+        for proc in (first, patient):
+            if proc is not None:
+                proc.kill()
+        raise
     finally:
-        out, err = first.communicate(timeout=180)
-    assert first.returncode == 0, out + err
+        release(hold)
+    assert first.wait() == 0, first.stdout + first.stderr
+    assert patient is not None
+    assert patient.wait() == 0, patient.stdout + patient.stderr  # then ran
     engine = make_engine(db_url)
     with engine.connect() as conn:
         runs = conn.execute(sa.text("SELECT status, started_at, finished_at FROM pipeline_run "
                                     "ORDER BY started_at")).all()
         teams = conn.execute(sa.text("SELECT COUNT(*) FROM stg_teams")).scalar_one()
-    # the impatient run never started a run row; the two others ran one after the other
+    engine.dispose()
+    # the impatient run never started a run row; the patient one started after the first
+    # had finished: their writes never interleaved
     assert [r[0] for r in runs] == ["succeeded", "succeeded"]
-    assert runs[0][2] <= runs[1][2]
+    assert runs[0][2] <= runs[1][1]
     assert teams == 2
 
 
@@ -76,19 +69,29 @@ def test_database_outage_during_publish_is_retried(postgres_server: PostgresServ
     batch = write_batch(tmp_path / "landing", base())
     stopped = threading.Event()
     real = publish_mod.failpoint
+    back_offs: list[float] = []
 
     def outage(name: str) -> None:
         real(name)
         if name == "publish:after:referrals" and not stopped.is_set():
             stopped.set()
             postgres_server.stop(mode="fast")
-            threading.Timer(2.0, postgres_server.start).start()
+
+    def back_off(seconds: float) -> None:
+        # on events, not a timer: the server comes back during the second back-off, after
+        # two attempts have failed
+        back_offs.append(seconds)
+        if len(back_offs) == 2:
+            postgres_server.start()
+        time.sleep(seconds)
 
     monkeypatch.setattr(publish_mod, "failpoint", outage)
+    monkeypatch.setattr(publish_mod, "time", SimpleNamespace(sleep=back_off))
     settings = Settings(db_retry_attempts=6, db_retry_base_seconds=0.5, aftercare=False)
     result = run_path(batch, pg_url, settings=settings)
     assert stopped.is_set()
     assert result.exit_code == 0, result.batches[0].error
+    assert back_offs == [0.5, 1.0]  # retried twice, doubling, then the third attempt worked
     engine = make_engine(pg_url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM stg_referrals")).scalar_one() == 2

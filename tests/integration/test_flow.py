@@ -100,8 +100,12 @@ def test_artifacts_carry_no_identifying_values(prefect_harness: None, tmp_path: 
     for r in data["persons"]:
         r["Surname"] = "Zyxplantedsurname"
     data["referrals"][1]["referral_id"] = "943 476 5919"
+    data["teams"][0]["team_name"] = "Team 401-023-2137"  # a text column: teams rejected
+    for r in data["cin_reviews"]:
+        r["ref 401 023 2137"] = ""  # an unknown header naming a number: a warning, masked
     as_of = AS_OF - timedelta(days=30)
     folder = write_batch(tmp_path / "landing", data, as_of=as_of)
+    (folder / "9434765919.csv").write_text("a\n1\n", encoding="utf-8")  # a stray file
     db_url = f"sqlite:///{tmp_path / 'qa.db'}"
     [result] = nightly(str(folder), db_url, str(tmp_path / "work"))
     artifacts = _artifacts(f"qa-batch-{as_of.isoformat()}%")
@@ -110,5 +114,6 @@ def test_artifacts_carry_no_identifying_values(prefect_harness: None, tmp_path: 
                      for a in artifacts)
     text += Path(str(result["report"])).read_text(encoding="utf-8")
     assert "rejected" in text  # the persons file, reported without its values
-    for needle in ("Zyxplantedsurname", "943 476 5919", "9434765919"):
+    for needle in ("Zyxplantedsurname", "943 476 5919", "9434765919", "401-023-2137",
+                   "401 023 2137", "4010232137"):
         assert needle not in text

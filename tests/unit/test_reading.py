@@ -10,7 +10,14 @@ import polars as pl
 import pytest
 
 from qa_pipeline.contracts import load_contracts
-from qa_pipeline.reading import FileProblem, RawFile, normalise_header, read_text_csv
+from qa_pipeline.reading import (
+    INVALID_BYTE,
+    FileProblem,
+    RawFile,
+    decode,
+    normalise_header,
+    read_text_csv,
+)
 from qa_pipeline.staging import stage_batch
 from qa_pipeline.validation import parse_expr, raw
 from tests.batch_builder import base, csv_text, write_batch
@@ -162,3 +169,32 @@ def test_other_file_reported_and_ignored(tmp_path: Path) -> None:
     issues = pl.read_parquet(m.issues_parquet)
     assert issues.select("extract", "rule_id", "severity").to_dicts() == [
         {"extract": "readme.txt", "rule_id": "batch.unknown_file", "severity": "warning"}]
+
+
+WELSH = "Tîm Drws Ffrynt – Gogledd"
+
+
+@pytest.mark.parametrize("data,encoding,invalid", [
+    (f"a\n{WELSH}\n".encode(), "utf-8", 0),
+    (f"a\n{WELSH}\n".encode() + b"x\xffy\n", "utf-8", 1),          # one bad byte: UTF-8
+    (b"\xef\xbb\xbf" + b"a\nx\xffy\n", "utf-8-sig", 1),            # a BOM says UTF-8
+    (f"a\n{WELSH}\nSiân\n".encode("cp1252"), "cp1252", 0),        # Windows-1252 throughout
+    (f"a\n{WELSH}\n".encode("cp1252") + b"und\x81\x8d\x8f\x90\x9d\n", "cp1252", 5),
+])
+def test_decoding_marks_bad_bytes_and_never_garbles(data: bytes, encoding: str,
+                                                    invalid: int) -> None:
+    decoded = decode(data)
+    assert (decoded.encoding, decoded.invalid_bytes) == (encoding, invalid)
+    assert WELSH in decoded.text or "Tîm" not in data.decode("utf-8", "replace")
+    assert decoded.text.count(INVALID_BYTE) == invalid
+    assert "Ã" not in decoded.text and "â€" not in decoded.text
+
+
+def test_trailing_comma_on_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "teams.csv"
+    path.write_bytes(b"team_id,team_name,\r\nT1,One,\r\nT2,Two\r\nT3,Three,x,y\r\n")
+    raw = read_text_csv(path)
+    assert isinstance(raw, RawFile)
+    assert raw.unnamed == ("unnamed_column_3",)
+    assert raw.ragged == {3: 4}  # only the row with a field too many
+    assert raw.frame["unnamed_column_3"].to_list() == [None, None, "x"]

@@ -126,6 +126,17 @@ def break_row(rule: Rule, data: dict[str, list[Row]]) -> Row:
         row["__extra_fields__"] = "surplus|fields"
     elif k == "too_long":
         row[list(e.columns)[-1]] = "x" * 40_000
+    elif k == "int_range":
+        assert col is not None
+        row[col] = "3000000000"  # above PostgreSQL's INTEGER (2147483648 is a valid NHS no.)
+    elif k == "too_early":
+        assert col is not None
+        row[col] = "01/05/0211 10:00" if e.columns[col].type == "datetime" else "01/05/0211"
+        if e.overlap is not None and col == e.overlap.start:  # not overlapping the base rows
+            row[e.overlap.end] = "01/06/0211"
+    elif k == "invalid_byte":
+        # Valid UTF-8 around one byte that is not (written through surrogateescape).
+        row[list(e.columns)[-1]] = "Si\u00e2n \u2013 T\udcffm"
     elif k == "overlap":
         row[p["group"]] = rows[0][p["group"]]
         row[p["start"]] = rows[0][p["start"]]
