@@ -125,6 +125,7 @@ def _print_summary(result: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from qa_pipeline.contracts import ContractError
     from qa_pipeline.redaction import install_log_redaction, redact_standard_streams
 
     redact_standard_streams()  # before anything is printed: no NHS number reaches a terminal
@@ -134,6 +135,18 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_log_redaction()
+    try:
+        return _dispatch(args)
+    except ContractError as exc:  # the contract file is broken: one line, no traceback
+        print(f"qa-pipeline: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command. The contracts are loaded lazily (at the first import of the database
+    module, or by the command itself); a broken contract file raises ContractError."""
+    from qa_pipeline.contracts import ContractError
+
     handler = getattr(args, "handler", None)
     if handler is not None:
         return int(handler(args))
@@ -157,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {outcome.message}")
                 return outcome.exit_code
             result = run_path(args.path, settings.db_url, args.work_dir, settings)
+        except ContractError:
+            raise
         except (BatchError, ReleaseError) as exc:
             print(f"qa-pipeline: error: {exc}", file=sys.stderr)
             return EXIT_USAGE

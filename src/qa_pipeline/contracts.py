@@ -8,7 +8,10 @@ schema and the docs are all built from these objects, never from a second hand-w
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -237,103 +240,399 @@ def _date_word(column: str) -> str:
     return column[: -len("_datetime")] + "_date" if column.endswith("_datetime") else column
 
 
-def _condition(raw: Any, where: str) -> Condition:
-    if not isinstance(raw, dict) or "column" not in raw:
-        raise ContractError(f"{where}: a condition needs a column")
-    if raw.get("present"):
-        return Condition(column=raw["column"], present=True)
-    values = raw.get("in")
+# --- the contract file's grammar ------------------------------------------------------------
+#
+# Every key each level of contracts/extracts.yaml allows, declared once: the parser refuses
+# any other key (a misspelt option would otherwise drop its rule without a word), so adding
+# an option means adding it here and reading it in the parser below.
+
+TOP_KEYS: frozenset[str] = frozenset({"version", "extracts"})
+EXTRACT_KEYS: frozenset[str] = frozenset(
+    {"label", "description", "key", "unique", "child_column", "team_column", "columns",
+     "references", "checks"}
+)
+_DATES: frozenset[str] = frozenset({"date", "datetime"})
+_ANY_TYPE: frozenset[str] = frozenset(COLUMN_TYPES)
+COLUMN_OPTIONS: dict[str, frozenset[str]] = {
+    "type": _ANY_TYPE,
+    "description": _ANY_TYPE,
+    "required": _ANY_TYPE,
+    "required_when": _ANY_TYPE,
+    "codes": frozenset({"code"}),
+    "flags": frozenset({"flag"}),
+    "ref": _ANY_TYPE,
+    "not_before": _DATES,
+    "not_after_extract_date": _DATES,
+    "first_of_month": _DATES,
+    "minimum": frozenset({"int"}),
+    "not_equal": _ANY_TYPE,
+    "only_when": _ANY_TYPE,
+    "warn_missing_when": _ANY_TYPE,
+    "weekend": _DATES,
+    "earliest": _DATES,
+    "matches_parent": _ANY_TYPE,
+    "not_before_parent": _DATES,
+    "not_after_parent": _DATES,
+}
+"""Each column option and the column types it applies to (on another type it would do
+nothing, so it is refused too)."""
+COLUMN_KEYS: frozenset[str] = frozenset(COLUMN_OPTIONS)
+REF_KEYS: frozenset[str] = frozenset({"extract", "column", "where"})
+CONDITION_KEYS: frozenset[str] = frozenset({"column", "in", "present"})
+ONLY_WHEN_KEYS: frozenset[str] = frozenset({"value", "column", "equals", "severity", "rule"})
+LOOKUP_KEYS: frozenset[str] = frozenset({"via", "extract", "column"})
+LOOKUP_OPTIONS: tuple[str, ...] = ("matches_parent", "not_before_parent", "not_after_parent")
+REFERENCE_KEYS: frozenset[str] = frozenset({"columns", "extract", "to_columns"})
+CHECK_KINDS: frozenset[str] = frozenset({"overlap"})
+OVERLAP_KEYS: frozenset[str] = frozenset({"group", "start", "end"})
+ROW_SEVERITIES: tuple[str, ...] = ("error", "warning")
+
+
+@dataclass(frozen=True)
+class _At:
+    """Where a value sits in the contract file, for messages:
+    `contracts/extracts.yaml: extract referrals, column decision_date, not_before: ...`."""
+
+    source: str
+    path: tuple[str, ...] = ()
+
+    def at(self, part: str) -> _At:
+        return _At(self.source, (*self.path, part))
+
+    def error(self, problem: str) -> ContractError:
+        where = ", ".join(self.path)
+        return ContractError(f"{self.source}: {where}: {problem}" if where
+                             else f"{self.source}: {problem}")
+
+
+def _suggest(word: object, choices: Iterable[str]) -> str:
+    """` (did you mean 'x'?)`, or the list of choices when it is short and nothing is close."""
+    options = sorted(choices)
+    close = difflib.get_close_matches(str(word), options, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    if 0 < len(options) <= 12:
+        return f" (one of {', '.join(options)})"
+    return ""
+
+
+def _keys(raw: Any, allowed: frozenset[str], at: _At,
+          required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A mapping with only `allowed` keys and every `required` one."""
+    if not isinstance(raw, dict):
+        raise at.error(f"expected a mapping of keys, not {_shown(raw)}")
+    for key in raw:
+        if key not in allowed:
+            raise at.error(f"unknown key {key!r}{_suggest(key, allowed)}")
+    for key in required:
+        if key not in raw:
+            raise at.error(f"missing key {key!r}")
+    return raw
+
+
+def _shown(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}" if value is not None else "nothing"
+
+
+def _name(value: Any, at: _At, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise at.error(f"{key} must be a name, not {_shown(value)}")
+    return value
+
+
+def _names(value: Any, at: _At, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise at.error(f"{key} must be a non-empty list of names, not {_shown(value)}")
+    return tuple(_name(v, at, key) for v in value)
+
+
+def _flag(raw: dict[str, Any], key: str, default: bool, at: _At) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise at.error(f"{key} must be true or false, not {_shown(value)}")
+    return value
+
+
+def _text(raw: dict[str, Any], key: str, default: str, at: _At) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        raise at.error(f"{key} must be a text, not {_shown(value)}")
+    return " ".join(value.split())
+
+
+def _values(raw: Any, at: _At, key: str) -> tuple[str, ...]:
+    """A list of codes or flag values, upper-cased, each once."""
+    if not isinstance(raw, list):
+        raise at.error(f"{key} must be a list, not {_shown(raw)}")
+    return _distinct([str(v).upper() for v in raw], at, key)
+
+
+def _distinct(values: list[str], at: _At, key: str) -> tuple[str, ...]:
     if not values:
-        raise ContractError(f"{where}: a condition needs `in` or `present`")
-    return Condition(column=raw["column"], values=tuple(str(v).upper() for v in values))
+        raise at.at(key).error("the list is empty")
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise at.at(key).error(f"{v!r} is listed twice")
+        seen.add(v)
+    return tuple(values)
 
 
-def _lookup(raw: Any, where: str) -> ParentLookup:
-    try:
-        return ParentLookup(via=raw["via"], extract=raw["extract"], column=raw["column"])
-    except (KeyError, TypeError) as exc:
-        raise ContractError(f"{where}: needs via, extract and column") from exc
+def _condition(raw: Any, at: _At) -> Condition:
+    """`{column: C, in: [..]}` or `{column: C, present: true}` (columns checked later)."""
+    raw = _keys(raw, CONDITION_KEYS, at, required=("column",))
+    column = _name(raw["column"], at, "column")
+    if "in" in raw and "present" in raw:
+        raise at.error("a condition has `in` or `present`, not both")
+    if "present" in raw:
+        if raw["present"] is not True:
+            raise at.error(f"present must be true, not {_shown(raw['present'])}")
+        return Condition(column=column, present=True)
+    if "in" not in raw:
+        raise at.error("a condition needs `in: [values]` or `present: true`")
+    return Condition(column=column, values=_values(raw["in"], at, "in"))
 
 
-def _column(name: str, raw: dict[str, Any], where: str) -> Column:
-    ctype = raw.get("type")
-    if ctype not in COLUMN_TYPES:
-        raise ContractError(f"{where}: unknown type {ctype!r}")
-    codes_raw = raw.get("codes") or {}
-    codes = (
-        {str(k).upper(): str(v) for k, v in codes_raw.items()}
-        if isinstance(codes_raw, dict)
-        else {str(c).upper(): "" for c in codes_raw}
+def _lookup(raw: Any, at: _At) -> ParentLookup:
+    raw = _keys(raw, LOOKUP_KEYS, at, required=("via", "extract", "column"))
+    return ParentLookup(via=_name(raw["via"], at, "via"),
+                        extract=_name(raw["extract"], at, "extract"),
+                        column=_name(raw["column"], at, "column"))
+
+
+def _only_when(raw: Any, at: _At) -> OnlyWhen:
+    raw = _keys(raw, ONLY_WHEN_KEYS, at, required=("value", "column", "equals"))
+    severity = raw.get("severity", "error")
+    if severity not in ROW_SEVERITIES:
+        raise at.error(f"unknown severity {severity!r}{_suggest(severity, ROW_SEVERITIES)}")
+    rule = raw.get("rule")
+    if rule is not None and not (isinstance(rule, str) and re.fullmatch(r"[a-z][a-z0-9_]*", rule)):
+        raise at.error(f"rule must be a rule name (a-z, 0-9, _), not {_shown(rule)}")
+    return OnlyWhen(value=str(raw["value"]).upper(), column=_name(raw["column"], at, "column"),
+                    equals=str(raw["equals"]).upper(),
+                    severity="warning" if severity == "warning" else "error", rule=rule)
+
+
+@dataclass(frozen=True)
+class _RefDecl:
+    """A column's `ref`, as declared (checked against the other extracts later)."""
+
+    extract: str
+    column: str | None
+    where: Condition | None
+
+
+def _ref(raw: Any, at: _At) -> _RefDecl:
+    """`ref: EXTRACT` or `ref: {extract, column, where}` (`at`: the column)."""
+    rat = at.at("ref")
+    if isinstance(raw, str):
+        return _RefDecl(_name(raw, rat, "ref"), None, None)
+    raw = _keys(raw, REF_KEYS, rat, required=("extract",))
+    return _RefDecl(
+        extract=_name(raw["extract"], rat, "extract"),
+        column=_name(raw["column"], rat, "column") if "column" in raw else None,
+        where=_condition(raw["where"], at.at("ref.where")) if "where" in raw else None,
     )
-    if ctype == "code" and not codes:
-        raise ContractError(f"{where}: a code column needs codes")
-    only_when = None
-    if "only_when" in raw:
-        ow = raw["only_when"]
-        only_when = OnlyWhen(
-            value=str(ow["value"]).upper(), column=ow["column"], equals=str(ow["equals"]).upper(),
-            severity=ow.get("severity", "error"), rule=ow.get("rule"),
-        )
-    return Column(
+
+
+def _codes(raw: Any, at: _At) -> dict[str, str]:
+    if isinstance(raw, dict):
+        codes = [str(k).upper() for k in raw]
+        _distinct(codes, at, "codes")
+        return {str(k).upper(): str(v) for k, v in raw.items()}
+    return dict.fromkeys(_values(raw, at, "codes"), "")
+
+
+def _column(name: str, raw: Any, at: _At) -> tuple[Column, _RefDecl | None]:
+    """One column's declaration, checked on its own (names of other columns later)."""
+    raw = _keys(raw, COLUMN_KEYS, at, required=("type",))
+    ctype = raw["type"]
+    if ctype not in COLUMN_TYPES:
+        raise at.error(f"unknown type {ctype!r}{_suggest(ctype, COLUMN_TYPES)}")
+    for key in raw:
+        if ctype not in COLUMN_OPTIONS[key]:
+            article = "an" if ctype in ("id", "int") else "a"
+            raise at.error(f"{key} does not apply to {article} {ctype} column (only to "
+                           f"{', '.join(t for t in COLUMN_TYPES if t in COLUMN_OPTIONS[key])})")
+    if ctype == "code" and "codes" not in raw:
+        raise at.error("a code column needs codes")
+    if "required" in raw and "required_when" in raw:
+        raise at.error("required and required_when together: give one")
+    minimum = raw.get("minimum")
+    if minimum is not None and (isinstance(minimum, bool) or not isinstance(minimum, int)):
+        raise at.error(f"minimum must be a whole number, not {_shown(minimum)}")
+    if raw.get("weekend", "warning") != "warning":
+        raise at.error(f"weekend must be warning, not {_shown(raw['weekend'])}")
+    for key in ("not_before", "not_equal"):
+        if key in raw:
+            _name(raw[key], at, key)
+    column = Column(
         name=name,
         type=ctype,
-        description=" ".join(str(raw.get("description", "")).split()),
-        required=bool(raw.get("required", False)),
-        required_when=_condition(raw["required_when"], where) if "required_when" in raw else None,
-        codes=codes,
-        flags=tuple(str(f).upper() for f in raw.get("flags", ("Y", "N"))),
-        future_allowed=raw.get("not_after_extract_date", True) is False,
-        first_of_month=bool(raw.get("first_of_month", False)),
+        description=_text(raw, "description", "", at),
+        required=_flag(raw, "required", False, at),
+        required_when=(_condition(raw["required_when"], at.at("required_when"))
+                       if "required_when" in raw else None),
+        codes=_codes(raw["codes"], at) if ctype == "code" else {},
+        flags=_values(raw["flags"], at, "flags") if "flags" in raw else ("Y", "N"),
+        future_allowed=not _flag(raw, "not_after_extract_date", True, at),
+        first_of_month=_flag(raw, "first_of_month", False, at),
         not_before=raw.get("not_before"),
-        minimum=raw.get("minimum"),
+        minimum=minimum,
         not_equal=raw.get("not_equal"),
-        only_when=only_when,
-        warn_missing_when=(
-            _condition(raw["warn_missing_when"], where) if "warn_missing_when" in raw else None
-        ),
-        weekend_warning=raw.get("weekend") == "warning",
-        matches_parent=_lookup(raw["matches_parent"], where) if "matches_parent" in raw else None,
-        not_before_parent=(
-            _lookup(raw["not_before_parent"], where) if "not_before_parent" in raw else None
-        ),
-        not_after_parent=(
-            _lookup(raw["not_after_parent"], where) if "not_after_parent" in raw else None
-        ),
-        earliest=_earliest(raw.get("earliest", "event"), where),
+        only_when=_only_when(raw["only_when"], at.at("only_when")) if "only_when" in raw else None,
+        warn_missing_when=(_condition(raw["warn_missing_when"], at.at("warn_missing_when"))
+                           if "warn_missing_when" in raw else None),
+        weekend_warning="weekend" in raw,
+        matches_parent=(_lookup(raw["matches_parent"], at.at("matches_parent"))
+                        if "matches_parent" in raw else None),
+        not_before_parent=(_lookup(raw["not_before_parent"], at.at("not_before_parent"))
+                           if "not_before_parent" in raw else None),
+        not_after_parent=(_lookup(raw["not_after_parent"], at.at("not_after_parent"))
+                          if "not_after_parent" in raw else None),
+        earliest=_earliest(raw.get("earliest", "event"), at),
     )
+    return column, (_ref(raw["ref"], at) if "ref" in raw else None)
 
 
-def _earliest(value: Any, where: str) -> Literal["birth", "event"]:
+def _earliest(value: Any, at: _At) -> Literal["birth", "event"]:
     if value not in ("birth", "event"):
-        raise ContractError(f"{where}: earliest must be birth or event, not {value!r}")
+        raise at.error(f"earliest must be birth or event, not {value!r}")
     return "birth" if value == "birth" else "event"
 
 
-def _references(name: str, raw: dict[str, Any], columns: dict[str, Column],
-                extracts_raw: dict[str, Any]) -> tuple[Reference, ...]:
-    refs: list[Reference] = []
-    for cname, craw in raw["columns"].items():
-        ref = craw.get("ref")
-        if ref is None:
-            continue
-        target = ref if isinstance(ref, str) else ref["extract"]
-        if target not in extracts_raw:
-            raise ContractError(f"{name}.{cname}: reference to unknown extract {target!r}")
-        to_col = ref.get("column") if isinstance(ref, dict) else None
-        to_col = to_col or extracts_raw[target]["key"][0]
-        where = (
-            _condition(ref["where"], f"{name}.{cname}")
-            if isinstance(ref, dict) and "where" in ref
-            else None
-        )
-        refs.append(Reference((cname,), target, (to_col,), where))
-    for r in raw.get("references", []):
-        refs.append(Reference(tuple(r["columns"]), r["extract"], tuple(r["to_columns"])))
-    for r in refs:
-        for c in r.columns:
-            if c not in columns:
-                raise ContractError(f"{name}: reference column {c!r} is not declared")
-    return tuple(refs)
+# --- names between columns and extracts -----------------------------------------------------
+
+
+def _own_column(name: str, columns: dict[str, Column], at: _At) -> Column:
+    """A column of the same extract, or a message naming the unknown one."""
+    if name not in columns:
+        raise at.error(f"unknown column {name!r}{_suggest(name, columns)}")
+    return columns[name]
+
+
+def _other_column(name: str, extract: str, columns: dict[str, Column], at: _At) -> Column:
+    if name not in columns:
+        raise at.error(f"unknown column {name!r} of extract {extract}"
+                       f"{_suggest(name, columns)}")
+    return columns[name]
+
+
+def _other_extract(name: str, declared: dict[str, Any], at: _At) -> None:
+    if name not in declared:
+        raise at.error(f"unknown extract {name!r}{_suggest(name, declared)}")
+
+
+def _allowed_value(value: str, column: Column, at: _At, what: str = "") -> None:
+    """A value named for a code or flag column must be one it allows."""
+    allowed = column.allowed_values
+    if allowed and value not in allowed:
+        kind = "code" if column.type == "code" else "flag value"
+        raise at.error(f"{what}{value!r} is not a {kind} of column {column.name}"
+                       f"{_suggest(value, allowed)}")
+
+
+def _check_condition(cond: Condition, columns: dict[str, Column], at: _At,
+                     extract: str | None = None) -> None:
+    """The condition's column exists (in `extract` for a ref's `where`), and so do its values."""
+    column = (_own_column(cond.column, columns, at) if extract is None
+              else _other_column(cond.column, extract, columns, at))
+    for v in cond.values:
+        _allowed_value(v, column, at)
+
+
+def _check_columns(columns: dict[str, Column], refs: dict[str, _RefDecl],
+                   all_columns: dict[str, dict[str, Column]], at: _At) -> None:
+    """Every column, extract and value a column's options name is declared."""
+    for c in columns.values():
+        cat = at.at(f"column {c.name}")
+        ref = refs.get(c.name)
+        if ref is not None:
+            rat = cat.at("ref")
+            _other_extract(ref.extract, all_columns, rat)
+            if ref.column is not None:
+                _other_column(ref.column, ref.extract, all_columns[ref.extract], rat)
+            if ref.where is not None:
+                _check_condition(ref.where, all_columns[ref.extract], cat.at("ref.where"),
+                                 extract=ref.extract)
+        if c.not_before is not None:
+            _own_column(c.not_before, columns, cat.at("not_before"))
+        if c.not_equal is not None:
+            _own_column(c.not_equal, columns, cat.at("not_equal"))
+        for key, cond in (("required_when", c.required_when),
+                          ("warn_missing_when", c.warn_missing_when)):
+            if cond is not None:
+                _check_condition(cond, columns, cat.at(key))
+        if c.only_when is not None:
+            oat = cat.at("only_when")
+            _allowed_value(c.only_when.value, c, oat, "value ")
+            other = _own_column(c.only_when.column, columns, oat)
+            _allowed_value(c.only_when.equals, other, oat, "equals ")
+        for key in LOOKUP_OPTIONS:
+            lookup: ParentLookup | None = getattr(c, key)
+            if lookup is None:
+                continue
+            lat = cat.at(key)
+            _other_extract(lookup.extract, all_columns, lat)
+            _other_column(lookup.column, lookup.extract, all_columns[lookup.extract], lat)
+            if lookup.via not in columns:
+                raise lat.error(f"unknown via column {lookup.via!r}"
+                                f"{_suggest(lookup.via, columns)}")
+            via_ref = refs.get(lookup.via)
+            if via_ref is None or via_ref.extract != lookup.extract:
+                raise lat.error(f"via column {lookup.via} has no ref to extract "
+                                f"{lookup.extract}")
+
+
+def _references(er: dict[str, Any], columns: dict[str, Column],
+                refs: dict[str, _RefDecl], all_columns: dict[str, dict[str, Column]],
+                keys: dict[str, tuple[str, ...]], at: _At) -> tuple[Reference, ...]:
+    out = [
+        Reference((cname,), r.extract, (r.column or keys[r.extract][0],), r.where)
+        for cname, r in refs.items()
+    ]
+    raw = er.get("references", [])
+    if not isinstance(raw, list):
+        raise at.at("references").error(f"expected a list, not {_shown(raw)}")
+    for i, r in enumerate(raw, start=1):
+        rat = at.at(f"references[{i}]")
+        r = _keys(r, REFERENCE_KEYS, rat, required=("columns", "extract", "to_columns"))
+        cols = _names(r["columns"], rat, "columns")
+        target = _name(r["extract"], rat, "extract")
+        to_cols = _names(r["to_columns"], rat, "to_columns")
+        for c in cols:
+            _own_column(c, columns, rat)
+        _other_extract(target, all_columns, rat)
+        for c in to_cols:
+            _other_column(c, target, all_columns[target], rat)
+        if len(cols) != len(to_cols):
+            raise rat.error(f"{len(cols)} columns but {len(to_cols)} to_columns")
+        out.append(Reference(cols, target, to_cols))
+    return tuple(out)
+
+
+def _overlap(er: dict[str, Any], columns: dict[str, Column], at: _At) -> Overlap | None:
+    raw = er.get("checks", [])
+    if not isinstance(raw, list):
+        raise at.at("checks").error(f"expected a list, not {_shown(raw)}")
+    found: Overlap | None = None
+    for i, chk in enumerate(raw, start=1):
+        cat = at.at(f"checks[{i}]")
+        if not isinstance(chk, dict) or len(chk) != 1:
+            raise cat.error(f"a check is one of {', '.join(sorted(CHECK_KINDS))} with its "
+                            f"options, not {_shown(chk)}")
+        (kind,) = chk
+        if kind not in CHECK_KINDS:
+            raise cat.error(f"unknown check {kind!r}{_suggest(kind, CHECK_KINDS)}")
+        oat = at.at(f"checks[{i}].{kind}")
+        o = _keys(chk[kind], OVERLAP_KEYS, oat, required=("group", "start", "end"))
+        parts = [_name(o[k], oat, k) for k in ("group", "start", "end")]
+        for part in parts:
+            _own_column(part, columns, oat)
+        if found is not None:
+            raise cat.error("an extract has one overlap check")
+        found = Overlap(*parts)
+    return found
 
 
 # --- rule generation ------------------------------------------------------------------------
@@ -582,47 +881,116 @@ def contracts_path() -> Path:
     return Path(str(resources.files("qa_pipeline") / "contracts" / "extracts.yaml"))
 
 
-def parse_contracts(raw: dict[str, Any]) -> Contracts:
-    extracts_raw: dict[str, Any] = raw["extracts"]
-    shells: dict[str, Extract] = {}
+def parse_contracts(raw: Any, source: str = "contracts") -> Contracts:
+    """The contracts from the parsed YAML; any key, name or value that is not understood is
+    a ContractError whose message starts with `source` (the file) and says where it is."""
+    top = _At(source)
+    raw = _keys(raw, TOP_KEYS, top, required=("extracts",))
+    version = raw.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise top.at("version").error(f"expected a whole number, not {_shown(version)}")
+    extracts_raw = raw["extracts"]
+    if not isinstance(extracts_raw, dict) or not extracts_raw:
+        raise top.at("extracts").error(f"expected a mapping of extracts, not "
+                                       f"{_shown(extracts_raw)}")
+
+    # Each extract and its columns on their own first; then the names between them.
+    declared: dict[str, dict[str, Any]] = {}
+    all_columns: dict[str, dict[str, Column]] = {}
+    all_refs: dict[str, dict[str, _RefDecl]] = {}
+    keys: dict[str, tuple[str, ...]] = {}
     for name, er in extracts_raw.items():
-        columns = {c: _column(c, cr, f"{name}.{c}") for c, cr in er["columns"].items()}
-        for k in er["key"]:
-            if k not in columns:
-                raise ContractError(f"{name}: key column {k!r} is not declared")
-        ov = None
-        for chk in er.get("checks", []):
-            if "overlap" in chk:
-                o = chk["overlap"]
-                ov = Overlap(o["group"], o["start"], o["end"])
+        at = top.at(f"extract {name}")
+        er = _keys(er, EXTRACT_KEYS, at, required=("key", "columns"))
+        columns_raw = er["columns"]
+        if not isinstance(columns_raw, dict) or not columns_raw:
+            raise at.at("columns").error(f"expected a mapping of columns, not "
+                                         f"{_shown(columns_raw)}")
+        columns: dict[str, Column] = {}
+        refs: dict[str, _RefDecl] = {}
+        for cname, craw in columns_raw.items():
+            column, ref = _column(_name(cname, at, "column name"), craw, at.at(f"column {cname}"))
+            columns[cname] = column
+            if ref is not None:
+                refs[cname] = ref
+        declared[name] = er
+        all_columns[name] = columns
+        all_refs[name] = refs
+        keys[name] = _names(er["key"], at, "key")
+        for k in keys[name]:
+            _own_column(k, columns, at.at("key"))
+        for key in ("child_column", "team_column"):
+            if key in er:
+                _own_column(_name(er[key], at, key), columns, at.at(key))
+
+    shells: dict[str, Extract] = {}
+    for name, er in declared.items():
+        at = top.at(f"extract {name}")
+        columns = all_columns[name]
+        _check_columns(columns, all_refs[name], all_columns, at)
         shells[name] = Extract(
             name=name,
-            label=er.get("label", name),
-            description=" ".join(str(er.get("description", "")).split()),
-            key=tuple(er["key"]),
-            unique=bool(er.get("unique", True)),
+            label=_text(er, "label", name, at),
+            description=_text(er, "description", "", at),
+            key=keys[name],
+            unique=_flag(er, "unique", True, at),
             child_column=er.get("child_column"),
             team_column=er.get("team_column"),
             columns=columns,
-            references=_references(name, er, columns, extracts_raw),
-            overlap=ov,
+            references=_references(er, columns, all_refs[name], all_columns, keys, at),
+            overlap=_overlap(er, columns, at),
         )
     extracts = {
         n: Extract(**{**e.__dict__, "rules": _rules_for(e, shells)}) for n, e in shells.items()
     }
-    contracts = Contracts(version=int(raw.get("version", 1)), extracts=extracts,
-                          batch_rules=BATCH_RULES)
+    contracts = Contracts(version=version, extracts=extracts, batch_rules=BATCH_RULES)
     ids = [r.rule_id for r in contracts.rules]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
-        raise ContractError(f"rule ids generated twice: {sorted(dupes)}")
-    contracts.ordered()  # raises on a reference cycle
+        raise top.error(f"rule ids generated twice: {sorted(dupes)}")
+    try:
+        contracts.ordered()  # raises on a reference cycle
+    except ContractError as exc:
+        raise top.error(str(exc)) from None
     return contracts
+
+
+class _ContractLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (PyYAML
+    keeps the last one silently: a repeated option would override the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is given twice", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_contracts(path: Path) -> Contracts:
+    """Parse one contract file (not cached); every fault is a ContractError naming it."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ContractError(f"{source}: cannot read the contracts: {reason}") from None
+    try:
+        raw = yaml.load(text, Loader=_ContractLoader)  # a SafeLoader: no arbitrary objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ContractError(f"{source}{where}: {' '.join(str(problem).split())}") from None
+    return parse_contracts(raw, source)
 
 
 @cache
 def load_contracts(path: str | None = None) -> Contracts:
     """The contracts, parsed once per process."""
-    p = Path(path) if path else contracts_path()
-    with p.open(encoding="utf-8") as fh:
-        return parse_contracts(yaml.safe_load(fh))
+    return read_contracts(Path(path) if path else contracts_path())

@@ -121,10 +121,10 @@ def render_indicators() -> str:
 
 
 def write_docs(folder: Path) -> list[Path]:
-    """Regenerate every generated doc into `folder`."""
+    """Regenerate every generated doc into `folder` (rendered first: a broken contract file
+    writes nothing)."""
+    texts = {"rules.md": render_rules(load_contracts()), "indicators.md": render_indicators()}
     folder.mkdir(parents=True, exist_ok=True)
-    rules = folder / "rules.md"
-    rules.write_text(render_rules(load_contracts()), encoding="utf-8")
-    inds = folder / "indicators.md"
-    inds.write_text(render_indicators(), encoding="utf-8")
-    return [rules, inds]
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return [folder / name for name in texts]

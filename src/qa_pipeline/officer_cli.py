@@ -53,6 +53,7 @@ def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
     """Turn the expected failures into a message and an exit status (no traceback)."""
 
     def run(args: argparse.Namespace) -> int:
+        from qa_pipeline.contracts import ContractError
         from qa_pipeline.db import mask_url
         from qa_pipeline.exceptions_register import ExceptionError
         from qa_pipeline.worklists import NoPublishedBatch, SchemaMissing
@@ -64,6 +65,8 @@ def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return EXIT_OK
+        except ContractError:  # the contract file is broken: `main` says so (exit 2)
+            raise
         except (ExceptionError, _SettingsError) as exc:
             _err(str(exc))
             return EXIT_USAGE
