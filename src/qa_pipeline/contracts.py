@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -147,11 +147,10 @@ class Rule:
     severity: Severity
     message: str
     guidance: str
-    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def level(self) -> Literal["file", "row"]:
-        return "file" if self.kind in FILE_RULE_KINDS else "row"
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    """Read-only (a MappingProxyType): a rule is made once, when the contracts load."""
+    level: Literal["file", "row"] = "row"
+    """`file`: raised by the reader and staging; `row`: a pandera check (rule_kinds)."""
 
 
 @dataclass(frozen=True)
@@ -221,21 +220,12 @@ class Contracts:
         raise KeyError(rule_id)
 
 
-FILE_RULE_KINDS = frozenset(
-    {
-        "file_missing", "unreadable", "identifying_column", "nhs_number", "missing_column",
-        "unknown_column", "duplicate_column", "reference_not_checked", "unknown_file",
-        "too_large", "no_rows", "not_in_landing", "duplicate_file", "unnamed_column",
-    }
-)
-
-
 def human(column: str) -> str:
     """`decision_date` -> `decision date`: how a data officer reads a column name."""
     return column.replace("_", " ")
 
 
-def _date_word(column: str) -> str:
+def date_word(column: str) -> str:
     """A datetime compared as a date is named as a date (`referral_datetime` -> `referral_date`)."""
     return column[: -len("_datetime")] + "_date" if column.endswith("_datetime") else column
 
@@ -635,244 +625,6 @@ def _overlap(er: dict[str, Any], columns: dict[str, Column], at: _At) -> Overlap
     return found
 
 
-# --- rule generation ------------------------------------------------------------------------
-
-
-def _rules_for(e: Extract, extracts: dict[str, Extract]) -> tuple[Rule, ...]:
-    """Every rule the contract implies for one extract, in a stable order."""
-    rules: list[Rule] = []
-    lbl = e.label
-    fname = e.file_name
-
-    def add(column: str | None, suffix: str, kind: str, severity: Severity, message: str,
-            guidance: str, **params: Any) -> None:
-        rule_id = ".".join(p for p in (e.name, column, suffix) if p)
-        rules.append(Rule(rule_id, e.name, column, kind, severity, message, guidance, params))
-
-    # File-level rules (no row to point at).
-    add(None, "file_missing", "file_missing", "file_error",
-        f"{fname} was not in the batch: the export of {e.name} did not arrive.",
-        "Check the Paris export job for this extract and re-run it; the pipeline picks the "
-        "batch up again on the next run.")
-    add(None, "unreadable", "unreadable", "file_error",
-        f"{fname} could not be read as a CSV file; nothing of it was loaded.",
-        "Re-export the file from Paris as comma-separated UTF-8 or Windows-1252 text with one "
-        "header row.")
-    add(None, "identifying_column", "identifying_column", "file_error",
-        f"{fname} has a column that would carry identifying data (a name, address, "
-        "NHS number or contact detail); the whole file was rejected and none of it was kept.",
-        "Tell the Paris administrator at once: the anonymisation step of the export has "
-        "failed. Remove the column from the export definition and re-run it.")
-    add(None, "nhs_number", "nhs_number", "file_error",
-        f"{fname} holds a value that is a valid NHS number; the whole file was rejected and "
-        "the value was not kept.",
-        "Tell the Paris administrator at once: an identifier was not pseudonymised. Fix the "
-        "export and re-run it.")
-    add(None, "missing_column", "missing_column", "file_error",
-        f"{fname} lacks a required column; the whole file was rejected.",
-        "Restore the column in the Paris export definition (see docs/rules.md for the "
-        "columns of each extract) and re-run the export.")
-    add(None, "duplicate_column", "duplicate_column", "file_error",
-        f"{fname} names the same column twice; the whole file was rejected.",
-        "Remove the repeated column from the Paris export definition and re-run the export.")
-    add(None, "too_large", "too_large", "file_error",
-        f"{fname} is larger than the configured limit; it was not read.",
-        "Check the Paris export: a runaway export can repeat rows. If the size is genuine, "
-        "raise QA_PIPELINE_MAX_FILE_MB.")
-    add(None, "not_in_landing", "not_in_landing", "file_error",
-        f"{fname} is a link that leads out of the landing folder; it was not read.",
-        "Deliver the file itself into the batch folder, not a link to elsewhere.")
-    add(None, "duplicate_file", "duplicate_file", "file_error",
-        f"The batch holds {fname} twice, under names that differ only in case; both were "
-        "rejected, since there is no telling which one is right.",
-        "Check the Paris export job: deliver each extract once. Remove the wrong file from the "
-        "batch folder and run the batch again.")
-    add(None, "unnamed_column", "unnamed_column", "warning",
-        f"{fname} has a column with no name in its header (often a trailing comma from "
-        "Excel) and no values in it; it was ignored.",
-        "No action is needed; to tidy the export, remove the trailing comma from the header.")
-    add(None, "no_rows", "no_rows", "warning",
-        f"{fname} has a header but no rows: the extract is empty.",
-        "Check the Paris export job: a full snapshot of this extract is rarely empty.")
-    add(None, "unknown_column", "unknown_column", "warning",
-        f"{fname} has a column that is not in the contract; it was ignored.",
-        "No action in Paris is needed if the column is expected; otherwise ask for the export "
-        "definition to be corrected, or for the contract to be extended.")
-    if e.references:
-        add(None, "reference_not_checked", "reference_not_checked", "warning",
-            f"References from {e.name} to an extract that was missing or rejected could not be "
-            "checked; the rows were loaded unchecked.",
-            "Fix the missing or rejected extract; the references are checked on the next run.")
-
-    add(None, "wrong_field_count", "field_count", "error",
-        f"This row of {fname} has more or fewer fields than the header; it was quarantined "
-        "because its values cannot be matched to columns.",
-        "Look for an unquoted comma or a missing field in this record of the export; the "
-        "value column shows how many fields it had.", at_column=None)
-    add(None, "value_too_long", "too_long", "error",
-        f"A value in this row of {fname} is longer than the configured limit; the row was "
-        "quarantined.",
-        "Check the record in Paris: a field this long is usually a broken export (a missing "
-        "closing quote swallowing the following rows).", at_column=None)
-    add(None, "invalid_byte", "invalid_byte", "error",
-        f"A value in this row of {fname} holds a byte that is not a character of the file's "
-        "encoding (shown as \N{REPLACEMENT CHARACTER}); the row was quarantined rather than "
-        "guessed at.",
-        "Look at the record in Paris: the character was corrupted on export (often text pasted "
-        "from another program). Retype it and re-run the export; the value column shows where "
-        "the bad byte is.", at_column=None)
-
-    key_desc = ", ".join(human(k) for k in e.key)
-    if e.unique:
-        add(None, "duplicate_key", "duplicate_key", "error",
-            f"Another {lbl} with the same {key_desc} appears earlier in the file; this later "
-            "one was quarantined.",
-            f"Find the two {lbl} records with this {key_desc} in Paris and merge or correct "
-            "them.", key=list(e.key))
-
-    for c in e.columns.values():
-        col_h = human(c.name)
-        req_rule_guidance = f"Record the {col_h} on the {lbl} in Paris."
-        if c.required:
-            add(c.name, "missing", "missing", "error",
-                f"The {col_h} of the {lbl} is missing; it is required.", req_rule_guidance)
-        elif c.required_when is not None:
-            add(c.name, "missing", "missing", "error",
-                f"The {col_h} of the {lbl} is missing; it is required "
-                f"{c.required_when.describe()}.", req_rule_guidance,
-                condition=c.required_when)
-        if c.type == "code":
-            add(c.name, "unknown_code", "unknown_code", "error",
-                f"The {col_h} of the {lbl} is not one of the allowed codes "
-                f"({', '.join(c.codes)}).",
-                f"Correct the {col_h} in Paris to one of: {', '.join(c.codes)}.")
-        elif c.type == "flag":
-            add(c.name, "invalid_flag", "invalid_flag", "error",
-                f"The {col_h} of the {lbl} is not an allowed value ({'/'.join(c.flags)}).",
-                f"Correct the {col_h} in Paris to one of: {', '.join(c.flags)}.")
-        elif c.type in ("date", "datetime", "int"):
-            add(c.name, f"invalid_{c.type}", f"invalid_{c.type}", "error",
-                f"The {col_h} of the {lbl} is not {TYPE_WORDS[c.type]}.",
-                f"Correct the {col_h} in Paris; if it looks right there, the export format has "
-                "changed and the Paris administrator should be told.")
-        if c.type == "int":
-            add(c.name, "out_of_range", "int_range", "error",
-                f"The {col_h} of the {lbl} is a whole number too large to be real (beyond "
-                f"{INT_MIN:,} to {INT_MAX:,}).",
-                f"Correct the {col_h} in Paris: a number this size is a typing or export "
-                "error.")
-        if c.type in ("date", "datetime"):
-            setting = f"earliest_{c.earliest}_date"
-            add(c.name, "too_early", "too_early", "error",
-                f"The {col_h} of the {lbl} is earlier than the earliest plausible "
-                f"{'date of birth' if c.earliest == 'birth' else 'date of a case event'} "
-                f"(the {setting} setting); the year is most likely mistyped.",
-                f"Correct the year of the {col_h} in Paris.", earliest=c.earliest,
-                setting=setting)
-        if c.type in ("date", "datetime") and not c.future_allowed:
-            add(c.name, "future_date", "future_date", "error",
-                f"The {col_h} of the {lbl} is later than the extract date.",
-                f"Correct the {col_h} in Paris: events cannot be recorded before they happen.")
-        if c.first_of_month:
-            add(c.name, "not_first_of_month", "first_of_month", "error",
-                f"The {col_h} of the {lbl} is not anonymised to the first of the month; the "
-                "value is withheld from reports.",
-                "Tell the Paris administrator: the export's anonymisation of dates of birth "
-                "is not working.", sensitive=True)
-        if c.not_before is not None:
-            other = e.columns[c.not_before]
-            add(c.name, f"before_{_date_word(other.name)}", "not_before", "error",
-                f"The {col_h} of the {lbl} is earlier than its {human(_date_word(other.name))}.",
-                f"Check both dates on the {lbl} in Paris and correct the wrong one.",
-                other=other.name)
-        if c.minimum is not None:
-            add(c.name, "below_minimum", "minimum", "error",
-                f"The {col_h} of the {lbl} is below {c.minimum}.",
-                f"Correct the {col_h} in Paris.", minimum=c.minimum)
-        if c.not_equal is not None:
-            add(c.name, f"same_as_{c.not_equal}", "not_equal", "error",
-                f"The {col_h} of the {lbl} is the same as its {human(c.not_equal)}.",
-                f"Correct the {lbl} in Paris: it links a person to themself.",
-                other=c.not_equal)
-        if c.only_when is not None:
-            ow = c.only_when
-            suffix = ow.rule or f"{ow.value.lower()}_without_{ow.column}"
-            add(c.name, suffix, "only_when", ow.severity,
-                f"The {col_h} of the {lbl} is {ow.value} but its {human(ow.column)} is not "
-                f"{ow.equals}.",
-                f"Check the {col_h} and the {human(ow.column)} on the {lbl} in Paris.",
-                value=ow.value, other=ow.column, equals=ow.equals)
-        if c.warn_missing_when is not None:
-            cond = c.warn_missing_when
-            add(c.name, f"missing_for_{'_'.join(v.lower() for v in cond.values)}",
-                "warn_missing", "warning",
-                f"The {col_h} of the {lbl} is blank {cond.describe()}.",
-                f"Record the {col_h} in Paris where it is known.", condition=cond)
-        if c.weekend_warning:
-            add(c.name, "weekend", "weekend", "warning",
-                f"The {col_h} of the {lbl} falls on a Saturday or Sunday.",
-                f"Check the {col_h} in Paris; correct it if it was mistyped.")
-        for lookup, suffix_word, kind, word in (
-            (c.matches_parent, "differs_from", "matches_parent", None),
-            (c.not_before_parent, "before", "not_before_parent", "earlier than"),
-            (c.not_after_parent, "after", "not_after_parent", "later than"),
-        ):
-            if lookup is None:
-                continue
-            parent = extracts[lookup.extract]
-            if kind == "matches_parent":
-                suffix = f"differs_from_{parent.singular}"
-                msg = (f"The {col_h} of the {lbl} is not the {human(lookup.column)} of the "
-                       f"{parent.label} it belongs to.")
-                guide = (f"Link the {lbl} in Paris to the right {parent.label}, or correct "
-                         f"its {col_h}.")
-            else:
-                pcol = _date_word(lookup.column)
-                if not pcol.startswith(parent.singular + "_"):
-                    pcol = f"{parent.singular}_{pcol}"
-                suffix = f"{suffix_word}_{pcol}"
-                msg = (f"The {col_h} of the {lbl} is {word} the {human(_date_word(lookup.column))}"
-                       f" of its {parent.label}.")
-                guide = f"Check the dates of the {lbl} and its {parent.label} in Paris."
-            add(c.name, suffix, kind, "error", msg, guide, lookup=lookup)
-
-    for i, ref in enumerate(e.references):
-        target = extracts[ref.extract]
-        col = ref.columns[0] if len(ref.columns) == 1 else "|".join(ref.columns)
-        col_h = " and ".join(human(c) for c in ref.columns)
-        add(col, "unresolved_reference", "unresolved_reference", "error",
-            f"The {col_h} of the {lbl} does not name any {target.label} in {target.file_name}.",
-            f"Correct the {col_h} on the {lbl} in Paris, or check that the {target.label} was "
-            "not deleted.", ref_index=i)
-        add(col, "reference_quarantined", "reference_quarantined", "error",
-            f"The {col_h} of the {lbl} names a {target.label} that was itself quarantined, so "
-            f"this {lbl} was kept out too.",
-            f"Fix the {target.label}'s own issue first (see its issue rows); this {lbl} is "
-            "then loaded on the next run.", ref_index=i)
-        if ref.where is not None:
-            add(col, "reference_wrong_type", "reference_wrong_type", "error",
-                f"The {col_h} of the {lbl} names a {target.label} whose "
-                f"{human(ref.where.column)} is not {' or '.join(ref.where.values)}.",
-                f"Link the {lbl} in Paris to the right {target.label}.", ref_index=i)
-
-    if e.overlap is not None:
-        ov = e.overlap
-        add(None, "overlap", "overlap", "error",
-            f"This {lbl} overlaps an earlier {lbl} of the same "
-            f"{human(ov.group).replace(' id', '')}; the later one was quarantined.",
-            f"End the earlier {lbl} in Paris before this one starts, or correct the dates.",
-            group=ov.group, start=ov.start, end=ov.end, at_column=ov.start)
-    return tuple(rules)
-
-
-BATCH_RULES: tuple[Rule, ...] = (
-    Rule("batch.unknown_file", "batch", None, "unknown_file", "warning",
-         "A file in the batch folder is not one of the extracts; it was ignored.",
-         "Check the Paris export job: the file may be misnamed (the names are "
-         "<extract>.csv) or not belong in the batch."),
-)
-
-
 def contracts_path() -> Path:
     """Where the contract lives; `QA_PIPELINE_CONTRACTS` overrides it (for tests)."""
     override = os.environ.get("QA_PIPELINE_CONTRACTS")
@@ -884,6 +636,8 @@ def contracts_path() -> Path:
 def parse_contracts(raw: Any, source: str = "contracts") -> Contracts:
     """The contracts from the parsed YAML; any key, name or value that is not understood is
     a ContractError whose message starts with `source` (the file) and says where it is."""
+    from qa_pipeline.rule_kinds import batch_rules, rules_for  # the kinds import this module
+
     top = _At(source)
     raw = _keys(raw, TOP_KEYS, top, required=("extracts",))
     version = raw.get("version", 1)
@@ -941,9 +695,9 @@ def parse_contracts(raw: Any, source: str = "contracts") -> Contracts:
             overlap=_overlap(er, columns, at),
         )
     extracts = {
-        n: Extract(**{**e.__dict__, "rules": _rules_for(e, shells)}) for n, e in shells.items()
+        n: Extract(**{**e.__dict__, "rules": rules_for(e, shells)}) for n, e in shells.items()
     }
-    contracts = Contracts(version=version, extracts=extracts, batch_rules=BATCH_RULES)
+    contracts = Contracts(version=version, extracts=extracts, batch_rules=batch_rules())
     ids = [r.rule_id for r in contracts.rules]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:

@@ -8,7 +8,7 @@ and the rows with an error quarantined by `failure_cases["index"]`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -16,12 +16,26 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from qa_pipeline.contracts import INT_MAX, INT_MIN, Column, Condition, Extract, ParentLookup, Rule
+from qa_pipeline.contracts import Column, Condition, Extract, Rule
 from qa_pipeline.findings import ISSUE_SCHEMA, empty_issues
 from qa_pipeline.reading import INVALID_BYTE, ROW_COLUMN
-
-LOCAL_TZ = "Europe/London"
-"""Paris datetimes are UK local time; they are stored as UTC (reporting-db.md)."""
+from qa_pipeline.rule_kinds import (  # noqa: F401  (raw, ref_status, ... are used by callers)
+    DEFAULT_EARLIEST,
+    FIELD_COUNT_COL,
+    INVALID_BYTE_COL,
+    LOCAL_TZ,
+    OVERLAP_COL,
+    REF_STATUS_COL,
+    ROW_COLUMN_RULES,
+    TOO_LONG_COL,
+    CheckContext,
+    as_date,
+    condition_expr,
+    parent_col,
+    raw,
+    ref_status,
+    row_expr,
+)
 
 DATE_FORMATS: tuple[tuple[str, str], ...] = (
     (r"^\d{1,2}/\d{1,2}/\d{4}$", "%d/%m/%Y"),
@@ -35,11 +49,6 @@ DATETIME_FORMATS: tuple[tuple[str, str], ...] = (
 )
 FLAG_SYNONYMS = {"YES": "Y", "NO": "N"}
 INT_PATTERN = r"^-?\d{1,18}$"
-DIGITS_PATTERN = r"^-?\d+$"
-
-DEFAULT_EARLIEST: dict[str, date] = {"birth": date(1900, 1, 1), "event": date(1990, 1, 1)}
-"""Dates before these are row-level errors (settings `earliest_birth_date` and
-`earliest_event_date`); they also bound every period range the indicators compute."""
 
 DTYPES: dict[str, pl.DataType] = {
     "id": pl.String(), "text": pl.String(), "code": pl.String(), "flag": pl.String(),
@@ -47,26 +56,6 @@ DTYPES: dict[str, pl.DataType] = {
 }
 
 
-def raw(column: str) -> str:
-    """Name of the delivered text of a column inside the validation frame."""
-    return f"__raw__{column}"
-
-
-def ref_status(index: int) -> str:
-    return f"__ref{index}"
-
-
-def parent_col(lookup: ParentLookup) -> str:
-    return f"__parent__{lookup.extract}__{lookup.column}__via__{lookup.via}"
-
-
-OVERLAP_COL = "__overlap"
-FIELD_COUNT_COL = "__field_count"
-TOO_LONG_COL = "__too_long"
-INVALID_BYTE_COL = "__invalid_byte"
-ROW_COLUMN_RULES = {"value_too_long": TOO_LONG_COL, "invalid_byte": INVALID_BYTE_COL}
-"""Row rules whose column differs row by row: rule suffix -> helper column naming it."""
-REF_STATUS_COL = "__ref_status"
 DEFAULT_MAX_FIELD_CHARS = 32_767
 """The longest value a row may carry (Excel's cell limit); configurable."""
 
@@ -105,99 +94,10 @@ def parse_expr(c: Column) -> pl.Expr:
     raise ValueError(f"unknown column type {c.type}")
 
 
-def as_date(expr: pl.Expr, ctype: str) -> pl.Expr:
-    """A date or datetime column compared as a UK local date."""
-    if ctype == "datetime":
-        return expr.dt.convert_time_zone(LOCAL_TZ).dt.date()
-    return expr
-
-
-# --- rule expressions ----------------------------------------------------------------------
-
-
-def _cond(cond: Condition) -> pl.Expr:
-    if cond.present:
-        return pl.col(raw(cond.column)).is_not_null()
-    return pl.col(cond.column).is_in(list(cond.values))
-
-
 def rule_expr(rule: Rule, e: Extract, as_of: date,
-              earliest: dict[str, date] | None = None) -> pl.Expr:
-    """True where a row passes the rule (a null comparison passes: another rule covers it)."""
-    col = rule.column
-    p = rule.params
-    k = rule.kind
-    typed = pl.col(col) if col and col in e.columns else None
-    ctype = e.columns[col].type if col and col in e.columns else ""
-    expr: pl.Expr
-    if k == "missing":
-        present = pl.col(raw(col or "")).is_not_null()
-        expr = present if "condition" not in p else (~_cond(p["condition"]) | present)
-    elif k == "invalid_int":  # digits too many for any integer are out_of_range instead
-        text = pl.col(raw(col or ""))
-        expr = text.is_null() | text.str.contains(DIGITS_PATTERN)
-    elif k in ("unknown_code", "invalid_flag", "invalid_date", "invalid_datetime"):
-        assert typed is not None
-        expr = pl.col(raw(col or "")).is_null() | typed.is_not_null()
-    elif k == "int_range":
-        assert typed is not None
-        text = pl.col(raw(col or ""))
-        expr = ~text.str.contains(DIGITS_PATTERN) | typed.is_between(INT_MIN, INT_MAX)
-    elif k == "too_early":
-        assert typed is not None
-        bound = (earliest or DEFAULT_EARLIEST)[p["earliest"]]
-        expr = as_date(typed, ctype) >= pl.lit(bound)
-    elif k == "future_date":
-        assert typed is not None
-        expr = as_date(typed, ctype) <= pl.lit(as_of)
-    elif k == "first_of_month":
-        assert typed is not None
-        expr = typed.dt.day() == 1
-    elif k == "not_before":
-        assert typed is not None
-        other = e.columns[p["other"]]
-        expr = as_date(typed, ctype) >= as_date(pl.col(other.name), other.type)
-    elif k == "minimum":
-        assert typed is not None
-        expr = typed >= p["minimum"]
-    elif k == "not_equal":
-        assert typed is not None
-        expr = typed != pl.col(p["other"])
-    elif k == "only_when":
-        assert typed is not None
-        expr = (typed != p["value"]) | (pl.col(p["other"]) == p["equals"]).fill_null(False)
-    elif k == "warn_missing":
-        expr = ~_cond(p["condition"]) | pl.col(raw(col or "")).is_not_null()
-    elif k == "weekend":
-        assert typed is not None
-        expr = typed.dt.weekday() <= 5
-    elif k in ("matches_parent", "not_before_parent", "not_after_parent"):
-        assert typed is not None
-        lookup: ParentLookup = p["lookup"]
-        parent = pl.col(parent_col(lookup))
-        if k == "matches_parent":
-            expr = typed == parent
-        else:
-            ptype = p.get("parent_type", "date")
-            mine, theirs = as_date(typed, ctype), as_date(parent, ptype)
-            expr = mine >= theirs if k == "not_before_parent" else mine <= theirs
-    elif k == "duplicate_key":
-        expr = pl.struct([raw(c) for c in p["key"]]).is_first_distinct()
-    elif k in ("unresolved_reference", "reference_quarantined", "reference_wrong_type"):
-        status = {"unresolved_reference": "missing", "reference_quarantined": "quarantined",
-                  "reference_wrong_type": "wrong_type"}[k]
-        expr = pl.col(ref_status(p["ref_index"])) != status
-    elif k == "overlap":
-        expr = ~pl.col(OVERLAP_COL)
-    elif k == "field_count":
-        expr = pl.col(FIELD_COUNT_COL).is_null()
-    elif k == "too_long":
-        expr = pl.col(TOO_LONG_COL).is_null()
-    elif k == "invalid_byte":
-        expr = pl.col(INVALID_BYTE_COL).is_null()
-    else:
-        raise ValueError(f"rule {rule.rule_id}: no row expression for kind {k!r}")
-    return expr.fill_null(True)
+              earliest: Mapping[str, date] | None = None) -> pl.Expr:
+    """True where a row passes the rule: the rule's kind says how (`rule_kinds`)."""
+    return row_expr(rule, CheckContext(e, as_of, earliest or DEFAULT_EARLIEST))
 
 
 # --- parent lookups ------------------------------------------------------------------------
@@ -225,7 +125,7 @@ class ParentState:
         if cache_key not in self._key_status:
             assert self.loaded is not None and self.quarantined_keys is not None
             cols = list(columns)
-            where_ok = (_cond(where) if where else pl.lit(True)).alias("__where_ok")
+            where_ok = (condition_expr(where) if where else pl.lit(True)).alias("__where_ok")
             loaded = self.loaded.select([*cols, where_ok])
             if columns != self.unique_key:
                 loaded = loaded.group_by(cols).agg(pl.col("__where_ok").any())
@@ -270,7 +170,12 @@ def _parent_lookups(frame: pl.DataFrame, e: Extract, parents: dict[str, ParentSt
             state = parents.get(lookup.extract)
             ref = next(r for r in e.references if r.columns == (lookup.via,))
             if state is None or state.status != "loaded" or state.loaded is None:
-                frame = frame.with_columns(pl.lit(None).alias(parent_col(lookup)))
+                # No parent values: nulls of the parent column's type (the checks pass).
+                ptype = next((r.params["parent_type"] for r in e.rules
+                              if r.params.get("lookup") == lookup and "parent_type" in r.params),
+                             "id")
+                frame = frame.with_columns(
+                    pl.lit(None, dtype=DTYPES[ptype]).alias(parent_col(lookup)))
                 continue
             target = state.loaded.select(
                 pl.col(ref.to_columns[0]).alias(lookup.via),
@@ -332,10 +237,10 @@ def _check_fn(expr: pl.Expr) -> Callable[[PolarsData], pl.LazyFrame]:
     return fn
 
 
-def build_schema(e: Extract, as_of: date, earliest: dict[str, date] | None = None
+def build_schema(e: Extract, as_of: date, earliest: Mapping[str, date] | None = None
                  ) -> tuple[pa.DataFrameSchema, list[Rule]]:
     """The pandera schema of an extract: typed columns plus one named check per row rule."""
-    rules = [r for r in e.rules if r.level == "row" and _applies(r, e)]
+    rules = [r for r in e.rules if r.level == "row"]
     columns = {
         c.name: pa.Column(DTYPES[c.type], nullable=True, required=True, coerce=False,
                           description=c.description)
@@ -347,12 +252,6 @@ def build_schema(e: Extract, as_of: date, earliest: dict[str, date] | None = Non
         for r in rules
     ]
     return pa.DataFrameSchema(columns, checks=checks, strict=False, name=e.name), rules
-
-
-def _applies(rule: Rule, e: Extract) -> bool:
-    if rule.kind == "overlap":
-        return e.overlap is not None
-    return True
 
 
 @dataclass
@@ -391,13 +290,6 @@ def validation_frame(text: pl.DataFrame, e: Extract, parents: dict[str, ParentSt
     frame = _row_shape(frame, e, ragged or {}, max_field_chars, marked_bytes)
     frame, unchecked = _reference_status(frame, e, parents)
     frame = _parent_lookups(frame, e, parents)
-    for c in e.columns.values():
-        for lookup in (c.not_before_parent, c.not_after_parent):
-            if lookup is not None:
-                ptypes = (parents[lookup.extract].column_types or {}) if (
-                    lookup.extract in parents) else {}
-                for r in (r for r in e.rules if r.params.get("lookup") is lookup):
-                    r.params["parent_type"] = ptypes.get(lookup.column, "date")
     return _overlap(frame, e), unchecked
 
 
@@ -405,7 +297,7 @@ def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
                      parents: dict[str, ParentState], ragged: dict[int, int] | None = None,
                      max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
                      marked_bytes: bool = False,
-                     earliest: dict[str, date] | None = None) -> ValidationResult:
+                     earliest: Mapping[str, date] | None = None) -> ValidationResult:
     """Validate one extract. `marked_bytes`: the file had bytes invalid in its encoding
     (`reading.INVALID_BYTE` marks them); `earliest`: the earliest plausible dates."""
     frame, unchecked = validation_frame(text, e, parents, ragged, max_field_chars,
