@@ -1,8 +1,8 @@
 """The comparison: the same read, parse, validation and load written "the pandas way".
 
 What a team would naturally write with pandas + pandera's pandas backend + ``DataFrame.to_sql``,
-driven by the same contracts (``contracts/extracts.yaml``) so that it checks the same kinds of
-rule, but kept simple:
+driven by the same contracts (``src/qa_pipeline/contracts/extracts.yaml``) so that it checks
+the same kinds of rule, but kept simple:
 
 * read: ``pd.read_csv(dtype=str)`` (UTF-8, falling back to Windows-1252), headers normalised,
   values trimmed, blanks -> missing;

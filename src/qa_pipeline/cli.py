@@ -154,12 +154,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         from qa_pipeline.db import mask_url
         from qa_pipeline.holds import ReleaseError
         from qa_pipeline.locking import LockTimeout
-        from qa_pipeline.pipeline import release, run_path
+        from qa_pipeline.pipeline import check_site_files, release, run_path
         from qa_pipeline.settings import load_settings
         from qa_pipeline.staging import BatchError
 
         try:
             settings = load_settings(args.config).with_overrides(db_url=args.db)
+            check_site_files(settings)  # a site's contracts or indicator configuration
         except (OSError, ValueError) as exc:
             print(f"qa-pipeline: error: {exc}", file=sys.stderr)
             return EXIT_USAGE

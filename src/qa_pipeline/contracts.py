@@ -1,5 +1,6 @@
-"""The extract contracts: `contracts/extracts.yaml` loaded into typed objects, and the rule
-catalogue generated from it.
+"""The extract contracts: `qa_pipeline/contracts/extracts.yaml` (package data; a site's own
+copy through the setting `contracts_file`) loaded into typed objects, and the rule catalogue
+generated from it.
 
 Every field is declared once in the YAML; this module turns each declaration into the rules a
 data officer sees (stable `rule_id`, severity, message, guidance). The validator, the database
@@ -9,7 +10,6 @@ schema and the docs are all built from these objects, never from a second hand-w
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -625,12 +625,18 @@ def _overlap(er: dict[str, Any], columns: dict[str, Column], at: _At) -> Overlap
     return found
 
 
-def contracts_path() -> Path:
-    """Where the contract lives; `QA_PIPELINE_CONTRACTS` overrides it (for tests)."""
-    override = os.environ.get("QA_PIPELINE_CONTRACTS")
-    if override:
-        return Path(override)
+def packaged_contracts_path() -> Path:
+    """The contracts shipped in the package (`qa_pipeline/contracts/extracts.yaml`)."""
     return Path(str(resources.files("qa_pipeline") / "contracts" / "extracts.yaml"))
+
+
+def contracts_path() -> Path:
+    """The contracts in use: the setting `contracts_file` (`QA_PIPELINE_CONTRACTS_FILE`) of
+    the settings in use, else the packaged ones."""
+    from qa_pipeline.settings import settings_in_use
+
+    site = settings_in_use().contracts_file
+    return Path(site) if site else packaged_contracts_path()
 
 
 def parse_contracts(raw: Any, source: str = "contracts") -> Contracts:
@@ -744,7 +750,30 @@ def read_contracts(path: Path) -> Contracts:
     return parse_contracts(raw, source)
 
 
+def load_contracts(path: str | Path | None = None) -> Contracts:
+    """The contracts of `path`, else those in use (`contracts_path`); each file is parsed once
+    per process. A site's file must declare the packaged extracts and columns."""
+    return _load_file(str(Path(path or contracts_path()).absolute()))
+
+
+def _shape(contracts: Contracts) -> dict[str, Any]:
+    """What the reporting database's tables are built from: extracts, keys, column types."""
+    return {e.name: (e.key, e.unique, {c.name: c.type for c in e.columns.values()})
+            for e in contracts.extracts.values()}
+
+
 @cache
-def load_contracts(path: str | None = None) -> Contracts:
-    """The contracts, parsed once per process."""
-    return read_contracts(Path(path) if path else contracts_path())
+def _load_file(path: str) -> Contracts:
+    contracts = read_contracts(Path(path))
+    packaged = packaged_contracts_path()
+    if Path(path) != packaged:
+        expected = _shape(_load_file(str(packaged)))
+        got = _shape(contracts)
+        if got != expected:
+            differ = sorted(n for n in expected.keys() | got.keys()
+                            if expected.get(n) != got.get(n))
+            raise ContractError(
+                f"{path}: a site contracts file may change code lists, rules and texts, not "
+                f"the extracts, their keys or columns (the reporting database is built from "
+                f"the packaged contracts); differs in: {', '.join(differ)}")
+    return contracts

@@ -1,7 +1,9 @@
 """The reporting database schema (reporting-db.md), built from the contracts with SQLAlchemy.
 
-The staged case tables `stg_<extract>` are generated from `contracts/extracts.yaml`; the
-published-interface tables (`dq_issue`, `dq_rule`, `pipeline_run`, ...) are declared here once.
+The staged case tables `stg_<extract>` are generated from the packaged contracts
+(`qa_pipeline/contracts/extracts.yaml`; a site's `contracts_file` declares the same extracts
+and columns); the published-interface tables (`dq_issue`, `dq_rule`, `pipeline_run`, ...)
+are declared here once.
 Alembic migrations (`qa_pipeline/migrations`) are generated from this metadata, and a test
 checks they never drift apart.
 """
@@ -16,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine, make_url
 
-from qa_pipeline.contracts import Contracts, Extract, load_contracts
+from qa_pipeline.contracts import Contracts, Extract, load_contracts, packaged_contracts_path
 
 SQL_TYPES: dict[str, type[sa.types.TypeEngine]] = {  # type: ignore[type-arg]
     "id": sa.String, "text": sa.Text, "code": sa.String, "flag": sa.String,
@@ -253,7 +255,7 @@ indicator_case = sa.Table(
             "indicator_case_latest lists it per period.",
 )
 
-build_metadata(load_contracts())
+build_metadata(load_contracts(packaged_contracts_path()))
 
 # --- engines and migrations ----------------------------------------------------------------
 

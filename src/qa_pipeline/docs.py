@@ -9,7 +9,8 @@ from qa_pipeline.contracts import Column, Contracts, load_contracts
 
 HEADER = """# Extract contracts and data-quality rules
 
-Generated from `contracts/extracts.yaml` by `qa-pipeline docs`; do not edit by hand.
+Generated from the contracts (`src/qa_pipeline/contracts/extracts.yaml`, or a site's own
+copy named by the setting `contracts_file`) by `qa-pipeline docs`; do not edit by hand.
 
 Each rule has a stable `rule_id` (it appears in `dq_issue.rule_id` and `dq_rule`).
 Severities: **file_error** — the whole file is rejected, nothing of it is loaded;
@@ -71,10 +72,12 @@ def render_rules(contracts: Contracts) -> str:
 
 INDICATORS_HEADER = """# Indicators
 
-Generated from the definitions in `src/qa_pipeline/indicators.py` and the values in
-`config/indicators.yaml` by `qa-pipeline docs`; do not edit by hand. The exact definitions are
-those of `indicators.md` (shared spec); timescales and targets come from the configuration, and
-the `indicator` table of the reporting database stores the same text with the values used.
+Generated from the definitions in `src/qa_pipeline/indicators.py` and the values in the
+indicator configuration (`src/qa_pipeline/config/indicators.yaml`, or a site's own copy named
+by the setting `indicators_file`) by `qa-pipeline docs`; do not edit by hand. The exact
+definitions are those of `indicators.md` (shared spec); timescales and targets come from the
+configuration, and the `indicator` table of the reporting database stores the same text with
+the values used.
 
 Every indicator is computed per calendar month (`2013-04`), financial quarter (`2013-14 Q1`)
 and financial year (`2013-14`), for the whole authority (`breakdown = 'all'`) and per team
@@ -113,7 +116,7 @@ def render_indicators() -> str:
         out.append(f"- Unit: {r['unit']}; {r['polarity'].replace('_', ' ')}")
         if i.timescales:
             used = ", ".join(f"`{k}` = {load_config().timescales[k]}" for k in i.timescales)
-            out.append(f"- Timescales (config/indicators.yaml): {used}")
+            out.append(f"- Timescales (configuration): {used}")
         out.append(f"- Target: {'none set' if r['target'] is None else r['target']}")
         out.append(f"- Needs the extracts: {r['requires'].replace(',', ', ')}")
         out.append("")

@@ -6,7 +6,6 @@ cases behind them. Adding an indicator is one `Indicator(...)` entry, not new pl
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -250,21 +249,34 @@ class IndicatorConfig:
     targets: dict[str, float | None] = field(default_factory=dict)
 
 
-def config_path() -> Path:
-    override = os.environ.get("QA_PIPELINE_INDICATOR_CONFIG")
-    if override:
-        return Path(override)
+def packaged_config_path() -> Path:
+    """The configuration shipped in the package (`qa_pipeline/config/indicators.yaml`)."""
     return Path(str(resources.files("qa_pipeline") / "config" / "indicators.yaml"))
 
 
+def config_path() -> Path:
+    """The configuration in use: the setting `indicators_file` (`QA_PIPELINE_INDICATORS_FILE`)
+    of the settings in use, else the packaged one."""
+    from qa_pipeline.settings import settings_in_use
+
+    site = settings_in_use().indicators_file
+    return Path(site) if site else packaged_config_path()
+
+
+def load_config(path: str | Path | None = None) -> IndicatorConfig:
+    """The configuration of `path`, else the one in use (`config_path`); each file is read
+    once per process."""
+    return _load_config_file(str(Path(path or config_path()).absolute()))
+
+
 @cache
-def load_config(path: str | None = None) -> IndicatorConfig:
-    with Path(path or config_path()).open(encoding="utf-8") as fh:
+def _load_config_file(path: str) -> IndicatorConfig:
+    with Path(path).open(encoding="utf-8") as fh:
         raw: dict[str, Any] = yaml.safe_load(fh)
     timescales = {k: int(v) for k, v in raw["timescales"].items()}
     missing = {t for i in CATALOGUE for t in i.timescales} - set(timescales)
     if missing:
-        raise ValueError(f"indicator configuration lacks timescales: {sorted(missing)}")
+        raise ValueError(f"{path}: indicator configuration lacks timescales: {sorted(missing)}")
     targets = {k: (None if v is None else float(v)) for k, v in (raw.get("targets") or {}).items()}
     return IndicatorConfig(timescales, targets)
 

@@ -247,11 +247,18 @@ def cmd_exceptions_remove(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_report(args: argparse.Namespace) -> int:
+    from qa_pipeline.settings import using
+
+    settings = _settings(args)
+    with using(settings):  # the data checks follow the site's contracts, if it has its own
+        return _report(args, settings)
+
+
+def _report(args: argparse.Namespace, settings: Any) -> int:
     from qa_pipeline.db import make_engine
     from qa_pipeline.report import build_report, gather
     from qa_pipeline.worklists import write_workbook
 
-    settings = _settings(args)
     engine = make_engine(settings.db_url)
     # the resolved report folder (reports/ next to a SQLite database, else ./reports): the
     # same folder `run` writes to, so `report` rebuilds what a run could not write there

@@ -102,11 +102,18 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         _err(str(exc))
         return EXIT_USAGE
+    from qa_pipeline.contracts import packaged_contracts_path
+    from qa_pipeline.indicators import packaged_config_path
+
     config = config_path(args.config)
+    packaged = {"contracts_file": packaged_contracts_path(),
+                "indicators_file": packaged_config_path()}
     print(f"settings file: {config or 'none (defaults and environment only)'}")
     for f in fields(settings):
         value = getattr(settings, f.name)
         shown = mask_url(value) if f.name == "db_url" else value
+        if value is None and f.name in packaged:  # the file a site copy starts from
+            shown = f"None (packaged: {packaged[f.name]})"
         print(f"{f.name:<24}{shown}")
     return EXIT_OK
 

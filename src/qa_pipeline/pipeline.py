@@ -32,7 +32,7 @@ from qa_pipeline.db import (
     upgrade,
 )
 from qa_pipeline.holds import held_manifest, hold_batch, volume_drops
-from qa_pipeline.indicators import derive_batch
+from qa_pipeline.indicators import derive_batch, load_config
 from qa_pipeline.locking import run_lock
 from qa_pipeline.publish import (
     RunOutcome,
@@ -42,7 +42,7 @@ from qa_pipeline.publish import (
     start_run,
 )
 from qa_pipeline.redaction import redact
-from qa_pipeline.settings import Settings, load_settings
+from qa_pipeline.settings import Settings, load_settings, using
 from qa_pipeline.staging import (
     BATCH_NAME,
     BatchError,
@@ -455,11 +455,30 @@ def clean_stale_work(engine: Engine, settings: Settings) -> list[Path]:
         return []
 
 
+def check_site_files(settings: Settings) -> None:
+    """Read the site's contracts and indicator configuration, when the settings name them, so
+    that a missing or unusable file stops a run before it starts (ValueError)."""
+    for name, path, load in (("contracts_file", settings.contracts_file, load_contracts),
+                             ("indicators_file", settings.indicators_file, load_config)):
+        if path is None:
+            continue
+        try:
+            load(path)
+        except Exception as exc:
+            raise ValueError(f"{name} {path}: {type(exc).__name__}: {exc}") from exc
+
+
 def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = None,
                   keep_work: bool = False) -> BatchResult:
     """Stage, derive and publish (or hold) one batch; a fault in the code marks the run
     failed, never half published (the publish transaction rolls back)."""
     settings = settings or load_settings()
+    with using(settings):  # the site's contracts and indicator configuration, if it has any
+        return _run_one_batch(batch_dir, engine, settings, keep_work)
+
+
+def _run_one_batch(batch_dir: Path, engine: Engine, settings: Settings,
+                   keep_work: bool) -> BatchResult:
     as_of = batch_date(batch_dir)
     run_id = start_run(engine, as_of, str(batch_dir))
     work_dir = make_work_folder(as_of, settings.work_dir)
@@ -492,6 +511,12 @@ def run_path(path: Path, db_url: str, work_root: Path | None = None,
              settings: Settings | None = None) -> LandingResult:
     """Run a batch folder, or every unprocessed batch of a landing folder in date order."""
     settings = (settings or load_settings()).with_overrides(db_url=db_url, work_dir=work_root)
+    check_site_files(settings)
+    with using(settings):
+        return _run_path(path, settings)
+
+
+def _run_path(path: Path, settings: Settings) -> LandingResult:
     scan = scan_landing(path)
     engine = make_engine(settings.db_url)
     try:
@@ -516,6 +541,12 @@ def release(as_of: date, by: str, db_url: str, settings: Settings | None = None
             ) -> RunOutcome:
     """Publish a held batch as it was staged, on a data officer's word."""
     settings = (settings or load_settings()).with_overrides(db_url=db_url)
+    check_site_files(settings)
+    with using(settings):
+        return _release(as_of, by, settings)
+
+
+def _release(as_of: date, by: str, settings: Settings) -> RunOutcome:
     engine = make_engine(settings.db_url)
     try:
         with run_lock(engine, settings.lock_timeout_seconds):

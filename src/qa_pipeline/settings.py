@@ -4,11 +4,20 @@ environment variables (`QA_PIPELINE_<NAME>`), then command-line options.
 Secrets never live here: a database password comes from the environment (PGPASSWORD,
 ~/.pgpass, or a Prefect Secret block named in `db_password_secret`), not from a file in the
 repository.
+
+The contracts and the indicator configuration are package data; a site's own copies are
+named by `contracts_file` and `indicators_file`. Code that loads them (`contracts.load_contracts`,
+`indicators.load_config`) reads these two settings from `settings_in_use()`: the settings a
+run was started with (`pipeline.run_path`, `release`, `run_one_batch` and `qa-pipeline report`
+run inside `using(settings)`), else the ones `load_settings()` finds.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
@@ -58,6 +67,12 @@ class Settings:
     earliest_event_date: date = date(1990, 1, 1)
     """A case event (referral, assessment, plan, review, ...) dated before this is a row-level
     error: `12/05/0211` is a typing slip, and would stretch every period range back to 211."""
+    contracts_file: Path | None = None
+    """A site's extract contracts instead of the packaged ones (default: the contracts of the
+    installed package); same extracts and columns, e.g. a code added to a code list."""
+    indicators_file: Path | None = None
+    """A site's indicator configuration (timescales, targets) instead of the packaged one
+    (default: the configuration of the installed package)."""
 
     @property
     def reports(self) -> Path:
@@ -131,6 +146,25 @@ def load_settings(config_file: Path | None = None,
         if key in env and key != CONFIG_ENV:
             values[name] = _coerce(name, env[key])
     return Settings(**values)
+
+
+_IN_USE: ContextVar[Settings | None] = ContextVar("qa_pipeline_settings", default=None)
+
+
+def settings_in_use() -> Settings:
+    """The settings of the run in progress (`using`; per thread), else `load_settings()`."""
+    active = _IN_USE.get()
+    return active if active is not None else load_settings()
+
+
+@contextmanager
+def using(settings: Settings) -> Iterator[Settings]:
+    """Make `settings` the ones `settings_in_use()` returns until the block ends."""
+    token = _IN_USE.set(settings)
+    try:
+        yield settings
+    finally:
+        _IN_USE.reset(token)
 
 
 def _has_password(values: dict[str, Any]) -> bool:

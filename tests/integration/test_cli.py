@@ -154,3 +154,15 @@ def test_released_truncated_batch_fails_the_volume_check(
         status = conn.execute(sa.text("SELECT status FROM pipeline_run ORDER BY started_at "
                                       "DESC")).first()
     assert status is not None and status[0] == "succeeded_with_issues"
+
+
+def test_version_is_the_installed_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    import qa_pipeline
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"qa-pipeline {qa_pipeline.__version__}"
+    assert version("qa_pipeline") == qa_pipeline.__version__  # declared once (pyproject)

@@ -32,7 +32,7 @@ def _cli(tmp_path: Path, *args: str, contracts: Path) -> subprocess.CompletedPro
     return subprocess.run(
         [sys.executable, "-m", "qa_pipeline.cli", *args], cwd=tmp_path, capture_output=True,
         text=True, timeout=300, check=False,
-        env={**os.environ, "QA_PIPELINE_CONTRACTS": str(contracts)})
+        env={**os.environ, "QA_PIPELINE_CONTRACTS_FILE": str(contracts)})
 
 
 @pytest.mark.parametrize("command", [

@@ -27,6 +27,7 @@ from qa_pipeline.contracts import (
     REFERENCE_KEYS,
     TOP_KEYS,
     ContractError,
+    _load_file,
     contracts_path,
     load_contracts,
     parse_contracts,
@@ -44,9 +45,9 @@ REAL_RAW: dict[str, Any] = yaml.safe_load(REAL_TEXT)
 def fresh_cache() -> Iterator[None]:
     """`load_contracts` is cached per process: a test that points it elsewhere clears the
     cache before and after, so later tests load the real file again."""
-    load_contracts.cache_clear()
+    _load_file.cache_clear()
     yield
-    load_contracts.cache_clear()
+    _load_file.cache_clear()
 
 
 def _x(raw: dict[str, Any], extract: str) -> dict[str, Any]:
@@ -284,15 +285,15 @@ def _broken_copy(tmp_path: Path, old: str, new: str) -> Path:
 def test_load_contracts_names_the_file(tmp_path: Path, fresh_cache: None,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The message starts with the path the loader read: an explicit one, or the one
-    QA_PIPELINE_CONTRACTS points at."""
+    QA_PIPELINE_CONTRACTS_FILE points at."""
     path = _broken_copy(tmp_path, "not_before: referral_datetime", "not_befor: referral_datetime")
     expected = (f"{path}: extract referrals, column decision_date: unknown key 'not_befor' "
                 "(did you mean 'not_before'?)")
     with pytest.raises(ContractError) as exc:
         load_contracts(str(path))
     assert str(exc.value) == expected
-    monkeypatch.setenv("QA_PIPELINE_CONTRACTS", str(path))
-    load_contracts.cache_clear()
+    monkeypatch.setenv("QA_PIPELINE_CONTRACTS_FILE", str(path))
+    _load_file.cache_clear()
     with pytest.raises(ContractError) as exc:
         load_contracts()
     assert str(exc.value) == expected
