@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_BATCH = ROOT / "sample_extracts" / "2026-11-25"
-REAL = ROOT / "contracts" / "extracts.yaml"
+REAL = ROOT / "src" / "qa_pipeline" / "contracts" / "extracts.yaml"
 
 
 def _broken_contracts(tmp_path: Path) -> Path:
