@@ -78,15 +78,15 @@ def test_a_site_contracts_file_may_not_change_the_database(tmp_path: Path) -> No
     """Extracts, keys and columns make the `stg_*` tables (built from the packaged
     contracts): a copy that changes them is refused, naming the extract."""
     packaged = packaged_contracts_path().read_text(encoding="utf-8")
-    column = "      referral_source:\n        type: code\n"
+    column = "      team_name:\n        type: text\n"  # a valid contract, another table
     assert packaged.count(column) == 1
     changed = tmp_path / "changed" / "extracts.yaml"
     changed.parent.mkdir()
-    changed.write_text(packaged.replace(column, "      referral_source:\n        type: text\n"),
+    changed.write_text(packaged.replace(column, "      team_name:\n        type: id\n"),
                        encoding="utf-8")
-    with pytest.raises(ContractError, match="differs in: referrals"):
+    with pytest.raises(ContractError, match="differs in: teams"):
         load_contracts(changed)
-    with pytest.raises(ValueError, match="contracts_file .*differs in: referrals"):
+    with pytest.raises(ValueError, match="contracts_file .*differs in: teams"):
         check_site_files(Settings(contracts_file=changed))
     with pytest.raises(ValueError, match="indicators_file .*FileNotFoundError"):
         check_site_files(Settings(indicators_file=tmp_path / "missing.yaml"))
