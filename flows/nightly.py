@@ -1,5 +1,6 @@
-"""The nightly Prefect flow: one run per batch, a task per stage. It only wires library
-functions (`qa_pipeline.pipeline`, `.staging`, `.indicators`, `.publish`); all logic is
+"""The nightly Prefect flow: the job of `qa_pipeline.pipeline.run_job`, each of its steps run
+as a Prefect task (file paths and typed results between them, never frames). The CLI runs the
+same steps directly, so the flow and `qa-pipeline run` cannot drift apart; all logic is
 tested without Prefect.
 
 Run once:  python flows/nightly.py LANDING_OR_BATCH_PATH [--db URL]
@@ -8,10 +9,10 @@ Run once:  python flows/nightly.py LANDING_OR_BATCH_PATH [--db URL]
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -19,164 +20,82 @@ from prefect.artifacts import (
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.cache_policies import NO_CACHE
 
-from qa_pipeline.db import make_engine, mask_url, upgrade
-from qa_pipeline.indicators import derive_batch
-from qa_pipeline.locking import run_lock
-from qa_pipeline.pipeline import (
-    batches_to_process,
-    clean_stale_work,
-    extract_table,
-    make_work_folder,
-    publish_or_hold,
-    record_checks,
-    rule_table,
-)
-from qa_pipeline.publish import RunOutcome, finish_failed_run, start_run
+from qa_pipeline import pipeline
+from qa_pipeline.db import mask_url
+from qa_pipeline.pipeline import BatchResult, extract_table, rule_table, run_job
 from qa_pipeline.redaction import install_log_redaction, redact
-from qa_pipeline.settings import Settings, load_settings
-from qa_pipeline.staging import Manifest, batch_date, stage_batch
+from qa_pipeline.settings import load_settings
 
-DB_RETRIES = 3
-DB_RETRY_DELAYS: list[float] = [5, 30, 120]
-# A hung task fails (and is retried) instead of blocking the night: quick database steps get
-# minutes, the per-batch stages an hour (a national-scale batch takes a few minutes).
-TIMEOUTS: dict[str, float] = {"migrate": 600.0, "scan": 900.0, "row": 120.0,
-                               "batch": 3600.0, "artifacts": 300.0}
+T = TypeVar("T")
 
-
-def _manifest(path: str) -> Manifest:
-    return Manifest.from_json(Path(path).read_text(encoding="utf-8"))
-
-
-@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS, timeout_seconds=TIMEOUTS["migrate"])
-def prepare_database(db_url: str) -> None:
-    upgrade(make_engine(db_url))
+# A hung step fails the batch instead of blocking the night: database steps get minutes,
+# the per-batch stages an hour (a national-scale batch takes a few minutes). No task
+# retries: the publish retries a lost connection itself (the one retry policy, as in the CLI).
+TIMEOUTS: dict[str, float] = {"prepare": 600.0, "select_batches": 900.0, "begin": 120.0,
+                              "stage": 3600.0, "derive": 3600.0, "publish": 3600.0,
+                              "after_publish": 3600.0}
+STEPS: tuple[Callable[..., Any], ...] = (
+    pipeline.prepare, pipeline.select_batches, pipeline.begin, pipeline.stage,
+    pipeline.derive, pipeline.publish, pipeline.after_publish)
+# No caching: every step reads or writes the database or the work folder.
+TASKS = {step.__name__: task(step, name=step.__name__, cache_policy=NO_CACHE,  # type: ignore[call-overload]
+                             timeout_seconds=TIMEOUTS[step.__name__]) for step in STEPS}
 
 
-@task(retries=2, retry_delay_seconds=[10.0, 60.0], timeout_seconds=TIMEOUTS["scan"])
-def list_batches(path: str, db_url: str) -> list[str]:
-    """Batches to process, in date order; unchanged published batches of a landing folder are
-    left out."""
-    return [str(b) for b in batches_to_process(Path(path), make_engine(db_url))]
+def as_task(step: Callable[..., T], *args: Any) -> T:
+    """Run one step of the job as its Prefect task."""
+    return TASKS[step.__name__](*args)  # type: ignore[no-any-return]
 
 
-@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS, timeout_seconds=TIMEOUTS["row"])
-def begin_run(batch_path: str, db_url: str) -> str:
-    return start_run(make_engine(db_url), batch_date(Path(batch_path)), batch_path)
+def publish_artifacts(result: BatchResult) -> None:
+    """The batch's tables and summary as Prefect artifacts (redacted)."""
+    if result.skipped or result.manifest is None:
+        return
+    m = result.manifest
+    key = f"qa-batch-{m.as_of.isoformat()}"
+    create_table_artifact(key=key + "-extracts", table=extract_table(m),
+                          description=f"Rows per extract, batch {m.as_of}")
+    create_table_artifact(key=key + "-rules", table=rule_table(m) or [
+        {"rule_id": "", "severity": "", "issues": 0}], description=f"Issues per rule, batch "
+                          f"{m.as_of}")
+    o = result.outcome
+    create_markdown_artifact(key=key + "-summary", markdown=redact(
+        f"# Batch {m.as_of}\n\n**{o.status if o else ''}** (exit {result.exit_code})"
+        f"\n\n{o.message if o else ''}\n"))
+    if result.summary_markdown:
+        create_markdown_artifact(key=key + "-report", markdown=redact(result.summary_markdown),
+                                 description=f"Run summary, batch {m.as_of}")
+        create_table_artifact(key=key + "-open-issues", table=result.open_issues_by_rule or [
+            {"rule_id": "", "open": 0}], description=f"Open issues per rule, batch {m.as_of}")
+    if result.report_path and Path(result.report_path).is_file():
+        create_link_artifact(key=key + "-html", link=Path(result.report_path).resolve().as_uri(),
+                             link_text=f"QA report {m.as_of}", description="HTML report")
 
 
-@task(retries=2, retry_delay_seconds=[10.0, 60.0], timeout_seconds=TIMEOUTS["batch"])
-def stage(batch_path: str, work_root: str | None, settings: Settings) -> str:
-    """Read and validate the batch; returns the manifest's path (files, not frames). The work
-    folder is owner-only and marked with this process (see `pipeline.clean_work_folders`); a
-    failed attempt removes its own."""
-    work = make_work_folder(batch_date(Path(batch_path)), Path(work_root) if work_root else None)
-    try:
-        manifest = stage_batch(Path(batch_path), work, settings=settings)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return str(Path(manifest.work_dir) / "manifest.json")
-
-
-@task(timeout_seconds=TIMEOUTS["batch"])
-def derive_indicators(manifest_path: str) -> str:
-    """Intermediate facts and indicator values of the staged batch, as files."""
-    derive_batch(_manifest(manifest_path))
-    return manifest_path
-
-
-@task(retries=DB_RETRIES, retry_delay_seconds=DB_RETRY_DELAYS, timeout_seconds=TIMEOUTS["batch"])
-def load(manifest_path: str, settings: Settings, run_id: str) -> dict[str, object]:
-    """Publish in one transaction (or hold a suspicious batch); a retry never duplicates."""
-    manifest = _manifest(manifest_path)
-    outcome, held = publish_or_hold(make_engine(settings.db_url), manifest, run_id, settings)
-    return {"as_of": manifest.as_of.isoformat(), "status": outcome.status,
-            "exit_code": outcome.exit_code, "message": outcome.message, "run_id": run_id,
-            "held": held}
-
-
-@task(retries=1, retry_delay_seconds=[30.0], timeout_seconds=TIMEOUTS["batch"])
-def check_and_report(result: dict[str, object], settings: Settings) -> dict[str, object]:
-    """Data checks on the published tables, HTML report and Excel worklists; a failed check
-    marks the run succeeded_with_issues. Publishes the run summary as Prefect artifacts."""
-    if not settings.aftercare:
-        return result
-    from qa_pipeline.aftercare import after_publish  # Great Expectations, matplotlib
-
-    engine = make_engine(settings.db_url)
-    as_of = date.fromisoformat(str(result["as_of"]))
-    care = after_publish(engine, as_of, str(result["run_id"]), settings.reports,
-                         volume_tolerance=settings.volume_drop_threshold)
-    outcome = record_checks(engine, RunOutcome(
-        str(result["run_id"]), str(result["status"]), int(str(result["exit_code"])),
-        str(result["message"])), care.failed_expectations, care.problems,
-        rebuild=not care.data_docs_written)
-    key = f"qa-batch-{as_of.isoformat()}"
-    create_markdown_artifact(key=key + "-report", markdown=redact(care.summary_markdown),
-                             description=f"Run summary, batch {as_of}")
-    create_table_artifact(key=key + "-open-issues", table=care.open_issues_by_rule or [
-        {"rule_id": "", "open": 0}], description=f"Open issues per rule, batch {as_of}")
-    create_link_artifact(key=key + "-html", link=care.report_path.resolve().as_uri(),
-                         link_text=f"QA report {as_of}", description="HTML report")
-    return {**result, "status": outcome.status, "exit_code": outcome.exit_code,
-            "message": outcome.message, "report": str(care.report_path),
-            "worklists": str(care.workbook_path), "failed_checks": care.failed_expectations}
-
-
-@task(timeout_seconds=TIMEOUTS["artifacts"])
-def summarise(manifest_path: str, result: dict[str, object]) -> None:
-    manifest = _manifest(manifest_path)
-    key = f"qa-batch-{manifest.as_of.isoformat()}"
-    create_table_artifact(key=key + "-extracts", table=extract_table(manifest),
-                          description=f"Rows per extract, batch {manifest.as_of}")
-    create_table_artifact(key=key + "-rules", table=rule_table(manifest) or [{"rule_id": "",
-                          "severity": "", "issues": 0}],
-                          description=f"Issues per rule, batch {manifest.as_of}")
-    create_markdown_artifact(key=key + "-summary", markdown=(
-        f"# Batch {manifest.as_of}\n\n**{result['status']}** (exit {result['exit_code']})"
-        f"\n\n{result['message']}\n"))
+class NightFailed(RuntimeError):
+    """A batch of the night failed (its run is recorded `failed`): the flow run fails too."""
 
 
 @flow(name="qa-nightly", log_prints=True, timeout_seconds=6 * 3600)
 def nightly(path: str, db_url: str | None = None, work_root: str | None = None
-            ) -> list[dict[str, object]]:
+            ) -> dict[str, object]:
     """Ingest, validate and publish every unprocessed batch under PATH, oldest first."""
     logger = get_run_logger()
     install_log_redaction()  # every configured handler, Prefect's API handler included
     settings = load_settings().with_overrides(db_url=db_url, work_dir=work_root)
-    work = str(settings.work_dir) if settings.work_dir is not None else None
     logger.info("database %s", mask_url(settings.db_url))
-    results: list[dict[str, object]] = []
-    engine = make_engine(settings.db_url)
-    with run_lock(engine, settings.lock_timeout_seconds):
-        prepare_database(settings.db_url)
-        clean_stale_work(engine, settings)  # work folders of killed runs
-        for batch_path in list_batches(path, settings.db_url):
-            run_id = begin_run(batch_path, settings.db_url)
-            manifest_path = None
-            try:
-                manifest_path = stage(batch_path, work, settings)
-                manifest_path = derive_indicators(manifest_path)
-                result = load(manifest_path, settings, run_id)
-            except Exception as exc:
-                finish_failed_run(engine, run_id, f"{type(exc).__name__}: "
-                                                  f"{mask_url(str(exc))}")
-                if manifest_path is not None:  # staged, not published: nothing to keep
-                    shutil.rmtree(Path(manifest_path).parent, ignore_errors=True)
-                raise
-            held = bool(result["held"])
-            try:
-                if not held:
-                    result = check_and_report(result, settings)
-                summarise(manifest_path, result)
-            finally:  # published (or failed after it): the staged files are not needed
-                if not held:
-                    shutil.rmtree(Path(manifest_path).parent, ignore_errors=True)
-            logger.info("batch %s: %s", result["as_of"], result["message"])
-            results.append(result)
-    return results
+    result = run_job(Path(path), settings, step=as_task, on_batch=publish_artifacts)
+    for b in result.batches:
+        if not b.skipped and b.outcome is not None:
+            logger.info("batch %s: %s", b.as_of, redact(b.outcome.message))
+    for line in result.refused:
+        logger.warning("not processed: %s", line)
+    if result.exit_code == pipeline.EXIT_FAILED:
+        failed = [b.as_of for b in result.batches if b.exit_code == pipeline.EXIT_FAILED]
+        raise NightFailed(f"batch {', '.join(failed)} failed: see pipeline_run")
+    return result.as_dict()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,3 +84,12 @@ def _quiet_settings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("QA_PIPELINE_REPORT_DIR", str(tmp_path / "reports"))
     if request.node.get_closest_marker("aftercare") is None:
         monkeypatch.setenv("QA_PIPELINE_AFTERCARE", "false")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for every flow test of the session (~8-20 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

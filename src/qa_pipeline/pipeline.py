@@ -12,11 +12,11 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -45,6 +45,7 @@ from qa_pipeline.redaction import redact
 from qa_pipeline.settings import Settings, load_settings, using
 from qa_pipeline.staging import (
     BATCH_NAME,
+    MANIFEST,
     BatchError,
     ExtractOutcome,
     Manifest,
@@ -72,12 +73,25 @@ class BatchResult:
     report_path: str | None = None
     workbook_path: str | None = None
     failed_checks: list[str] = field(default_factory=list)
+    summary_markdown: str = ""
+    """The after-publish summary (for the flow's artifacts)."""
+    open_issues_by_rule: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
         if self.skipped:
             return EXIT_OK
         return self.outcome.exit_code if self.outcome else EXIT_FAILED
+
+    def as_dict(self) -> dict[str, object]:
+        """What the flow returns for the batch (JSON, for Prefect's result)."""
+        o = self.outcome
+        return {"as_of": self.as_of, "batch_path": self.batch_path, "skipped": self.skipped,
+                "held": self.held, "run_id": o.run_id if o else None,
+                "status": o.status if o else "skipped", "exit_code": self.exit_code,
+                "message": o.message if o else "already published with the same files",
+                "report": self.report_path, "worklists": self.workbook_path,
+                "failed_checks": list(self.failed_checks)}
 
 
 @dataclass
@@ -87,6 +101,13 @@ class LandingResult:
     """Entries of the landing folder that are not batches, and why (reported, not run)."""
     refused: list[str] = field(default_factory=list)
     """Batch folders that cannot be processed (a future date, a link out of the landing)."""
+
+    def as_dict(self) -> dict[str, object]:
+        """What the flow returns for the night (JSON, for Prefect's result)."""
+        return {"exit_code": self.exit_code, "refused": list(self.refused),
+                "ignored": list(self.ignored),
+                "batches": [b.as_dict() for b in self.batches if not b.skipped],
+                "skipped": [b.as_of for b in self.batches if b.skipped]}
 
     @property
     def exit_code(self) -> int:
@@ -244,6 +265,8 @@ def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settin
         failed, problems = care.failed_expectations, care.problems
         docs_missing = not care.data_docs_written
         # (the run summary prints both; a file that is missing is named as such)
+        result.summary_markdown = care.summary_markdown
+        result.open_issues_by_rule = care.open_issues_by_rule
         result.report_path = (str(care.report_path) if care.report_written
                               else f"not written ({care.report_path})")
         result.workbook_path = (str(care.workbook_path) if care.workbook_written
@@ -468,43 +491,183 @@ def check_site_files(settings: Settings) -> None:
             raise ValueError(f"{name} {path}: {type(exc).__name__}: {exc}") from exc
 
 
+# --- the job: one control flow for the CLI and the Prefect flow -------------------------------
+# Each step is a plain function of paths, settings and typed results (never frames), so the
+# Prefect flow can run the very same steps as tasks (`flows/nightly.py`) and a test can call
+# them without Prefect. `run_job` is the night: lock, upgrade and clean-up, the batches to
+# run, then per batch stage -> derive -> publish or hold -> after-publish, a failure recorded
+# on its run, the work folder removed (kept for a held batch), and the outcome.
+
+T = TypeVar("T")
+
+
+class StepRunner(Protocol):
+    """How a step is run: directly (the CLI), or as a Prefect task (the flow)."""
+
+    def __call__(self, step: Callable[..., T], *args: Any) -> T: ...
+
+
+def direct(step: Callable[..., T], *args: Any) -> T:
+    return step(*args)
+
+
+def _engine(settings: Settings) -> Engine:
+    return make_engine(settings.db_url)
+
+
+def prepare(settings: Settings) -> None:
+    """Create or upgrade the schema; remove the work folders of runs that were killed."""
+    engine = _engine(settings)
+    try:
+        upgrade(engine)
+        clean_stale_work(engine, settings)
+    finally:
+        engine.dispose()
+
+
+def select_batches(path: str, settings: Settings) -> list[str]:
+    """The batch folders to run, oldest first (`batches_to_process`)."""
+    engine = _engine(settings)
+    try:
+        return [str(b) for b in batches_to_process(Path(path), engine)]
+    finally:
+        engine.dispose()
+
+
+def begin(batch_path: str, settings: Settings) -> str:
+    """The batch's `pipeline_run` row (status failed, "started; did not finish"): its id."""
+    engine = _engine(settings)
+    try:
+        return start_run(engine, batch_date(Path(batch_path)), batch_path)
+    finally:
+        engine.dispose()
+
+
+def stage(batch_path: str, settings: Settings) -> str:
+    """Read, guard and validate the batch into a new owner-only work folder; the manifest's
+    path. A failed attempt removes its own folder."""
+    work = make_work_folder(batch_date(Path(batch_path)), settings.work_dir)
+    try:
+        manifest = stage_batch(Path(batch_path), work, settings=settings)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return str(Path(manifest.work_dir) / MANIFEST)
+
+
+def derive(manifest_path: str) -> str:
+    """Intermediate facts and indicator values of the staged batch, as files."""
+    manifest = derive_batch(read_manifest(manifest_path))
+    owner_only(Path(manifest.work_dir))  # 0700 already; a held batch keeps these modes
+    return str(manifest.write())
+
+
+def publish(manifest_path: str, run_id: str, settings: Settings) -> BatchResult:
+    """Publish in one transaction, retried on a lost connection (the one retry policy), or
+    hold a batch whose rows fell sharply."""
+    manifest = read_manifest(manifest_path)
+    engine = _engine(settings)
+    try:
+        outcome, held = publish_or_hold(engine, manifest, run_id, settings)
+    finally:
+        engine.dispose()
+    return BatchResult(manifest.as_of.isoformat(), manifest.batch_path, outcome, manifest,
+                       held=held)
+
+
+def after_publish(result: BatchResult, settings: Settings) -> BatchResult:
+    """The data checks, report and worklists of a published batch (`aftercare`)."""
+    engine = _engine(settings)
+    try:
+        aftercare(engine, result, date.fromisoformat(result.as_of), settings)
+    finally:
+        engine.dispose()
+    return result
+
+
+def record_failure(run_id: str, message: str, settings: Settings) -> None:
+    """Mark the batch's run failed with the (masked, redacted) reason."""
+    engine = _engine(settings)
+    try:
+        finish_failed_run(engine, run_id, message)
+    finally:
+        engine.dispose()
+
+
+def read_manifest(path: str) -> Manifest:
+    return Manifest.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def run_batch(batch_path: str, settings: Settings, step: StepRunner = direct,
+              keep_work: bool = False,
+              on_batch: Callable[[BatchResult], None] | None = None) -> BatchResult:
+    """Stage, derive and publish (or hold) one batch; a fault in the code marks the run
+    failed, never half published (the publish transaction rolls back). `on_batch` sees the
+    result while the staged files are still there (the flow's artifacts read them)."""
+    as_of = batch_date(Path(batch_path))
+    run_id = step(begin, batch_path, settings)
+    manifest_path: str | None = None
+    result: BatchResult | None = None
+    try:
+        try:
+            manifest_path = step(stage, batch_path, settings)
+            manifest_path = step(derive, manifest_path)
+            result = step(publish, manifest_path, run_id, settings)
+            if not result.held:
+                result = step(after_publish, result, settings)
+        except Exception as exc:
+            message = redact(f"{type(exc).__name__}: {mask_url(str(exc))}")
+            log.error("%s: run failed: %s", as_of, message, exc_info=_quotes_nothing(exc))
+            try:
+                record_failure(run_id, message, settings)
+            except Exception:  # the database itself is down; the run row stays 'failed'
+                log.exception("%s: could not record the failure", as_of)
+            result = BatchResult(as_of.isoformat(), batch_path, RunOutcome(
+                run_id, "failed", EXIT_FAILED, message),
+                read_manifest(manifest_path) if manifest_path else None, error=message)
+        if on_batch is not None:
+            try:
+                on_batch(result)
+            except Exception as exc:  # a report of the batch; never the batch's outcome
+                log.warning("%s: after the batch: %s", as_of,
+                            redact(f"{type(exc).__name__}: {exc}"))
+        return result
+    finally:
+        if manifest_path is not None and not keep_work and not (result and result.held):
+            shutil.rmtree(Path(manifest_path).parent, ignore_errors=True)
+
+
+def run_job(path: Path, settings: Settings, step: StepRunner = direct,
+            on_batch: Callable[[BatchResult], None] | None = None) -> LandingResult:
+    """The night: every unprocessed batch of a landing folder (or the one batch folder
+    named) in date order, under the database's run lock. A failing batch is recorded and the
+    night goes on; the result's exit status is the worst of its batches."""
+    scan = scan_landing(path)
+    engine = make_engine(settings.db_url)
+    try:
+        with using(settings), run_lock(engine, settings.lock_timeout_seconds):
+            step(prepare, settings)
+            todo = set(step(select_batches, str(path), settings)) if scan.batches else set()
+            result = LandingResult(ignored=scan.ignored, refused=scan.refused)
+            for b in scan.batches:
+                if str(b) not in todo:
+                    log.info("%s: already published with the same files; skipped", b.name)
+                    done = BatchResult(b.name, str(b), None, None, skipped=True)
+                else:
+                    done = run_batch(str(b), settings, step, on_batch=on_batch)
+                result.batches.append(done)
+            return result
+    finally:
+        engine.dispose()
+
+
 def run_one_batch(batch_dir: Path, engine: Engine, settings: Settings | None = None,
                   keep_work: bool = False) -> BatchResult:
-    """Stage, derive and publish (or hold) one batch; a fault in the code marks the run
-    failed, never half published (the publish transaction rolls back)."""
-    settings = settings or load_settings()
+    """One batch, directly (without the landing scan and the lock): `run_batch`."""
+    settings = (settings or load_settings()).with_overrides(db_url=str(
+        engine.url.render_as_string(hide_password=False)))
     with using(settings):  # the site's contracts and indicator configuration, if it has any
-        return _run_one_batch(batch_dir, engine, settings, keep_work)
-
-
-def _run_one_batch(batch_dir: Path, engine: Engine, settings: Settings,
-                   keep_work: bool) -> BatchResult:
-    as_of = batch_date(batch_dir)
-    run_id = start_run(engine, as_of, str(batch_dir))
-    work_dir = make_work_folder(as_of, settings.work_dir)
-    manifest: Manifest | None = None
-    held = False
-    try:
-        manifest = stage_batch(batch_dir, work_dir, settings=settings)
-        manifest = derive_batch(manifest)
-        owner_only(work_dir)  # the folder is 0700 already; a held batch keeps its modes
-        outcome, held = publish_or_hold(engine, manifest, run_id, settings)
-        result = BatchResult(as_of.isoformat(), str(batch_dir), outcome, manifest, held=held)
-        if not held:
-            aftercare(engine, result, as_of, settings)
-        return result
-    except Exception as exc:
-        message = redact(f"{type(exc).__name__}: {mask_url(str(exc))}")
-        log.error("%s: run failed: %s", as_of, message, exc_info=_quotes_nothing(exc))
-        try:
-            finish_failed_run(engine, run_id, message)
-        except Exception:  # the database itself is down; the run row stays 'failed'
-            log.exception("%s: could not record the failure", as_of)
-        return BatchResult(as_of.isoformat(), str(batch_dir), RunOutcome(
-            run_id, "failed", EXIT_FAILED, message), manifest, error=message)
-    finally:
-        if not keep_work and not held:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        return run_batch(str(batch_dir), settings, keep_work=keep_work)
 
 
 def run_path(path: Path, db_url: str, work_root: Path | None = None,
@@ -512,29 +675,7 @@ def run_path(path: Path, db_url: str, work_root: Path | None = None,
     """Run a batch folder, or every unprocessed batch of a landing folder in date order."""
     settings = (settings or load_settings()).with_overrides(db_url=db_url, work_dir=work_root)
     check_site_files(settings)
-    with using(settings):
-        return _run_path(path, settings)
-
-
-def _run_path(path: Path, settings: Settings) -> LandingResult:
-    scan = scan_landing(path)
-    engine = make_engine(settings.db_url)
-    try:
-        with run_lock(engine, settings.lock_timeout_seconds):
-            upgrade(engine)
-            clean_stale_work(engine, settings)
-            todo = batches_to_process(path, engine) if scan.batches else []
-            result = LandingResult(ignored=scan.ignored, refused=scan.refused)
-            for b in scan.batches:
-                if b not in todo:
-                    log.info("%s: already published with the same files; skipped", b.name)
-                    result.batches.append(BatchResult(b.name, str(b), None, None,
-                                                      skipped=True))
-                    continue
-                result.batches.append(run_one_batch(b, engine, settings))
-            return result
-    finally:
-        engine.dispose()
+    return run_job(path, settings)
 
 
 def release(as_of: date, by: str, db_url: str, settings: Settings | None = None
@@ -586,6 +727,8 @@ def rule_table(manifest: Manifest) -> list[dict[str, object]]:
     """Issues per rule of a staged batch, most frequent first (the run summary's second)."""
     import polars as pl
 
+    if not Path(manifest.issues_parquet).is_file():  # a held batch's files moved on
+        return []
     issues = pl.read_parquet(manifest.issues_parquet)
     if issues.height == 0:
         return []

@@ -479,9 +479,7 @@ def test_python_flows_nightly_runs_once_with_the_cli_exit_status(
     assert nightly_mod.main([str(landing), "--db", db_url, "--work-dir",
                              str(tmp_path / "work")]) == 0
     assert _runs(tmp_path / "qa.db") == [(str(DAY1), "succeeded")]
-    # not a landing folder: usage error, as `qa-pipeline run` (without the task's retries)
-    monkeypatch.setattr(nightly_mod, "list_batches",
-                        nightly_mod.list_batches.with_options(retries=0))
+    # not a landing folder: usage error, as `qa-pipeline run`
     (tmp_path / "empty").mkdir()
     assert nightly_mod.main([str(tmp_path / "empty"), "--db", db_url]) == 2
 

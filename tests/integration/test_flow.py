@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from qa_pipeline import pipeline
 from qa_pipeline.db import make_engine
 from tests.batch_builder import AS_OF, base, write_batch
 
 pytestmark = pytest.mark.prefect
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def _artifacts(key_prefix: str) -> list[object]:
@@ -49,7 +41,9 @@ def test_nightly_flow_processes_landing_folder(prefect_harness: None, tmp_path: 
     write_batch(landing, newer, as_of=AS_OF)
     db_url = f"sqlite:///{tmp_path / 'qa.db'}"
 
-    results = nightly(str(landing), db_url, str(tmp_path / "work"))
+    night = nightly(str(landing), db_url, str(tmp_path / "work"))
+    results = night["batches"]
+    assert night["exit_code"] == 3
     assert [(r["as_of"], r["status"]) for r in results] == [
         ((AS_OF - timedelta(days=1)).isoformat(), "succeeded"),
         (AS_OF.isoformat(), "succeeded_with_issues"),
@@ -67,7 +61,7 @@ def test_nightly_flow_processes_landing_folder(prefect_harness: None, tmp_path: 
     assert all(Path(str(r["report"])).is_file() for r in results)
 
     # nothing new: a second run processes nothing
-    assert nightly(str(landing), db_url, str(tmp_path / "work")) == []
+    assert nightly(str(landing), db_url, str(tmp_path / "work"))["batches"] == []
 
 
 def test_flow_fails_when_publish_fails(prefect_harness: None, tmp_path: Path,
@@ -77,9 +71,7 @@ def test_flow_fails_when_publish_fails(prefect_harness: None, tmp_path: Path,
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(nightly_mod, "publish_or_hold", broken)
-    monkeypatch.setattr(nightly_mod, "load", nightly_mod.load.with_options(
-        retries=1, retry_delay_seconds=0))
+    monkeypatch.setattr(pipeline, "publish_or_hold", broken)
     folder = write_batch(tmp_path / "landing", base())
     db_url = f"sqlite:///{tmp_path / 'qa.db'}"
     state = nightly_mod.nightly(str(folder), db_url, str(tmp_path / "work"),
@@ -107,7 +99,7 @@ def test_artifacts_carry_no_identifying_values(prefect_harness: None, tmp_path: 
     folder = write_batch(tmp_path / "landing", data, as_of=as_of)
     (folder / "9434765919.csv").write_text("a\n1\n", encoding="utf-8")  # a stray file
     db_url = f"sqlite:///{tmp_path / 'qa.db'}"
-    [result] = nightly(str(folder), db_url, str(tmp_path / "work"))
+    [result] = nightly(str(folder), db_url, str(tmp_path / "work"))["batches"]
     artifacts = _artifacts(f"qa-batch-{as_of.isoformat()}%")
     assert len(artifacts) >= 5
     text = "\n".join(str(getattr(a, "data", "")) + str(getattr(a, "description", ""))

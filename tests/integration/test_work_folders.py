@@ -18,13 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from qa_pipeline import pipeline
 from qa_pipeline.db import make_engine, upgrade
 from qa_pipeline.pipeline import (
     OWNER_FILE,
@@ -222,14 +222,6 @@ def test_held_batch_staged_files_survive_the_clean_up(db_url: str, tmp_path: Pat
                             {"d": AS_OF}).scalar_one() == 1
 
 
-@pytest.fixture(scope="module")
-def prefect_harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.mark.prefect
 def test_flow_removes_work_folders_on_failure_and_of_killed_runs(
         prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,9 +232,7 @@ def test_flow_removes_work_folders_on_failure_and_of_killed_runs(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(nightly_mod, "publish_or_hold", broken)
-    monkeypatch.setattr(nightly_mod, "load", nightly_mod.load.with_options(
-        retries=0, retry_delay_seconds=0))
+    monkeypatch.setattr(pipeline, "publish_or_hold", broken)
     work = tmp_path / "work"
     stale = make_work_folder(AS_OF, work)
     write_owner(stale, {**owner_record(), "pid": _dead_pid(), "start": None})

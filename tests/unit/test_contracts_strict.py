@@ -1,8 +1,8 @@
 """Strict contracts: whatever the contract file says that the parser does not understand is
 refused when the contracts load, with a message naming the file, extract, column and key.
 
-Each case takes the real `src/qa_pipeline/contracts/extracts.yaml`, breaks one thing and asserts the whole
-message (the parts a developer reads: file, extract, column, key, the hint)."""
+Each case takes the real `src/qa_pipeline/contracts/extracts.yaml`, breaks one thing and
+asserts the whole message (the parts a developer reads: file, extract, column, key, the hint)."""
 
 from __future__ import annotations
 
