@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from qa_pipeline.contracts import load_contracts
+from qa_pipeline.contracts import ContractError, load_contracts
 from qa_pipeline.db import (
     batch,
     batch_hold,
@@ -487,6 +487,8 @@ def check_site_files(settings: Settings) -> None:
             continue
         try:
             load(path)
+        except ContractError as exc:  # it names the file and what is wrong in it
+            raise ContractError(f"the setting {name}: {exc}") from exc
         except Exception as exc:
             raise ValueError(f"{name} {path}: {type(exc).__name__}: {exc}") from exc
 

@@ -86,7 +86,7 @@ def test_a_site_contracts_file_may_not_change_the_database(tmp_path: Path) -> No
                        encoding="utf-8")
     with pytest.raises(ContractError, match="differs in: teams"):
         load_contracts(changed)
-    with pytest.raises(ValueError, match="contracts_file .*differs in: teams"):
+    with pytest.raises(ContractError, match="the setting contracts_file: .*differs in: teams"):
         check_site_files(Settings(contracts_file=changed))
     with pytest.raises(ValueError, match="indicators_file .*FileNotFoundError"):
         check_site_files(Settings(indicators_file=tmp_path / "missing.yaml"))
