@@ -3,12 +3,11 @@ as a Prefect task (file paths and typed results between them, never frames). The
 same steps directly, so the flow and `qa-pipeline run` cannot drift apart; all logic is
 tested without Prefect.
 
-Run once:  python flows/nightly.py LANDING_OR_BATCH_PATH [--db URL]
+Run once:  python flows/nightly.py LANDING_OR_BATCH_PATH [--db URL] [--config FILE]
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 
 from qa_pipeline import pipeline
 from qa_pipeline.db import mask_url
+from qa_pipeline.exits import ExitStatus
 from qa_pipeline.pipeline import BatchResult, extract_table, rule_table, run_job
 from qa_pipeline.redaction import install_log_redaction, redact
 from qa_pipeline.settings import load_settings
@@ -92,40 +92,70 @@ def nightly(path: str, db_url: str | None = None, work_root: str | None = None
             logger.info("batch %s: %s", b.as_of, redact(b.outcome.message))
     for line in result.refused:
         logger.warning("not processed: %s", line)
-    if result.exit_code == pipeline.EXIT_FAILED:
-        failed = [b.as_of for b in result.batches if b.exit_code == pipeline.EXIT_FAILED]
+    if result.exit_code == ExitStatus.FAILED:
+        failed = [b.as_of for b in result.batches if b.exit_code == ExitStatus.FAILED]
         raise NightFailed(f"batch {', '.join(failed)} failed: see pipeline_run")
     return result.as_dict()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python flows/nightly.py PATH [--db URL]` runs the flow once and exits with the status
-    `qa-pipeline run` would give; `python flows/nightly.py --serve [LANDING]` serves it on its
-    nightly schedule (02:00 Europe/London) until stopped. See docs/operations.md."""
-    from qa_pipeline.scheduling import DEPLOYMENT_NAME, exit_status, serve_nightly
+    """`python flows/nightly.py PATH [--db URL] [--config FILE]` runs the flow once and exits
+    with the status `qa-pipeline run` would give; `python flows/nightly.py --serve [LANDING]`
+    serves it on its nightly schedule (02:00 Europe/London) until stopped. Either needs a
+    Prefect server: PREFECT_API_URL, else a temporary one started here (given
+    `scheduling.EPHEMERAL_STARTUP_SECONDS`); without one it says so in one line and exits 1.
+    See docs/operations.md."""
+    import os
 
-    p = argparse.ArgumentParser(description="Run the nightly flow once, or serve it nightly.")
+    from qa_pipeline.cli_common import Parser, options, parse
+    from qa_pipeline.scheduling import (
+        DEPLOYMENT_NAME,
+        NoPrefectServer,
+        ensure_prefect_server,
+        exit_status,
+        serve_nightly,
+    )
+    from qa_pipeline.settings import CONFIG_ENV
+
+    p = Parser(prog="flows/nightly.py", parents=options(db=True, config=True),
+               description="Run the nightly flow once, or serve it nightly.")
     p.add_argument("path", nargs="?", default=None,
                    help="a batch folder or a landing folder of batches (with --serve: the "
                         "landing folder, default: the settings' `landing`)")
-    p.add_argument("--db", default=None, help="SQLAlchemy URL of the reporting database")
-    p.add_argument("--work-dir", default=None, help="where staged files are written")
+    p.add_argument("--work-dir", default=None, metavar="DIR",
+                   help="where staged files are written (default: the settings' work_dir, "
+                        "else a temporary folder)")
     p.add_argument("--serve", action="store_true",
                    help="create the deployment qa-nightly/NAME and run it every night")
-    p.add_argument("--name", default=DEPLOYMENT_NAME, help="--serve: the deployment's name")
-    args = p.parse_args(argv)
-    if args.serve:
-        import os
-
-        # the served runs are child processes: they read the settings from the environment
-        for name, value in (("QA_PIPELINE_DB_URL", args.db),
-                            ("QA_PIPELINE_WORK_DIR", args.work_dir)):
-            if value:
-                os.environ[name] = value
-        settings = load_settings().with_overrides(landing=args.path and Path(args.path))
-        return serve_nightly(nightly, settings, name=args.name)
-    if args.path is None:
+    p.add_argument("--name", default=DEPLOYMENT_NAME,
+                   help=f"--serve: the deployment's name ({DEPLOYMENT_NAME})")
+    args = parse(p, argv)
+    if args.path is None and not args.serve:
         p.error("PATH is required (or --serve)")
+    if args.verbose:
+        import logging
+
+        logging.getLogger("qa_pipeline").setLevel(logging.INFO)
+    if args.config is not None:  # the flow (and each served run) reads the settings itself
+        if not Path(args.config).is_file():
+            p.error(f"{args.config}: no such config file")
+        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
+    try:
+        if args.serve:
+            # the served runs are child processes: they read the settings from the environment
+            for name, value in (("QA_PIPELINE_DB_URL", args.db),
+                                ("QA_PIPELINE_WORK_DIR", args.work_dir)):
+                if value:
+                    os.environ[name] = value
+            settings = load_settings().with_overrides(landing=args.path and Path(args.path))
+            return serve_nightly(nightly, settings, name=args.name)
+        ensure_prefect_server()  # before the flow run: one line instead of a traceback
+    except NoPrefectServer as exc:
+        print(f"qa-nightly: error: {exc}", file=sys.stderr)
+        return ExitStatus.FAILED
+    except ValueError as exc:  # --serve: no landing folder, a password in db_url
+        print(f"qa-nightly: error: {exc}", file=sys.stderr)
+        return ExitStatus.USAGE
     state = nightly(args.path, args.db, args.work_dir, return_state=True)
     return exit_status(state)
 

@@ -1,7 +1,9 @@
 """`qa-pipeline`: the command line of the nightly job.
 
-Exit status of `run`: 0 succeeded (row-level issues allowed), 3 finished but a file was
-rejected or missing, 1 failed (nothing published), 2 usage error.
+Every command exits with a `qa_pipeline.exits.ExitStatus`: 0 done, 1 failed (nothing
+published, or the database could not be read), 2 usage error, 3 finished but a person must
+look (a file rejected or missing, a batch held, data checks failed). README.md lists the
+commands.
 """
 
 from __future__ import annotations
@@ -11,19 +13,19 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
 
 from qa_pipeline import __version__
-from qa_pipeline.officer_cli import iso_date
-
-EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # exit 2 (usage), with a short message
-        self.print_usage(sys.stderr)
-        print(f"qa-pipeline: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+from qa_pipeline.cli_common import (
+    Parser,
+    err,
+    failure_status,
+    iso_date,
+    options,
+    parse,
+    settings_of,
+    site_files_of,
+)
+from qa_pipeline.exits import ExitStatus
 
 
 def _children(text: str) -> int:
@@ -37,59 +39,7 @@ def _children(text: str) -> int:
             f"{text!r} is not a number of children or one of {', '.join(SIZES)}") from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="qa-pipeline", description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--version", action="version", version=f"qa-pipeline {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress of each extract")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    run = sub.add_parser("run", help="ingest, validate and publish a batch or landing folder")
-    run.add_argument("path", type=Path,
-                     help="a batch folder (.../2026-11-25/) or a landing folder of batches")
-    run.add_argument("--db", default=None,
-                     help="SQLAlchemy URL of the reporting database (default: settings, else "
-                          "sqlite:///./qa_pipeline.db)")
-    run.add_argument("--work-dir", type=Path, default=None,
-                     help="where staged files are written during a run (default: temp dir)")
-    run.add_argument("--config", type=Path, default=None,
-                     help="settings file (default: $QA_PIPELINE_CONFIG or ./qa_pipeline.yaml)")
-
-    rel = sub.add_parser("release", help="publish a batch that was held (sharp row drop)")
-    rel.add_argument("as_of", type=iso_date, help="the held batch's date")
-    rel.add_argument("--by", required=True, help="who releases it (recorded)")
-    rel.add_argument("--db", default=None)
-    rel.add_argument("--config", type=Path, default=None)
-
-    gen = sub.add_parser("generate-sample", help="write a synthetic batch (seeded)")
-    gen.add_argument("out", type=Path, help="landing folder; the batch is OUT/<as-of>/")
-    gen.add_argument("--children", type=_children, default=300,
-                     help="how many children: a number, or S (300), M (30,000), "
-                          "L (1,000,000)")
-    gen.add_argument("--seed", type=int, default=1)
-    gen.add_argument("--as-of", type=iso_date, default=date(2026, 11, 25),
-                     help="extract date, YYYY-MM-DD")
-    gen.add_argument("--years", type=int, default=3, help="years of history")
-    gen.add_argument("--defects", action="store_true",
-                     help="inject deliberate defects and write OUT/<as-of>.ground_truth.csv")
-    gen.add_argument("--identifying", action="store_true",
-                     help="plant identifying data (the persons file must then be rejected)")
-
-    dbp = sub.add_parser("db", help="reporting database schema (Alembic)")
-    dbp.add_argument("action", choices=["upgrade", "current", "grant-reporting"])
-    dbp.add_argument("--db", default=None)
-    dbp.add_argument("--role", default="qa_reporting",
-                     help="grant-reporting: the read-only role for BI tools (PostgreSQL)")
-
-    docs = sub.add_parser("docs", help="regenerate docs/rules.md and docs/indicators.md")
-    docs.add_argument("--out", type=Path, default=Path("docs"), help="the docs folder")
-
-    # Commands of the data officers' tools and of the operator register themselves here
-    # (set_defaults(handler=...)).
-    from qa_pipeline import officer_cli, ops_cli
-
-    officer_cli.add_commands(sub)
-    ops_cli.add_commands(sub)
-    return p
+# --- run, release ---------------------------------------------------------------------------
 
 
 def _print_summary(result: object) -> None:
@@ -124,101 +74,200 @@ def _print_summary(result: object) -> None:
             print(f"  worklists: {b.workbook_path}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _cmd_run(args: argparse.Namespace) -> int:
     from qa_pipeline.contracts import ContractError
+    from qa_pipeline.db import NoDatabase, mask_url
+    from qa_pipeline.locking import LockTimeout
+    from qa_pipeline.pipeline import run_path
+    from qa_pipeline.staging import BatchError
+
+    settings = settings_of(args)
+    site_files_of(settings)
+    try:
+        result = run_path(args.path, settings.db_url, args.work_dir, settings)
+    except (BatchError, NoDatabase, LockTimeout, ContractError):
+        raise  # a usage error, or another run: `failure_status` says so
+    except Exception as exc:  # database unreachable, bad URL, ...: nothing published
+        print(f"qa-pipeline: run failed: {type(exc).__name__}: {mask_url(str(exc))}",
+              file=sys.stderr)
+        return ExitStatus.FAILED
+    _print_summary(result)
+    print(f"database: {mask_url(settings.db_url)}")
+    return result.exit_code
+
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    from qa_pipeline.contracts import ContractError
+    from qa_pipeline.db import NoDatabase, mask_url, require_database
+    from qa_pipeline.holds import ReleaseError
+    from qa_pipeline.locking import LockTimeout
+    from qa_pipeline.pipeline import release
+
+    settings = settings_of(args)
+    site_files_of(settings)
+    require_database(settings.db_url)  # a held batch lives in an existing database
+    try:
+        outcome = release(args.as_of, args.by, settings.db_url, settings)
+    except (ReleaseError, NoDatabase, LockTimeout, ContractError):
+        raise
+    except Exception as exc:
+        print(f"qa-pipeline: run failed: {type(exc).__name__}: {mask_url(str(exc))}",
+              file=sys.stderr)
+        return ExitStatus.FAILED
+    print(f"batch {args.as_of}: {outcome.status} (exit {outcome.exit_code})")
+    print(f"  {outcome.message}")
+    return outcome.exit_code
+
+
+# --- generate-sample, db, docs -----------------------------------------------------------------
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from qa_pipeline.generate import generate_batch
+
+    if args.children < 1:
+        err("--children must be at least 1")
+        return ExitStatus.USAGE
+    out = generate_batch(args.out, children=args.children, seed=args.seed,
+                         as_of=args.as_of, defects=args.defects,
+                         identifying=args.identifying, years=args.years)
+    print(f"wrote {out}")
+    return ExitStatus.OK
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from qa_pipeline.db import current_revision, make_engine, upgrade
+
+    settings = settings_of(args)
+    if args.db_command == "current":  # reads only: never creates a database
+        engine = make_engine(settings.db_url, create=False)
+    else:
+        engine = make_engine(settings.db_url)
+    try:
+        if args.db_command in ("upgrade", "grant-reporting"):
+            upgrade(engine)
+        if args.db_command == "grant-reporting":
+            from qa_pipeline.roles import grant_reporting
+
+            views = grant_reporting(engine, args.role)
+            print(f"{args.role} may read {len(views)} views in schema reporting")
+        print(f"schema revision: {current_revision(engine) or 'none (an empty database)'}")
+    finally:
+        engine.dispose()
+    return ExitStatus.OK
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from qa_pipeline.docs import write_docs
+
+    for path in write_docs(args.out):
+        print(f"wrote {path}")
+    return ExitStatus.OK
+
+
+# --- the parser -------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = Parser(prog="qa-pipeline", parents=options(),
+               description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--version", action="version", version=f"qa-pipeline {__version__}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser,
+                           metavar="COMMAND", help="one of:")
+
+    run = sub.add_parser("run", parents=options(db=True, config=True),
+                         help="ingest, validate and publish a batch or landing folder")
+    run.add_argument("path", type=Path,
+                     help="a batch folder (.../2026-11-25/) or a landing folder of batches")
+    run.add_argument("--work-dir", type=Path, default=None, metavar="DIR",
+                     help="where staged files are written during a run (default: the "
+                          "settings' work_dir, else a temporary folder)")
+    run.set_defaults(handler=_cmd_run)
+
+    rel = sub.add_parser("release", parents=options(db=True, config=True),
+                         help="publish a batch that was held (sharp row drop)")
+    rel.add_argument("as_of", type=iso_date, metavar="DATE",
+                     help="the held batch's date, YYYY-MM-DD")
+    rel.add_argument("--by", required=True, metavar="NAME", help="who releases it (recorded)")
+    rel.set_defaults(handler=_cmd_release)
+
+    gen = sub.add_parser("generate-sample", parents=options(),
+                         help="write a synthetic batch (seeded)")
+    gen.add_argument("out", type=Path, help="landing folder; the batch is OUT/<as-of>/")
+    gen.add_argument("--children", type=_children, default=300, metavar="N",
+                     help="how many children: a number, or S (300), M (30,000), "
+                          "L (1,000,000)")
+    gen.add_argument("--seed", type=int, default=1,
+                     help="random seed: the same arguments give the same bytes (1)")
+    gen.add_argument("--as-of", type=iso_date, default=date(2026, 11, 25), metavar="DATE",
+                     help="extract date, YYYY-MM-DD (2026-11-25)")
+    gen.add_argument("--years", type=int, default=3, help="years of history (3)")
+    gen.add_argument("--defects", action="store_true",
+                     help="inject deliberate defects and write OUT/<as-of>.ground_truth.csv")
+    gen.add_argument("--identifying", action="store_true",
+                     help="plant identifying data (the persons file must then be rejected)")
+    gen.set_defaults(handler=_cmd_generate)
+
+    dbp = sub.add_parser("db", parents=options(db=True, config=True),
+                         help="the reporting database's schema (Alembic)")
+    dsub = dbp.add_subparsers(dest="db_command", required=True, parser_class=Parser,
+                              metavar="ACTION", help="one of:")
+    dsub.add_parser("upgrade", parents=options(db=True, config=True),
+                    help="create or upgrade the schema to this version's (`run` does it too)")
+    dsub.add_parser("current", parents=options(db=True, config=True),
+                    help="print the schema revision of an existing database (reads only)")
+    grant = dsub.add_parser("grant-reporting", parents=options(db=True, config=True),
+                            help="upgrade, then give a PostgreSQL role read access to the "
+                                 "published views only")
+    grant.add_argument("--role", default="qa_reporting",
+                       help="the read-only role for BI tools (qa_reporting)")
+    dbp.set_defaults(handler=_cmd_db)
+
+    docs = sub.add_parser("docs", parents=options(),
+                          help="regenerate docs/rules.md and docs/indicators.md")
+    docs.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR",
+                      help="the docs folder (docs)")
+    docs.set_defaults(handler=_cmd_docs)
+
+    # The data officers' and the operator's commands register themselves here
+    # (set_defaults(handler=...)).
+    from qa_pipeline import officer_cli, ops_cli
+
+    officer_cli.add_commands(sub)
+    ops_cli.add_commands(sub)
+    return p
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole `qa-pipeline` parser (for the tests and the README check)."""
+    return _parser()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """ARGV parsed as `main` parses it (the shared options' defaults filled in)."""
+    return parse(_parser(), argv)
+
+
+def main(argv: list[str] | None = None) -> int:
     from qa_pipeline.redaction import install_log_redaction, redact_standard_streams
 
     redact_standard_streams()  # before anything is printed: no NHS number reaches a terminal
-    args = _parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_log_redaction()
     try:
-        return _dispatch(args)
-    except ContractError as exc:  # the contract file is broken: one line, no traceback
-        print(f"qa-pipeline: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return EXIT_USAGE
+        return int(args.handler(args))
+    except BrokenPipeError:  # `qa-pipeline issues | head`: the reader has had enough
+        import os
 
-
-def _dispatch(args: argparse.Namespace) -> int:
-    """Run the command. The contracts are loaded lazily (at the first import of the database
-    module, or by the command itself); a broken contract file raises ContractError."""
-    from qa_pipeline.contracts import ContractError
-
-    handler = getattr(args, "handler", None)
-    if handler is not None:
-        return int(handler(args))
-    if args.command in ("run", "release"):
-        from qa_pipeline.db import mask_url
-        from qa_pipeline.holds import ReleaseError
-        from qa_pipeline.locking import LockTimeout
-        from qa_pipeline.pipeline import check_site_files, release, run_path
-        from qa_pipeline.settings import load_settings
-        from qa_pipeline.staging import BatchError
-
-        try:
-            settings = load_settings(args.config).with_overrides(db_url=args.db)
-            check_site_files(settings)  # a site's contracts or indicator configuration
-        except (OSError, ValueError) as exc:
-            print(f"qa-pipeline: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        try:
-            if args.command == "release":
-                outcome = release(args.as_of, args.by, settings.db_url, settings)
-                print(f"batch {args.as_of}: {outcome.status} (exit {outcome.exit_code})")
-                print(f"  {outcome.message}")
-                return outcome.exit_code
-            result = run_path(args.path, settings.db_url, args.work_dir, settings)
-        except ContractError:
-            raise
-        except (BatchError, ReleaseError) as exc:
-            print(f"qa-pipeline: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        except LockTimeout as exc:
-            print(f"qa-pipeline: {exc}", file=sys.stderr)
-            return 1
-        except Exception as exc:  # database unreachable, bad URL, ...: nothing published
-            print(f"qa-pipeline: run failed: {type(exc).__name__}: {mask_url(str(exc))}",
-                  file=sys.stderr)
-            return 1
-        _print_summary(result)
-        print(f"database: {mask_url(settings.db_url)}")
-        return result.exit_code
-    if args.command == "generate-sample":
-        from qa_pipeline.generate import generate_batch
-
-        if args.children < 1:
-            print("qa-pipeline: error: --children must be at least 1", file=sys.stderr)
-            return EXIT_USAGE
-        out = generate_batch(args.out, children=args.children, seed=args.seed,
-                             as_of=args.as_of, defects=args.defects,
-                             identifying=args.identifying, years=args.years)
-        print(f"wrote {out}")
-        return 0
-    if args.command == "db":
-        from qa_pipeline.db import current_revision, make_engine, upgrade
-        from qa_pipeline.settings import load_settings
-
-        engine = make_engine(args.db or load_settings().db_url)
-        if args.action == "upgrade":
-            upgrade(engine)
-        if args.action == "grant-reporting":
-            from qa_pipeline.roles import grant_reporting
-
-            upgrade(engine)
-            views = grant_reporting(engine, args.role)
-            print(f"{args.role} may read {len(views)} views in schema reporting")
-        print(f"schema revision: {current_revision(engine)}")
-        return 0
-    if args.command == "docs":
-        from qa_pipeline.docs import write_docs
-
-        for path in write_docs(args.out):
-            print(f"wrote {path}")
-        return 0
-    return EXIT_USAGE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitStatus.OK
+    except Exception as exc:  # one line and an exit status, never a traceback
+        return failure_status(exc, args)
 
 
 if __name__ == "__main__":

@@ -272,15 +272,76 @@ def mask_url(url: str) -> str:
         return re.sub(r"//[^@/]*@", "//***@", url)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for SQLite or PostgreSQL; SQLite waits for a lock instead of failing, and
-    its transactions include DDL (see `_transactional_sqlite`)."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+
+class NoDatabase(ValueError):
+    """A command that reads (or edits) the reporting database was pointed at a SQLite file
+    that does not exist, or at a file that is not a SQLite database (its run lock, say)."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (as given, relative to the working folder), None
+    for an in-memory database, another backend or a `file:` URI (`?uri=true`)."""
     u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        return _transactional_sqlite(sa.create_engine(u, connect_args={"timeout": 60}))
-    return sa.create_engine(u, pool_pre_ping=True)
+    if (u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:"
+            or "uri" in u.query):
+        return None
+    return Path(u.database)
+
+
+def require_database(url: str, *, must_exist: bool = True) -> Path | None:
+    """Refuse a SQLite URL whose file does not exist (unless not `must_exist`), or is not a
+    SQLite database (the run lock `<file>.lock` next to it, say): NoDatabase, and nothing is
+    created. Returns the file (None for other backends, where connecting never creates a
+    database)."""
+    path = sqlite_file(url)
+    if path is None:
+        return None
+    if not path.exists():
+        if not must_exist:
+            return path
+        raise NoDatabase(f"no reporting database at {path.absolute()}")
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except IsADirectoryError:
+        raise NoDatabase(f"no reporting database at {path.absolute()} (a folder)") from None
+    except OSError:  # unreadable: SQLite says why
+        return path
+    if not SQLITE_MAGIC.startswith(head):  # empty (a new database) or being written: fine
+        lock = (f" (it is the run lock of {path.name.removesuffix('.lock')})"
+                if path.name.endswith(".lock") else "")
+        raise NoDatabase(f"{path.absolute()} is not a reporting database: not a SQLite "
+                         f"file{lock}")
+    return path
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for SQLite or PostgreSQL; SQLite waits for a lock instead of failing, and
+    its transactions include DDL (see `_transactional_sqlite`).
+
+    `create=False` (the commands that only read or edit a database a run created): a SQLite
+    file that does not exist is `NoDatabase`, and the file is opened in SQLite's `mode=rw`,
+    so neither the file nor its folder is ever created (not even if it vanishes after the
+    check)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return sa.create_engine(u, pool_pre_ping=True)
+    path = require_database(url, must_exist=not create)  # never a lock file or a stray file
+    if path is not None and not create:
+        import sqlite3
+
+        uri = f"{path.absolute().as_uri()}?mode=rw"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False)
+
+        return _transactional_sqlite(sa.create_engine(u, creator=connect))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return _transactional_sqlite(sa.create_engine(u, connect_args={"timeout": 60}))
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -76,6 +76,8 @@ from typing import IO, Any, Literal, NamedTuple
 import numpy as np
 import polars as pl
 
+from qa_pipeline.exits import ExitStatus
+
 __all__ = [
     "DEFECT_KINDS",
     "EXTRACTS",
@@ -1683,7 +1685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         chunk_children=args.chunk_children,
     )
     print(batch)
-    return 0
+    return ExitStatus.OK
 
 
 if __name__ == "__main__":  # pragma: no cover

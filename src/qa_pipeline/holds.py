@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from qa_pipeline.db import batch, batch_hold, pipeline_run, pipeline_run_extract
+from qa_pipeline.exits import ExitStatus
 from qa_pipeline.publish import RunOutcome, content_checksum, utcnow
 from qa_pipeline.staging import MANIFEST, Manifest
 
@@ -87,10 +88,12 @@ def hold_batch(engine: Engine, manifest: Manifest, run_id: str, drops: list[Volu
             as_of=manifest.as_of, run_id=run_id, held_at=utcnow(), reason=reason,
             staged_path=held.work_dir, status="held"))
         conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == run_id).values(
-            finished_at=utcnow(), status="succeeded_with_issues", exit_code=3,
-            message=message, published=False, content_sha256=content_checksum(held)))
+            finished_at=utcnow(), status="succeeded_with_issues",
+            exit_code=ExitStatus.ISSUES, message=message, published=False,
+            content_sha256=content_checksum(held)))
     log.warning("%s: %s", manifest.as_of, message)
-    return RunOutcome(run_id=run_id, status="succeeded_with_issues", exit_code=3,
+    return RunOutcome(run_id=run_id, status="succeeded_with_issues",
+                      exit_code=ExitStatus.ISSUES,
                       message=message)
 
 

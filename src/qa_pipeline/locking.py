@@ -1,6 +1,18 @@
 """One run at a time per reporting database: a PostgreSQL advisory lock, or a lock file next
 to a SQLite database. A second run waits up to a timeout, then stops with a clear message;
-writes of two runs are never interleaved."""
+writes of two runs are never interleaved.
+
+The SQLite lock file `<database file>.lock` is **kept** when a run ends, on purpose. The lock
+is the `flock` on the file's inode, not the file's existence. Removing the file at the end of
+a run races: a second run that opened the file while the first held it is waiting on that
+inode; the first run unlinks and unlocks, the second locks the (now nameless) inode, and a
+third run creates a new `<database file>.lock` and locks *that* — two runs write at once.
+Closing the race needs every locker to re-check after locking that the path still names the
+inode it locked, and retry if not; other lockers of the same file (an older qa_pipeline
+during an upgrade, an operator's `flock`, the tests) do not, so removing it is never safe.
+The file costs nothing: a few bytes saying what it is (`LOCK_TEXT`: never a SQLite database,
+so `db.require_database` refuses it as one), ignored by everything else and safe to leave in
+backups. docs/operations.md lists it among the files next to the database."""
 
 from __future__ import annotations
 
@@ -19,6 +31,11 @@ log = logging.getLogger(__name__)
 
 ADVISORY_KEY = 0x51A_91BE  # "qa pipe": one key for every qa_pipeline run on a database
 POLL_SECONDS = 0.5
+LOCK_TEXT = ("qa-pipeline run lock of {database}: not a database; kept between runs (see "
+             "docs/operations.md); last taken by process {pid}\n")
+"""What the lock file holds: never empty and never a SQLite header, so that no tool takes it
+for a database. The text is informative only (the process may have ended long ago): the lock
+is the flock."""
 
 
 class LockTimeout(RuntimeError):
@@ -82,9 +99,12 @@ def run_lock(engine: Engine, timeout_seconds: float = 600.0) -> Iterator[None]:
                     raise LockTimeout(f"another qa-pipeline run still holds {path} after "
                                       f"{timeout_seconds:.0f} s; try again later") from None
                 time.sleep(POLL_SECONDS)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        text = LOCK_TEXT.format(database=path.name.removesuffix(".lock"),
+                                pid=os.getpid()).encode()
+        os.pwrite(fd, text, 0)  # written, then cut: the file is never empty once taken
+        os.ftruncate(fd, len(text))
         yield
     finally:
+        # The file stays (see the module docstring: removing it would break the lock).
         fcntl.flock(fd, fcntl.LOCK_UN)  # the kernel also drops it if the process dies
         os.close(fd)

@@ -1,17 +1,18 @@
 """Command-line tools of the data officers (issues, exceptions, reports).
 
 Each command registers itself with `set_defaults(handler=...)`; `cli.main` calls the handler,
-which returns the exit status: 0 done, 1 the database could not be read or written (or holds
-no published batch), 2 usage error or input the register refuses, 3 (`report --check`) the
-data checks failed.
+which returns the exit status (`ExitStatus`): 0 done, 1 the database could not be read or
+written (or holds no published batch), 2 usage error, no reporting database at the path given,
+or input the register refuses, 3 (`report --check`) the data checks failed. None of them
+creates a database. Each takes `--db URL`, `--config FILE` and `-v` (`cli_common`).
 
     qa-pipeline issues [--team T] [--rule R] [--status new|persisting] [--include-accepted]
-                       [--format table|csv] [--db URL]
+                       [--format table|csv]
     qa-pipeline exceptions add --rule R --extract E [--record ID] --reason TEXT --by NAME
-                       [--expires YYYY-MM-DD] [--db URL]
-    qa-pipeline exceptions list [--all] [--db URL]
-    qa-pipeline exceptions remove ID --by NAME [--db URL]
-    qa-pipeline report [--out DIR] [--check] [--db URL]
+                       [--expires YYYY-MM-DD]
+    qa-pipeline exceptions list [--all]
+    qa-pipeline exceptions remove ID --by NAME
+    qa-pipeline report [--out DIR] [--check] [--volume-tolerance SHARE]
 """
 
 from __future__ import annotations
@@ -19,20 +20,13 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_DB, EXIT_USAGE, EXIT_CHECKS = 0, 1, 2, 3
-
-
-def iso_date(text: str) -> date:
-    """argparse type for YYYY-MM-DD, with a message a person understands."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+from qa_pipeline.cli_common import existing_database, iso_date, options
+from qa_pipeline.exits import ExitStatus
 
 
 def _positive_int(text: str) -> int:
@@ -49,58 +43,11 @@ def _err(message: str) -> None:
     print(f"qa-pipeline: error: {message}", file=sys.stderr)
 
 
-def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn the expected failures into a message and an exit status (no traceback)."""
-
-    def run(args: argparse.Namespace) -> int:
-        from qa_pipeline.contracts import ContractError
-        from qa_pipeline.db import mask_url
-        from qa_pipeline.exceptions_register import ExceptionError
-        from qa_pipeline.worklists import NoPublishedBatch, SchemaMissing
-
-        try:
-            return fn(args)
-        except BrokenPipeError:  # `qa-pipeline issues | head`: the reader has had enough
-            import os
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return EXIT_OK
-        except ContractError:  # the contract file is broken: `main` says so (exit 2)
-            raise
-        except (ExceptionError, _SettingsError) as exc:
-            _err(str(exc))
-            return EXIT_USAGE
-        except (NoPublishedBatch, SchemaMissing) as exc:
-            _err(f"{exc} ({mask_url(str(args.db))})")
-            return EXIT_DB
-        except Exception as exc:  # unreachable database, bad URL, ...
-            _err(f"{type(exc).__name__}: {mask_url(str(exc))}")
-            return EXIT_DB
-
-    run.__name__ = fn.__name__
-    return run
-
-
-class _SettingsError(Exception):
-    """The settings file or environment could not be read."""
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    """The job's settings (file, environment) with this command's --db applied."""
-    from qa_pipeline.settings import load_settings
-
-    try:
-        settings = load_settings(args.config).with_overrides(db_url=args.db)
-    except (OSError, ValueError) as exc:
-        raise _SettingsError(str(exc)) from exc
-    args.db = settings.db_url  # for messages
-    return settings
-
-
 def _engine(args: argparse.Namespace) -> Any:
-    from qa_pipeline.db import make_engine
-
-    return make_engine(_settings(args).db_url)
+    """The existing reporting database (never created: a SQLite file that does not exist is
+    "no reporting database at PATH", exit 2). `cli.main` turns every failure into one line
+    and an exit status (`cli_common.failure_status`)."""
+    return existing_database(args)[1]
 
 
 # --- issues ------------------------------------------------------------------------------
@@ -128,7 +75,6 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]],
         print("  ".join(cut(v, w).ljust(w) for v, w in zip(r, cols, strict=True)).rstrip())
 
 
-@_guarded
 def cmd_issues(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
@@ -142,7 +88,7 @@ def cmd_issues(args: argparse.Namespace) -> int:
                                  {"r": args.rule}).first()
         if known is None:
             _err(f"unknown rule id {args.rule!r} (see docs/rules.md)")
-            return EXIT_USAGE
+            return ExitStatus.USAGE
     chosen = filter_issues(issues, team=args.team, rule=args.rule, status=args.status,
                            include_accepted=args.include_accepted)
     fields = ISSUE_FIELDS + (["exception_id"] if args.include_accepted else [])
@@ -156,7 +102,7 @@ def cmd_issues(args: argparse.Namespace) -> int:
         w.writerow(fields)
         for i in chosen:
             w.writerow([csv_safe(value(i, f)) for f in fields])
-        return EXIT_OK
+        return ExitStatus.OK
     as_of = issues[0].as_of.isoformat() if issues else _latest(engine)
     header = ["team", "extract", "record", "rule", "severity", "status", "first seen", "age",
               "column", "value", "message"] + (["exception"] if args.include_accepted else [])
@@ -171,7 +117,7 @@ def cmd_issues(args: argparse.Namespace) -> int:
     print(f"\n{len(chosen)} issue(s) in batch {as_of} ({new} new, {len(chosen) - new} "
           "persisting)" + ("" if args.include_accepted else
                            f"; {accepted} accepted exception(s) not shown"))
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _latest(engine: Any) -> str:
@@ -183,7 +129,6 @@ def _latest(engine: Any) -> str:
 # --- exceptions --------------------------------------------------------------------------
 
 
-@_guarded
 def cmd_exceptions_add(args: argparse.Namespace) -> int:
     from qa_pipeline.exceptions_register import add_exception, matching_issue_count
 
@@ -203,10 +148,9 @@ def cmd_exceptions_add(args: argparse.Namespace) -> int:
               "and record id", file=sys.stderr)
     else:
         print(f"it covers {n} issue(s) of the latest batch")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
-@_guarded
 def cmd_exceptions_list(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -229,37 +173,33 @@ def cmd_exceptions_list(args: argparse.Namespace) -> int:
                       "removed by", "removed", "reason"], rows, {"reason": 60})
     print(f"\n{len(rows)} exception(s)" + ("" if args.all else
                                             " not removed (--all lists removed ones too)"))
-    return EXIT_OK
+    return ExitStatus.OK
 
 
-@_guarded
 def cmd_exceptions_remove(args: argparse.Namespace) -> int:
     from qa_pipeline.exceptions_register import remove_exception
 
     exc = remove_exception(_engine(args), args.exception_id, by=args.by)
     print(f"exception {exc.exception_id} removed by {exc.removed_by}; its issues are open "
           "again from the next report")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 # --- report ------------------------------------------------------------------------------
 
 
-@_guarded
 def cmd_report(args: argparse.Namespace) -> int:
     from qa_pipeline.settings import using
 
-    settings = _settings(args)
+    settings, engine = existing_database(args)
     with using(settings):  # the data checks follow the site's contracts, if it has its own
-        return _report(args, settings)
+        return _report(args, settings, engine)
 
 
-def _report(args: argparse.Namespace, settings: Any) -> int:
-    from qa_pipeline.db import make_engine
+def _report(args: argparse.Namespace, settings: Any, engine: Any) -> int:
     from qa_pipeline.report import build_report, gather
     from qa_pipeline.worklists import write_workbook
 
-    engine = make_engine(settings.db_url)
     # the resolved report folder (reports/ next to a SQLite database, else ./reports): the
     # same folder `run` writes to, so `report` rebuilds what a run could not write there
     out = Path(args.out if args.out is not None else settings.reports).absolute()
@@ -281,7 +221,7 @@ def _report(args: argparse.Namespace, settings: Any) -> int:
                   and not out.is_dir() else exc.strerror or exc)
         _err(redact(f"the report of batch {data.as_of} could not be written to {out}: "
                     f"{reason}"))
-        return EXIT_DB
+        return ExitStatus.FAILED
     print(f"batch {data.as_of}: {len(data.open_issues)} open issue(s)")
     print(f"wrote {report}")
     print(f"wrote {workbook}")
@@ -296,8 +236,8 @@ def _report(args: argparse.Namespace, settings: Any) -> int:
         for f in failed:
             print(f"  FAILED {redact(f)}")
         if failed:
-            return EXIT_CHECKS
-    return EXIT_OK
+            return ExitStatus.ISSUES
+    return ExitStatus.OK
 
 
 def _volume(text: str) -> float:
@@ -310,34 +250,31 @@ def _volume(text: str) -> float:
     return v
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", default=None,
-                   help="SQLAlchemy URL of the reporting database (default: settings, else "
-                        "sqlite:///./qa_pipeline.db)")
-    p.add_argument("--config", type=Path, default=None,
-                   help="settings file (default: $QA_PIPELINE_CONFIG or ./qa_pipeline.yaml)")
-
-
 def add_commands(sub: Any) -> None:
     """Add the data officers' subcommands to the `qa-pipeline` parser."""
+    shared = options(db=True, config=True)
 
     issues = sub.add_parser(
-        "issues", help="list the open issues of the latest batch",
+        "issues", parents=shared, help="list the open issues of the latest batch",
         description="The open issues of the latest published batch (accepted exceptions "
                     "left out unless --include-accepted).")
     issues.add_argument("--team", help="a team id; 'none' for issues that no team owns")
     issues.add_argument("--rule", help="a rule id (see docs/rules.md)")
-    issues.add_argument("--status", choices=["new", "persisting"])
+    issues.add_argument("--status", choices=["new", "persisting"],
+                        help="only issues new in the latest batch, or only those persisting "
+                             "from earlier batches")
     issues.add_argument("--include-accepted", action="store_true",
                         help="also list issues covered by an accepted exception")
-    issues.add_argument("--format", choices=["table", "csv"], default="table")
-    _common(issues)
+    issues.add_argument("--format", choices=["table", "csv"], default="table",
+                        help="a table for the terminal, or CSV for a spreadsheet (table)")
     issues.set_defaults(handler=cmd_issues)
 
-    exc = sub.add_parser("exceptions", help="the register of accepted exceptions",
+    exc = sub.add_parser("exceptions", parents=shared,
+                         help="the register of accepted exceptions",
                          description="Failures a data officer accepts as correct practice.")
-    esub = exc.add_subparsers(dest="exceptions_command", required=True)
-    add = esub.add_parser("add", help="accept a record's failure of a rule")
+    esub = exc.add_subparsers(dest="exceptions_command", required=True, metavar="ACTION",
+                              help="one of:")
+    add = esub.add_parser("add", parents=shared, help="accept a record's failure of a rule")
     add.add_argument("--rule", required=True, help="the rule id, e.g. "
                      "cp_conferences.conference_date.weekend (see docs/rules.md)")
     add.add_argument("--extract", required=True,
@@ -348,29 +285,27 @@ def add_commands(sub: Any) -> None:
     add.add_argument("--by", required=True, help="who accepts it")
     add.add_argument("--expires", type=iso_date, default=None,
                      help="last batch date it applies to (YYYY-MM-DD); default: no expiry")
-    _common(add)
     add.set_defaults(handler=cmd_exceptions_add)
 
-    lst = esub.add_parser("list", help="list the exceptions in force")
+    lst = esub.add_parser("list", parents=shared, help="list the exceptions in force")
     lst.add_argument("--all", action="store_true", help="include removed exceptions")
-    _common(lst)
     lst.set_defaults(handler=cmd_exceptions_list)
 
-    rm = esub.add_parser("remove", help="withdraw an exception (its history is kept)")
-    rm.add_argument("exception_id", type=_positive_int, metavar="ID")
+    rm = esub.add_parser("remove", parents=shared,
+                         help="withdraw an exception (its history is kept)")
+    rm.add_argument("exception_id", type=_positive_int, metavar="ID",
+                    help="the exception's id (`qa-pipeline exceptions list`)")
     rm.add_argument("--by", required=True, help="who withdraws it")
-    _common(rm)
     rm.set_defaults(handler=cmd_exceptions_remove)
 
-    rep = sub.add_parser("report", help="rebuild the HTML report and Excel worklists of the "
-                                        "latest batch")
-    rep.add_argument("--out", type=Path, default=None,
-                     help="output folder (default: settings' report_dir: reports/ next to a SQLite "
-                          "database, else ./reports)")
+    rep = sub.add_parser("report", parents=shared,
+                         help="rebuild the HTML report and Excel worklists of the latest batch")
+    rep.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="output folder (default: settings' report_dir: reports/ next to a "
+                          "SQLite database, else ./reports)")
     rep.add_argument("--check", action="store_true",
                      help="also run the Great Expectations checks (slow) and build Data Docs")
-    rep.add_argument("--volume-tolerance", type=_volume, default=0.5,
+    rep.add_argument("--volume-tolerance", type=_volume, default=0.5, metavar="SHARE",
                      help="with --check: least share of the previous batch's rows each "
                           "stg_* table must hold (default 0.5)")
-    _common(rep)
     rep.set_defaults(handler=cmd_report)

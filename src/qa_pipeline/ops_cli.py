@@ -1,11 +1,13 @@
 """Command-line tools of the person who keeps the nightly job running (serve, schedule).
 
 Each command registers itself with `set_defaults(handler=...)`; `cli.main` calls the handler,
-which returns the exit status: 0 done, 1 the database or the Prefect server could not be
-reached (or `status --check`: the latest run failed), 2 usage error, 3 (`status --check`) a
-batch is held. docs/operations.md is the operator's guide.
+which returns the exit status (`ExitStatus`): 0 done, 1 the database or the Prefect server
+could not be reached (or `status --check`: the latest run failed), 2 usage error (or no
+reporting database at the path given), 3 (`status --check`) a batch is held.
+docs/operations.md is the operator's guide. `--db URL`, `--config FILE` and `-v` are the
+shared options of `cli_common`.
 
-    qa-pipeline settings [--table] [--config FILE]
+    qa-pipeline settings [--table] [--db URL] [--config FILE]
     qa-pipeline schedule [--next N] [--after YYYY-MM-DD]
     qa-pipeline deploy [--name NAME] [--config FILE] [--project-dir DIR] [--prefect-file F]
     qa-pipeline serve [--landing DIR] [--db URL] [--name NAME] [--config FILE]
@@ -27,27 +29,22 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
-from qa_pipeline.officer_cli import iso_date
+from qa_pipeline.cli_common import (
+    existing_database,
+    iso_date,
+    one_line,
+    options,
+    positive_int,
+    settings_of,
+)
+from qa_pipeline.exits import ExitStatus
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HELD = 0, 1, 2, 3
 BLOCK_PLACEHOLDER = "{{ notification_block_id }}"
 AUTOMATION_FILE = Path("deploy") / "automation-failed-run.yaml"
 
 
 def _err(message: str) -> None:
     print(f"qa-pipeline: error: {message}", file=sys.stderr)
-
-
-def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
-    from qa_pipeline.settings import load_settings
-
-    return load_settings(getattr(args, "config", None)).with_overrides(**overrides)
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(text)
 
 
 # --- settings ---------------------------------------------------------------------------
@@ -93,15 +90,15 @@ def settings_table() -> str:
 def _cmd_settings(args: argparse.Namespace) -> int:
     if args.table:
         print(settings_table(), end="")
-        return EXIT_OK
+        return ExitStatus.OK
     from qa_pipeline.db import mask_url
     from qa_pipeline.scheduling import config_path
 
     try:
-        settings = _settings(args)
+        settings = settings_of(args)
     except (OSError, ValueError) as exc:
         _err(str(exc))
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     from qa_pipeline.contracts import packaged_contracts_path
     from qa_pipeline.indicators import packaged_config_path
 
@@ -115,7 +112,7 @@ def _cmd_settings(args: argparse.Namespace) -> int:
         if value is None and f.name in packaged:  # the file a site copy starts from
             shown = f"None (packaged: {packaged[f.name]})"
         print(f"{f.name:<24}{shown}")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 # --- schedule, deploy, serve --------------------------------------------------------------
@@ -132,7 +129,7 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
     for when in next_runs(args.next, after=after):
         utc = when.astimezone(ZoneInfo("UTC"))
         print(f"  {when:%a %Y-%m-%d %H:%M} {when.tzname()} = {utc:%H:%M} UTC")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _project_dir(args: argparse.Namespace) -> Path:
@@ -145,16 +142,16 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     from qa_pipeline.scheduling import FLOW_NAME, deployment_environment
 
     try:
-        settings = _settings(args)
+        settings = settings_of(args)
         project = _project_dir(args)
         env = deployment_environment(settings, args.config)
     except (OSError, ValueError) as exc:  # DeploymentError is a ValueError
         _err(str(exc))
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     prefect_file = Path(args.prefect_file) if args.prefect_file else project / "prefect.yaml"
     if not Path(env["QA_PIPELINE_LANDING"]).is_dir():
         _err(f"the landing folder {env['QA_PIPELINE_LANDING']} does not exist")
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     print(f"deploying {FLOW_NAME}/{args.name} from {prefect_file}: landing "
           f"{env['QA_PIPELINE_LANDING']}, settings file {env['QA_PIPELINE_CONFIG'] or '-'}")
     cmd = [sys.executable, "-m", "prefect", "--no-prompt", "deploy",
@@ -163,23 +160,26 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from qa_pipeline.scheduling import load_nightly_flow, serve_nightly
+    from qa_pipeline.scheduling import NoPrefectServer, load_nightly_flow, serve_nightly
 
     try:
-        settings = _settings(args, landing=args.landing, db_url=args.db)
+        settings = settings_of(args, landing=args.landing)
         project = _project_dir(args)
     except (OSError, ValueError) as exc:
         _err(str(exc))
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     if args.db:  # each served run is a child process that reads the settings again
         os.environ["QA_PIPELINE_DB_URL"] = args.db
     try:
         flow = load_nightly_flow(project)
         os.chdir(project)  # the deployment's entrypoint is flows/nightly.py, relative
         return serve_nightly(flow, settings, name=args.name, config_file=args.config)
+    except NoPrefectServer as exc:  # none configured answers, no temporary one started
+        _err(str(exc))
+        return ExitStatus.FAILED
     except ValueError as exc:
         _err(str(exc))
-        return EXIT_USAGE
+        return ExitStatus.USAGE
 
 
 # --- alerts -------------------------------------------------------------------------------
@@ -221,28 +221,25 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
         name, automation_id = asyncio.run(_install_automation(path, args.block))
     except (OSError, ValueError) as exc:
         _err(str(exc))
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     except Exception as exc:  # the server is unreachable, the block does not exist, ...
         _err(f"{type(exc).__name__}: {exc}")
-        return EXIT_FAILED
+        return ExitStatus.FAILED
     print(f"automation {name!r} ({automation_id}) notifies {args.block}")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 # --- status and backup --------------------------------------------------------------------
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    """Reads only: a SQLite file that does not exist is "no reporting database at PATH"
+    (exit 2, nothing created); a database that cannot be read is one line (exit 1)."""
     import sqlalchemy as sa
 
-    from qa_pipeline.db import batch_hold, make_engine, mask_url, pipeline_run
+    from qa_pipeline.db import batch_hold, mask_url, pipeline_run
 
-    try:
-        settings = _settings(args, db_url=args.db)
-    except (OSError, ValueError) as exc:
-        _err(str(exc))
-        return EXIT_USAGE
-    engine = make_engine(settings.db_url)
+    settings, engine = existing_database(args)
     try:
         with engine.connect() as conn:
             runs = conn.execute(
@@ -254,10 +251,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
             holds = conn.execute(
                 sa.select(batch_hold.c.as_of, batch_hold.c.held_at, batch_hold.c.reason)
                 .where(batch_hold.c.status == "held").order_by(batch_hold.c.as_of)).all()
-    except sa.exc.SQLAlchemyError as exc:
-        _err(f"cannot read {mask_url(settings.db_url)}: "
-             f"{mask_url(str(exc)).splitlines()[0][:300]}")
-        return EXIT_FAILED
+    except Exception as exc:  # unreachable, no such database on the server, no schema...
+        _err(f"cannot read {mask_url(settings.db_url)}: {one_line(exc)}")
+        return ExitStatus.FAILED
     finally:
         engine.dispose()
     print(f"database: {mask_url(settings.db_url)}")
@@ -276,10 +272,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"    after checking it: qa-pipeline release {h.as_of} --by YOUR.NAME")
     if args.check:
         if runs and runs[0].status == "failed":
-            return EXIT_FAILED
+            return ExitStatus.FAILED
         if holds:
-            return EXIT_HELD
-    return EXIT_OK
+            return ExitStatus.ISSUES
+    return ExitStatus.OK
 
 
 def backup_database(db_url: str, out: Path) -> None:
@@ -287,14 +283,18 @@ def backup_database(db_url: str, out: Path) -> None:
     API (safe while a run writes), PostgreSQL with pg_dump (custom format, for pg_restore)."""
     from sqlalchemy.engine import make_url
 
+    from qa_pipeline.db import require_database
+
     url = make_url(db_url)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if url.get_backend_name() == "sqlite":
         import sqlite3
 
-        if not url.database or url.database == ":memory:" or not Path(url.database).is_file():
-            raise ValueError(f"{url.database}: no SQLite database file to back up")
-        src = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+        path = require_database(db_url)  # NoDatabase (a ValueError) if there is none
+        if path is None:
+            raise ValueError(f"{url.database or ':memory:'}: no SQLite database file to "
+                             "back up")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        src = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
         dst = sqlite3.connect(out)
         try:
             with dst:
@@ -305,6 +305,7 @@ def backup_database(db_url: str, out: Path) -> None:
         return
     if url.get_backend_name() != "postgresql":
         raise ValueError(f"cannot back up a {url.get_backend_name()} database")
+    out.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if url.password is not None:  # never on a command line (visible in ps)
         env["PGPASSWORD"] = str(url.password)
@@ -319,26 +320,26 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     from qa_pipeline.scheduling import load_db_password
 
     try:
-        settings = _settings(args, db_url=args.db)
+        settings = settings_of(args)
     except (OSError, ValueError) as exc:
         _err(str(exc))
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     out = Path(args.out)
     if out.exists():
         _err(f"{out} exists; a backup never overwrites")
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     try:
         load_db_password(settings)
         backup_database(settings.db_url, out)
     except ValueError as exc:
         _err(str(exc))
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     except (OSError, subprocess.CalledProcessError) as exc:
         _err(f"backup failed: {mask_url(str(exc))}")
         out.unlink(missing_ok=True)
-        return EXIT_FAILED
+        return ExitStatus.FAILED
     print(f"backed up {mask_url(settings.db_url)} to {out} ({out.stat().st_size} bytes)")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 # --- registration -------------------------------------------------------------------------
@@ -348,67 +349,67 @@ def add_commands(sub: Any) -> None:
     """Add the operator's subcommands to the `qa-pipeline` parser."""
     from qa_pipeline.scheduling import CRON, DEPLOYMENT_NAME, TIMEZONE
 
-    def config(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", type=Path, default=None,
-                       help="settings file (default: $QA_PIPELINE_CONFIG or ./qa_pipeline.yaml)")
-
     def project(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--project-dir", default=None,
+        p.add_argument("--project-dir", default=None, metavar="DIR",
                        help="the installation folder holding prefect.yaml and flows/ "
                             "(default: the current folder or its parents)")
 
-    p = sub.add_parser("settings", help="show the settings in effect (or --table: the "
-                                        "reference of every setting)")
+    p = sub.add_parser("settings", parents=options(db=True, config=True),
+                       help="show the settings in effect (or --table: the reference of every "
+                            "setting)")
     p.add_argument("--table", action="store_true", help="print the settings reference table")
-    config(p)
     p.set_defaults(handler=_cmd_settings)
 
-    p = sub.add_parser("schedule", help=f"the nightly schedule ({CRON!r} {TIMEZONE}) and its "
-                                        "next run times")
-    p.add_argument("--next", type=_positive, default=5, help="how many run times (5)")
-    p.add_argument("--after", type=iso_date, default=None,
-                   help="from this date (default: now)")
+    p = sub.add_parser("schedule", parents=options(),
+                       help=f"the nightly schedule ({CRON!r} {TIMEZONE}) and its next run "
+                            "times")
+    p.add_argument("--next", type=positive_int, default=5, metavar="N",
+                   help="how many run times (5)")
+    p.add_argument("--after", type=iso_date, default=None, metavar="DATE",
+                   help="from this date, YYYY-MM-DD (default: now)")
     p.set_defaults(handler=_cmd_schedule)
 
-    p = sub.add_parser("deploy", help="create or update the Prefect deployment of prefect.yaml "
-                                      "with the landing folder and settings file in effect")
-    p.add_argument("--name", default=DEPLOYMENT_NAME, help="deployment in prefect.yaml")
-    p.add_argument("--prefect-file", default=None, help="default: PROJECT/prefect.yaml")
-    config(p)
+    p = sub.add_parser("deploy", parents=options(config=True),
+                       help="create or update the Prefect deployment of prefect.yaml with the "
+                            "landing folder and settings file in effect")
+    p.add_argument("--name", default=DEPLOYMENT_NAME,
+                   help=f"the deployment in prefect.yaml ({DEPLOYMENT_NAME})")
+    p.add_argument("--prefect-file", default=None, metavar="FILE",
+                   help="the Prefect project file (default: PROJECT/prefect.yaml)")
     project(p)
     p.set_defaults(handler=_cmd_deploy)
 
-    p = sub.add_parser("serve", help="serve the nightly flow on its schedule in this process "
-                                     "(no work pool needed) until stopped")
-    p.add_argument("--landing", type=Path, default=None,
+    p = sub.add_parser("serve", parents=options(db=True, config=True),
+                       help="serve the nightly flow on its schedule in this process (no work "
+                            "pool needed) until stopped")
+    p.add_argument("--landing", type=Path, default=None, metavar="DIR",
                    help="the landing folder (default: the settings' `landing`)")
-    p.add_argument("--db", default=None, help="reporting database URL (default: settings)")
-    p.add_argument("--name", default=DEPLOYMENT_NAME, help="the deployment's name")
-    config(p)
+    p.add_argument("--name", default=DEPLOYMENT_NAME,
+                   help=f"the deployment's name ({DEPLOYMENT_NAME})")
     project(p)
     p.set_defaults(handler=_cmd_serve)
 
-    p = sub.add_parser("alerts", help="create or replace the Prefect automation that notifies "
-                                      "on a failed, crashed or timed-out nightly run")
-    p.add_argument("--block", required=True,
+    p = sub.add_parser("alerts", parents=options(),
+                       help="create or replace the Prefect automation that notifies on a "
+                            "failed, crashed or timed-out nightly run")
+    p.add_argument("--block", required=True, metavar="TYPE/NAME",
                    help="the notification block, BLOCK-TYPE/NAME (e.g. custom-webhook/qa-alerts)")
     p.add_argument("--file", default=None,
                    help=f"the automation definition (default: PROJECT/{AUTOMATION_FILE})")
     project(p)
     p.set_defaults(handler=_cmd_alerts)
 
-    p = sub.add_parser("status", help="the last runs and the held batches (pipeline_run, "
-                                      "batch_hold)")
-    p.add_argument("--last", type=_positive, default=10, help="how many runs (10)")
+    p = sub.add_parser("status", parents=options(db=True, config=True),
+                       help="the last runs and the held batches (pipeline_run, batch_hold); "
+                            "reads only")
+    p.add_argument("--last", type=positive_int, default=10, metavar="N",
+                   help="how many runs (10)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if the latest run failed, 3 if a batch is held (monitoring)")
-    p.add_argument("--db", default=None)
-    config(p)
     p.set_defaults(handler=_cmd_status)
 
-    p = sub.add_parser("backup", help="copy the reporting database (SQLite backup API, or "
-                                      "pg_dump for PostgreSQL)")
+    p = sub.add_parser("backup", parents=options(db=True, config=True),
+                       help="copy the reporting database (SQLite backup API, or pg_dump for "
+                            "PostgreSQL)")
     p.add_argument("out", help="the backup file to write (never overwritten)")
-    p.add_argument("--db", default=None)
-    config(p)
     p.set_defaults(handler=_cmd_backup)

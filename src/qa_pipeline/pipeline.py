@@ -31,6 +31,7 @@ from qa_pipeline.db import (
     pipeline_run_extract,
     upgrade,
 )
+from qa_pipeline.exits import ExitStatus
 from qa_pipeline.holds import held_manifest, hold_batch, volume_drops
 from qa_pipeline.indicators import derive_batch, load_config
 from qa_pipeline.locking import run_lock
@@ -58,8 +59,6 @@ from qa_pipeline.staging import (
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FILES = 0, 1, 2, 3
-
 
 @dataclass
 class BatchResult:
@@ -80,8 +79,8 @@ class BatchResult:
     @property
     def exit_code(self) -> int:
         if self.skipped:
-            return EXIT_OK
-        return self.outcome.exit_code if self.outcome else EXIT_FAILED
+            return ExitStatus.OK
+        return self.outcome.exit_code if self.outcome else ExitStatus.FAILED
 
     def as_dict(self) -> dict[str, object]:
         """What the flow returns for the batch (JSON, for Prefect's result)."""
@@ -112,11 +111,11 @@ class LandingResult:
     @property
     def exit_code(self) -> int:
         """The worst exit status: failed > a file or batch not processed > succeeded."""
-        codes = [b.exit_code for b in self.batches] + ([EXIT_FILES] if self.refused else [])
-        for code in (EXIT_FAILED, EXIT_FILES):
+        codes = [b.exit_code for b in self.batches] + ([ExitStatus.ISSUES] if self.refused else [])
+        for code in (ExitStatus.FAILED, ExitStatus.ISSUES):
             if code in codes:
                 return code
-        return EXIT_OK
+        return ExitStatus.OK
 
 
 @dataclass
@@ -280,7 +279,7 @@ def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settin
             message = _aftercare_message(result.outcome.message, failed, problems,
                                          docs_missing)
             result.outcome = RunOutcome(result.outcome.run_id, "succeeded_with_issues",
-                                        EXIT_FILES, message)
+                                        ExitStatus.ISSUES, message)
     result.failed_checks = failed
 
 
@@ -311,10 +310,10 @@ def record_checks(engine: Engine, outcome: RunOutcome, failed: list[str],
     message = _aftercare_message(outcome.message, failed, list(problems or []), rebuild)
     with engine.begin() as conn:
         conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == outcome.run_id)
-                     .values(status="succeeded_with_issues", exit_code=EXIT_FILES,
+                     .values(status="succeeded_with_issues", exit_code=ExitStatus.ISSUES,
                              message=message))
     log.warning("%s", message)
-    return RunOutcome(outcome.run_id, "succeeded_with_issues", EXIT_FILES, message)
+    return RunOutcome(outcome.run_id, "succeeded_with_issues", ExitStatus.ISSUES, message)
 
 
 # --- work folders --------------------------------------------------------------------------
@@ -625,7 +624,7 @@ def run_batch(batch_path: str, settings: Settings, step: StepRunner = direct,
             except Exception:  # the database itself is down; the run row stays 'failed'
                 log.exception("%s: could not record the failure", as_of)
             result = BatchResult(as_of.isoformat(), batch_path, RunOutcome(
-                run_id, "failed", EXIT_FAILED, message),
+                run_id, "failed", ExitStatus.FAILED, message),
                 read_manifest(manifest_path) if manifest_path else None, error=message)
         if on_batch is not None:
             try:

@@ -34,6 +34,7 @@ from qa_pipeline.db import (
     pipeline_run_extract,
     staged_table_name,
 )
+from qa_pipeline.exits import ExitStatus
 from qa_pipeline.faults import failpoint
 from qa_pipeline.indicators import catalogue_rows, load_config
 from qa_pipeline.redaction import redact_cut
@@ -62,7 +63,8 @@ def start_run(engine: Engine, manifest_as_of: Any, batch_path: str,
     with engine.begin() as conn:
         conn.execute(pipeline_run.insert().values(
             run_id=run_id, as_of=manifest_as_of, started_at=utcnow(), status="failed",
-            exit_code=1, message="started; did not finish", code_version=__version__,
+            exit_code=ExitStatus.FAILED, message="started; did not finish",
+            code_version=__version__,
             contract_version=(contracts or load_contracts()).version, batch_path=batch_path,
         ))
     return run_id
@@ -71,7 +73,7 @@ def start_run(engine: Engine, manifest_as_of: Any, batch_path: str,
 def finish_failed_run(engine: Engine, run_id: str, message: str) -> None:
     with engine.begin() as conn:
         conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == run_id).values(
-            finished_at=utcnow(), status="failed", exit_code=1,
+            finished_at=utcnow(), status="failed", exit_code=ExitStatus.FAILED,
             message=redact_cut(message, 2000)))
 
 
@@ -175,8 +177,8 @@ def _executemany_sqlite(conn: Connection, table: sa.Table, frame: pl.DataFrame) 
 def run_status(manifest: Manifest) -> tuple[str, int]:
     """succeeded (exit 0) unless a file was rejected or missing (succeeded_with_issues, 3)."""
     if manifest.files_rejected_or_missing:
-        return "succeeded_with_issues", 3
-    return "succeeded", 0
+        return "succeeded_with_issues", ExitStatus.ISSUES
+    return "succeeded", ExitStatus.OK
 
 
 def content_checksum(manifest: Manifest) -> str:

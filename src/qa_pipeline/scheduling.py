@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from qa_pipeline.exits import ExitStatus
 from qa_pipeline.settings import CONFIG_ENV, DEFAULT_CONFIG, Settings
 
 log = logging.getLogger(__name__)
@@ -159,15 +160,76 @@ def exit_status(state: Any) -> int:
         try:
             result = state.result(raise_on_failure=False)
         except Exception:  # a run started elsewhere: its result is not kept; counts are
-            return 0       # in pipeline_run
+            return ExitStatus.OK  # in pipeline_run
         if isinstance(result, dict):  # the night's LandingResult.as_dict()
-            return int(str(result.get("exit_code", 0)))
-        return 0
+            return ExitStatus(int(str(result.get("exit_code", 0))))
+        return ExitStatus.OK
     try:
         error = state.result(raise_on_failure=False)
     except Exception as exc:
         error = exc
-    return 2 if isinstance(error, BatchError) else 1
+    return ExitStatus.USAGE if isinstance(error, BatchError) else ExitStatus.FAILED
+
+
+# --- the Prefect server ---------------------------------------------------------------------
+
+EPHEMERAL_STARTUP_SECONDS = 180
+"""How long `python flows/nightly.py` and `qa-pipeline serve` wait for Prefect's temporary
+server when no server is configured. Prefect's own default
+(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, 20 s) is too short on a loaded host: the
+server migrates its SQLite database before it answers. A value set there other than 20 wins."""
+PREFECT_DEFAULT_STARTUP_SECONDS = 20
+
+
+class NoPrefectServer(RuntimeError):
+    """No Prefect server answers: the one configured is down, or the temporary one did not
+    start in time."""
+
+
+def ensure_prefect_server(startup_seconds: int | None = None) -> str:
+    """The Prefect API the flow will use, checked before any flow run starts.
+
+    With PREFECT_API_URL set, the server there must answer its health check. Without one,
+    Prefect's temporary server is started here (the flow run then uses it), waiting up to
+    `startup_seconds` (default: the PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS setting
+    if changed, else EPHEMERAL_STARTUP_SECONDS). Failing that: NoPrefectServer, whose
+    message is one line saying how to point at a server."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    hint = ("point PREFECT_API_URL at a running Prefect server (`prefect config set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api`, docs/operations.md section 6)")
+    api_url = settings.api.url
+    if api_url:
+        from prefect.client.orchestration import get_client
+
+        try:
+            with get_client(sync_client=True) as client:
+                problem = client.api_healthcheck()
+        except Exception as exc:
+            problem = exc
+        if problem is not None:
+            raise NoPrefectServer(f"the Prefect server at {api_url} does not answer "
+                                  f"({type(problem).__name__}); start it, or {hint}")
+        return str(api_url)
+    if not settings.server.ephemeral.enabled:
+        raise NoPrefectServer(f"no Prefect server is configured; {hint}")
+    from prefect.server.api.server import SubprocessASGIServer
+
+    configured = settings.server.ephemeral.startup_timeout_seconds
+    wait = startup_seconds or (configured if configured != PREFECT_DEFAULT_STARTUP_SECONDS
+                               else EPHEMERAL_STARTUP_SECONDS)
+    server = SubprocessASGIServer()
+    log.info("no Prefect server configured: starting a temporary one (up to %d s)", wait)
+    try:
+        server.start(timeout=wait)
+    except Exception as exc:
+        server.stop()
+        raise NoPrefectServer(
+            f"no Prefect server is configured and the temporary one did not start within "
+            f"{wait} s ({type(exc).__name__}); {hint}, or allow it longer with "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") from exc
+    return server.api_url
 
 
 # --- serving the flow without a work pool ---------------------------------------------------
@@ -200,8 +262,10 @@ def serve_nightly(flow: Any, settings: Settings, name: str = DEPLOYMENT_NAME,
                   timezone: str = TIMEZONE) -> int:
     """Create the deployment `qa-nightly/NAME` on the Prefect server and run it on its
     schedule in this process until stopped (SIGTERM or Ctrl-C; the schedule is then paused
-    until the next start). Each run is a child process reading the same settings file."""
+    until the next start). Each run is a child process reading the same settings file.
+    Without a Prefect server that answers: NoPrefectServer (`ensure_prefect_server`)."""
     parameters = deployment_parameters(settings)
+    ensure_prefect_server()
     config = config_path(config_file)
     if config is not None:
         os.environ[CONFIG_ENV] = str(config)
@@ -212,4 +276,4 @@ def serve_nightly(flow: Any, settings: Settings, name: str = DEPLOYMENT_NAME,
                parameters=parameters, tags=TAGS,
                description=f"Every unprocessed batch of {parameters['path']}, nightly at "
                            f"{cron} ({timezone}).")
-    return 0
+    return ExitStatus.OK

@@ -141,7 +141,12 @@ def test_file_level_exception_and_expiry(published: str, tmp_path: Path) -> None
 
 def test_no_schema_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                     ) -> None:
-    db = f"sqlite:///{tmp_path / 'new.db'}"
+    path = tmp_path / "new.db"
+    db = f"sqlite:///{path}"
+    assert main(["exceptions", "list", "--db", db]) == 2  # no file: nothing is created
+    assert capsys.readouterr().err == f"qa-pipeline: error: no reporting database at {path}\n"
+    assert not path.exists()
+    path.touch()  # an empty SQLite file: a database without the schema
     assert main(["exceptions", "list", "--db", db]) == 1
     assert "db upgrade" in capsys.readouterr().err
     assert main(["issues", "--db", db]) == 1
