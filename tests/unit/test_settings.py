@@ -106,10 +106,11 @@ def test_final_state_maps_to_the_cli_exit_status() -> None:
 
     from qa_pipeline.staging import BatchError
 
-    ok, held = {"exit_code": 0}, {"exit_code": 3}
-    assert exit_status(Completed(data=[ok, ok])) == 0
-    assert exit_status(Completed(data=[])) == 0  # nothing new in the landing folder
-    assert exit_status(Completed(data=[ok, held])) == 3
+    # The flow returns the night (`LandingResult.as_dict()`), its exit code the worst batch's.
+    assert exit_status(Completed(data={"exit_code": 0, "batches": [{"exit_code": 0}]})) == 0
+    assert exit_status(Completed(data={"exit_code": 0, "batches": []})) == 0  # nothing new
+    assert exit_status(Completed(data={"exit_code": 3, "batches": [{"exit_code": 3}]})) == 3
+    assert exit_status(Completed(data={"exit_code": 3, "batches": [], "refused": ["x"]})) == 3
     assert exit_status(Failed(data=RuntimeError("database gone"))) == 1
     assert exit_status(Failed(data=BatchError("not a landing folder"))) == 2
     assert exit_status(Failed(name="TimedOut")) == 1
