@@ -93,3 +93,12 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _prefect_logging_set_up_once() -> None:
+    """Prefect configures its console log handler on first import, on the `sys.stderr` of
+    that moment. Imported first inside a test that captures output (capsys), the handler
+    would keep writing to that test's closed capture stream in every later test; imported
+    here, it writes to the session's stream."""
+    import prefect.main  # noqa: F401  (prefect itself imports lazily; main sets up logging)
