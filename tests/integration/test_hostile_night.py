@@ -351,6 +351,19 @@ def _everything(tmp: Path, logs: str, dump: bytes) -> bytes:
     return b"\n".join(parts)
 
 
+def _run_into_both(folder: Path, pg_url: str, tmp_path: Path,
+                   caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run one batch into a SQLite file and into PostgreSQL, each with its own report folder,
+    logging everything; both must finish with exit 3. Returns the SQLite file."""
+    lite_path = tmp_path / "lite" / "qa.db"
+    with caplog.at_level(logging.DEBUG):
+        for url, side in ((f"sqlite:///{lite_path}", "lite"), (pg_url, "pg")):
+            monkeypatch.setenv("QA_PIPELINE_REPORT_DIR", str(tmp_path / side / "reports"))
+            assert main(["-v", "run", str(folder), "--db", url, "--work-dir",
+                         str(tmp_path / "work")]) == 3, side
+    return lite_path
+
+
 def _forms(number: str) -> list[bytes]:
     return [number.encode(), spaced(number).encode(), spaced(number, sep="-").encode()]
 
@@ -362,13 +375,8 @@ def test_hostile_batch_same_outcome_on_both_databases_and_no_identifying_value_a
         caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     folder = hostile_batch(tmp_path / "landing")
-    lite_path = tmp_path / "lite" / "qa.db"
+    lite_path = _run_into_both(folder, pg_url, tmp_path, caplog, monkeypatch)
     lite = f"sqlite:///{lite_path}"
-    with caplog.at_level(logging.DEBUG):
-        for url, side in ((lite, "lite"), (pg_url, "pg")):
-            monkeypatch.setenv("QA_PIPELINE_REPORT_DIR", str(tmp_path / side / "reports"))
-            assert main(["-v", "run", str(folder), "--db", url, "--work-dir",
-                         str(tmp_path / "work")]) == 3
     out = capsys.readouterr()
     issues = _issues(lite)
     assert issues == _issues(pg_url)
@@ -426,12 +434,7 @@ def test_nhs_numbers_in_every_column_type_and_format_reach_no_output(
     for r in data["persons"]:
         r["notes"] = f"see {n[8]}"                              # an unknown column
     folder = write_batch(tmp_path / "landing", data)
-    lite_path = tmp_path / "lite" / "qa.db"
-    with caplog.at_level(logging.DEBUG):
-        for url, side in ((f"sqlite:///{lite_path}", "lite"), (pg_url, "pg")):
-            monkeypatch.setenv("QA_PIPELINE_REPORT_DIR", str(tmp_path / side / "reports"))
-            assert main(["-v", "run", str(folder), "--db", url, "--work-dir",
-                         str(tmp_path / "work")]) == 3
+    lite_path = _run_into_both(folder, pg_url, tmp_path, caplog, monkeypatch)
     out = capsys.readouterr()
     issues = _issues(f"sqlite:///{lite_path}")
     assert issues == _issues(pg_url)
