@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 
 import polars as pl  # noqa: E402
 
-from qa_pipeline.contracts import load_contracts  # noqa: E402
+from qa_pipeline.spec.contracts import load_contracts  # noqa: E402
 
 RESULTS: list[tuple[str, str, float, float]] = []
 
@@ -55,7 +55,7 @@ def record(group: str, label: str, now: float, alt: float) -> None:
 
 
 def bench_read(batch: Path) -> None:
-    from qa_pipeline import reading
+    from qa_pipeline.ingest import reading
 
     contracts = load_contracts()
     parts = {"read_text_csv": 0.0, "read+decode+StringIO": 0.0, "csv row-width scan": 0.0,
@@ -89,7 +89,8 @@ def bench_read(batch: Path) -> None:
 
 
 def bench_guard(batch: Path) -> None:
-    from qa_pipeline import identifying, reading
+    from qa_pipeline.ingest import reading
+    from qa_pipeline.privacy import identifying
 
     contracts = load_contracts()
     now = alt = 0.0
@@ -125,7 +126,7 @@ def bench_guard(batch: Path) -> None:
 def bench_checks(batch: Path, work: Path) -> None:
     """Capture each extract's (schema, validation frame, rules) during a real stage_batch,
     then time pandera against one polars select of the same rule expressions."""
-    from qa_pipeline import staging, validation
+    from qa_pipeline.ingest import staging, validation
 
     captured: list[tuple[Any, pl.DataFrame, list[Any], Any, Any]] = []
     orig_build, orig_fail = validation.build_schema, validation._failures
@@ -170,7 +171,7 @@ def bench_checks(batch: Path, work: Path) -> None:
 
 
 def load_frames(work: Path) -> tuple[Any, dict[str, pl.DataFrame]]:
-    from qa_pipeline.staging import MANIFEST, Manifest
+    from qa_pipeline.ingest.staging import MANIFEST, Manifest
 
     m = Manifest.from_json((work / MANIFEST).read_text(encoding="utf-8"))
     frames = {}
@@ -186,8 +187,8 @@ def load_frames(work: Path) -> tuple[Any, dict[str, pl.DataFrame]]:
 
 
 def published_time(db_url: str, m: Any) -> float:
-    from qa_pipeline import publish as pub
-    from qa_pipeline.db import make_engine, upgrade
+    from qa_pipeline.load import publish as pub
+    from qa_pipeline.load.db import make_engine, upgrade
 
     engine = make_engine(db_url)
     upgrade(engine)
@@ -200,7 +201,7 @@ def published_time(db_url: str, m: Any) -> float:
 def bench_sqlite(work: Path, tmp: Path) -> None:
     import sqlite3
 
-    from qa_pipeline.db import make_engine, metadata, upgrade
+    from qa_pipeline.load.db import make_engine, metadata, upgrade
 
     m, frames = load_frames(work)
     now = published_time(f"sqlite:///{tmp / 'now.db'}", m)
@@ -239,7 +240,7 @@ def bench_sqlite(work: Path, tmp: Path) -> None:
 def bench_postgres(work: Path) -> None:
     import psycopg
 
-    from qa_pipeline.db import metadata, upgrade
+    from qa_pipeline.load.db import metadata, upgrade
     from tests.pg_server import PostgresServer
 
     m, frames = load_frames(work)
@@ -247,7 +248,7 @@ def bench_postgres(work: Path) -> None:
                                               "max_wal_size": "4GB"}) as server:
         now = published_time(server.url(server.create_database("now")), m)
         url = server.url(server.create_database("alt"))
-        from qa_pipeline.db import make_engine
+        from qa_pipeline.load.db import make_engine
 
         engine = make_engine(url)
         upgrade(engine)

@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE.parent))  # tests.pg_server
 import polars as pl  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from qa_pipeline import db, publish  # noqa: E402
+from qa_pipeline.load import db, publish  # noqa: E402
 
 AS_OF = date(2026, 11, 25)
 

@@ -1,7 +1,7 @@
 """The comparison: the same read, parse, validation and load written "the pandas way".
 
 What a team would naturally write with pandas + pandera's pandas backend + ``DataFrame.to_sql``,
-driven by the same contracts (``src/qa_pipeline/contracts/extracts.yaml``) so that it checks
+driven by the same contracts (``src/qa_pipeline/spec/extracts.yaml``) so that it checks
 the same kinds of rule, but kept simple:
 
 * read: ``pd.read_csv(dtype=str)`` (UTF-8, falling back to Windows-1252), headers normalised,
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from qa_pipeline.contracts import Column, Condition, Contracts, Extract
+from qa_pipeline.spec.contracts import Column, Condition, Contracts, Extract
 
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
 DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")

@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # tests.pg_server
 
-from qa_pipeline.generate import SIZES, children_count  # noqa: E402
+from qa_pipeline.sample.generate import SIZES, children_count  # noqa: E402
 
 LIMIT = [900.0]  # the per-stage time limit, for the report
 DB_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
@@ -60,7 +60,7 @@ def batch_for(size: str, data_root: Path) -> Path:
     batch = root / AS_OF.isoformat()
     stamp = root / "complete"
     if not stamp.exists():
-        from qa_pipeline.generate import generate_batch
+        from qa_pipeline.sample.generate import generate_batch
 
         print(f"# generating {size} ({children:,} children) into {root} ...", flush=True)
         t = time.perf_counter()

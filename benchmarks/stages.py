@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 import polars as pl  # noqa: E402
 
-from qa_pipeline.contracts import load_contracts  # noqa: E402
+from qa_pipeline.spec.contracts import load_contracts  # noqa: E402
 
 TIMES: dict[str, float] = defaultdict(float)
 COUNTS: dict[str, int] = defaultdict(int)
@@ -77,7 +77,7 @@ def as_of_of(batch: Path) -> date:
 
 
 def instrument_staging() -> None:
-    from qa_pipeline import staging, validation
+    from qa_pipeline.ingest import staging, validation
 
     wrap(staging, "sha256_file", "sha256 of the file")
     wrap(staging, "read_text_csv", "read: bytes -> decode -> text frame")
@@ -94,8 +94,8 @@ def instrument_staging() -> None:
 
 def stage_read_parse(a: argparse.Namespace) -> dict[str, Any]:
     """read_text_csv + typed_frame per extract (read & parse, no checks, nothing written)."""
-    from qa_pipeline.reading import read_text_csv
-    from qa_pipeline.validation import typed_frame
+    from qa_pipeline.ingest.reading import read_text_csv
+    from qa_pipeline.ingest.validation import typed_frame
 
     contracts = load_contracts()
     rows = 0
@@ -116,7 +116,7 @@ def stage_read_parse(a: argparse.Namespace) -> dict[str, Any]:
 
 def stage_stage_batch(a: argparse.Namespace) -> dict[str, Any]:
     """stage_batch: read, guard, parse, validate, write staged parquet + issues + manifest."""
-    from qa_pipeline import staging
+    from qa_pipeline.ingest import staging
 
     instrument_staging()
     contracts = load_contracts()
@@ -129,13 +129,13 @@ def stage_stage_batch(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_manifest(work: Path) -> Any:
-    from qa_pipeline.staging import MANIFEST, Manifest
+    from qa_pipeline.ingest.staging import MANIFEST, Manifest
 
     return Manifest.from_json((work / MANIFEST).read_text(encoding="utf-8"))
 
 
 def stage_derive(a: argparse.Namespace) -> dict[str, Any]:
-    from qa_pipeline import facts, indicators
+    from qa_pipeline.transform import facts, indicators
 
     for name, s in list(facts.SUBJECTS.items()):
         facts.SUBJECTS[name] = dataclasses.replace(
@@ -155,8 +155,8 @@ def stage_derive(a: argparse.Namespace) -> dict[str, Any]:
 def stage_load(a: argparse.Namespace) -> dict[str, Any]:
     """publish() of a staged + derived batch into a fresh database (schema made first), then
     of the same rows as the next night's batch into the tables now holding the first."""
-    from qa_pipeline import publish as pub
-    from qa_pipeline.db import make_engine, upgrade
+    from qa_pipeline.load import publish as pub
+    from qa_pipeline.load.db import make_engine, upgrade
 
     manifest = load_manifest(a.work)
     engine = make_engine(a.db)
@@ -191,7 +191,7 @@ def stage_load(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def stage_end_to_end(a: argparse.Namespace) -> dict[str, Any]:
-    from qa_pipeline.pipeline import run_path
+    from qa_pipeline.ops.job import run_path
 
     a.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -311,7 +311,7 @@ def stage_pandas_load(a: argparse.Namespace) -> dict[str, Any]:
     are built (untimed) from our staged parquet so both loads write the same data."""
     import pandas_way as pw
 
-    from qa_pipeline.db import make_engine, upgrade
+    from qa_pipeline.load.db import make_engine, upgrade
 
     manifest = load_manifest(a.work)
     as_of = manifest.as_of
@@ -364,7 +364,6 @@ def main() -> None:
     if a.db:
         import sqlalchemy  # noqa: F401
 
-        from qa_pipeline import publish  # noqa: F401
     import pandera.polars  # noqa: F401
 
     rss_import = current_rss_mib()

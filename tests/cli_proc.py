@@ -1,11 +1,11 @@
 """`qa-pipeline` subprocesses that tests synchronise with on events, never on sleeps.
 
 * `waitpoint_env(point, directory)`: the environment that holds a run at a fault point
-  (`qa_pipeline.faults`): the run writes `directory/reached` there and waits until the test
+  (`qa_pipeline.ops.faults`): the run writes `directory/reached` there and waits until the test
   creates `directory/release`.
 * `wait_for_file(path, proc)`: wait (generous deadline) until a file exists; fails at once if
   the process exits first.
-* `CliProc`: a running `python -m qa_pipeline.cli ...` whose output is read as it comes, so a
+* `CliProc`: a running `python -m qa_pipeline.cli.main ...` whose output is read as it comes, so a
   test can wait for a line of its log (e.g. "waiting up to") before going on.
 """
 
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from qa_pipeline.faults import WAITPOINT_DIR_ENV, WAITPOINT_ENV
+from qa_pipeline.ops.faults import WAITPOINT_DIR_ENV, WAITPOINT_ENV
 
 DEADLINE_SECONDS = 180.0
 
@@ -37,7 +37,7 @@ class CliProc:
     def __init__(self, *args: str, cwd: Path | None = None, **env: str) -> None:
         self.args = args
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "qa_pipeline.cli", *args], env={**os.environ, **env},
+            [sys.executable, "-m", "qa_pipeline.cli.main", *args], env={**os.environ, **env},
             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._lines: dict[str, list[str]] = {"out": [], "err": []}
         self._changed = threading.Condition()

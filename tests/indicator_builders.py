@@ -19,8 +19,8 @@ from typing import Any
 
 import polars as pl
 
-from qa_pipeline.contracts import load_contracts
-from qa_pipeline.validation import DTYPES
+from qa_pipeline.ingest.validation import DTYPES
+from qa_pipeline.spec.contracts import load_contracts
 
 Row = Mapping[str, Any]
 

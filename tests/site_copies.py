@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qa_pipeline.contracts import packaged_contracts_path
-from qa_pipeline.indicators import packaged_config_path
+from qa_pipeline.spec.contracts import packaged_contracts_path
+from qa_pipeline.transform.indicators import packaged_config_path
 
 SOURCES = ("codes: [POLICE, HEALTH, SCHOOL, LA_SERVICES, FAMILY, SELF, ANONYMOUS, OTHER_AGENCY, "
            "OTHER]")  # referrals.referral_source

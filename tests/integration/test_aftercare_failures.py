@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-import qa_pipeline.aftercare as aftercare_mod
-from qa_pipeline.cli import main
-from qa_pipeline.db import make_engine
-from qa_pipeline.expectations import ExpectationsResult
-from qa_pipeline.redaction import MASK
+import qa_pipeline.officers.aftercare as aftercare_mod
+from qa_pipeline.cli.main import main
+from qa_pipeline.load.db import make_engine
+from qa_pipeline.officers.expectations import ExpectationsResult
+from qa_pipeline.privacy.redaction import MASK
 from tests.batch_builder import AS_OF, base, write_batch
 
 pytestmark = pytest.mark.aftercare
@@ -39,7 +39,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`qa-pipeline ARGS` in a fresh process, with the default report folder (no
     QA_PIPELINE_REPORT_DIR): reports/ next to a SQLite database, else ./reports (cwd)."""
     env = {k: v for k, v in os.environ.items() if k != "QA_PIPELINE_REPORT_DIR"}
-    return subprocess.run([sys.executable, "-m", "qa_pipeline.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "qa_pipeline.cli.main", *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -162,7 +162,7 @@ def test_disk_full_while_writing_the_report(db_url: str, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """ENOSPC from the report's file writer: the workbook is still written."""
-    import qa_pipeline.report as report_mod
+    import qa_pipeline.officers.report as report_mod
 
     _quick_checks(monkeypatch)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline.cli import main
-from qa_pipeline.db import make_engine
+from qa_pipeline.cli.main import main
+from qa_pipeline.load.db import make_engine
 from tests.batch_builder import AS_OF, base, csv_text, write_batch
 
 DAY1 = AS_OF - timedelta(days=1)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline.cli import main
-from qa_pipeline.db import make_engine
+from qa_pipeline.cli.main import main
+from qa_pipeline.load.db import make_engine
 from tests.batch_builder import base, write_batch
 
 
@@ -90,7 +90,7 @@ def test_unreachable_database_exit_1_password_masked(tmp_path: Path,
 
 def test_fault_during_publish_exit_1_nothing_published(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import qa_pipeline.publish as publish_mod
+    import qa_pipeline.load.publish as publish_mod
 
     folder = write_batch(tmp_path / "landing", base())
 
@@ -134,7 +134,7 @@ def test_released_truncated_batch_fails_the_volume_check(
         capsys: pytest.CaptureFixture[str]) -> None:
     """Half an extract: the batch is held; released anyway, the data checks name the
     truncated table and the run says so (succeeded_with_issues, exit 3)."""
-    from qa_pipeline.generate import generate_batch
+    from qa_pipeline.sample.generate import generate_batch
 
     monkeypatch.setenv("QA_PIPELINE_HOLD_DIR", str(tmp_path / "holds"))
     landing = tmp_path / "landing"

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from qa_pipeline import cli_common
-from qa_pipeline.cli import main, parse_args, parser
-from qa_pipeline.exits import ExitStatus
+from qa_pipeline.cli import common as cli_common
+from qa_pipeline.cli.main import main, parse_args, parser
+from qa_pipeline.ops.exits import ExitStatus
 from tests.batch_builder import base, write_batch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ def _leaves() -> dict[str, argparse.ArgumentParser]:
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_pipeline.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "qa_pipeline.cli.main", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=180,
                           env={**os.environ, "QA_PIPELINE_CONFIG": str(cwd / "none.yaml")})
 
@@ -59,12 +59,12 @@ def test_one_exit_status_enum_with_the_published_values() -> None:
                for f in (ROOT / folder).rglob("*.py")
                for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
                if re.search(r"\bEXIT_[A-Z]+\b", line)]
-    assert defined == [], "exit statuses defined outside qa_pipeline.exits"
+    assert defined == [], "exit statuses defined outside qa_pipeline.ops.exits"
 
 
 def test_the_run_status_and_the_flow_status_are_exit_statuses() -> None:
-    from qa_pipeline.publish import run_status
-    from qa_pipeline.scheduling import exit_status
+    from qa_pipeline.load.publish import run_status
+    from qa_pipeline.orchestrate.scheduling import exit_status
 
     class _Manifest:
         files_rejected_or_missing = True
@@ -281,7 +281,7 @@ def test_the_lock_file_is_documented_next_to_the_database() -> None:
     guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     section = guide.split("Files next to a SQLite reporting database")[1].split("\n## ")[0]
     assert "`qa_pipeline.db.lock`" in section and "kept when a run ends" in section
-    why = " ".join((ROOT / "src" / "qa_pipeline" / "locking.py").read_text(
+    why = " ".join((ROOT / "src" / "qa_pipeline" / "ops" / "locking.py").read_text(
         encoding="utf-8").split())
     assert "is **kept** when a run ends" in why and "races" in why
 
@@ -347,7 +347,7 @@ def test_the_temporary_server_gets_the_time_it_needs(no_prefect_server: list[obj
         temporary_settings,
     )
 
-    from qa_pipeline.scheduling import (
+    from qa_pipeline.orchestrate.scheduling import (
         EPHEMERAL_STARTUP_SECONDS,
         NoPrefectServer,
         ensure_prefect_server,

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_BATCH = ROOT / "sample_extracts" / "2026-11-25"
-REAL = ROOT / "src" / "qa_pipeline" / "contracts" / "extracts.yaml"
+REAL = ROOT / "src" / "qa_pipeline" / "spec" / "extracts.yaml"
 
 
 def _broken_contracts(tmp_path: Path) -> Path:
@@ -30,7 +30,7 @@ def _broken_contracts(tmp_path: Path) -> Path:
 
 def _cli(tmp_path: Path, *args: str, contracts: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "qa_pipeline.cli", *args], cwd=tmp_path, capture_output=True,
+        [sys.executable, "-m", "qa_pipeline.cli.main", *args], cwd=tmp_path, capture_output=True,
         text=True, timeout=300, check=False,
         env={**os.environ, "QA_PIPELINE_CONTRACTS_FILE": str(contracts)})
 

@@ -29,7 +29,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline.db import make_engine
+from qa_pipeline.load.db import make_engine
 from tests.batch_builder import AS_OF, base, write_batch
 from tests.pg_server import free_port, sigterm_as_keyboard_interrupt
 
@@ -330,8 +330,8 @@ def test_deployment_and_worker_process_the_landing_folder_nightly(
         prefect_server: Server, work_pool: str, tmp_path: Path) -> None:
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
-    from qa_pipeline.cli import main as qa_pipeline
-    from qa_pipeline.scheduling import exit_status
+    from qa_pipeline.cli.main import main as qa_pipeline
+    from qa_pipeline.orchestrate.scheduling import exit_status
 
     landing = tmp_path / "landing"
     write_batch(landing, base(), as_of=DAY2)  # delivered out of order: processed in date order
@@ -373,7 +373,7 @@ def test_deployment_and_worker_process_the_landing_folder_nightly(
         text = "\n".join(m for _, m in messages)
         assert f"batch {DAY1}: 20 of 20 rows loaded" in text
         assert text.index(f"batch {DAY1}:") < text.index(f"batch {DAY2}:")
-        assert ("qa_pipeline.staging", f"{DAY2}: referrals read 2, loaded 2, quarantined 0"
+        assert ("qa_pipeline.ingest.staging", f"{DAY2}: referrals read 2, loaded 2, quarantined 0"
                 ) in messages
 
         # run 2: the next night's batch arrives; only it is processed
@@ -487,7 +487,7 @@ def test_python_flows_nightly_runs_once_with_the_cli_exit_status(
 def test_python_flows_nightly_serve_uses_the_settings(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import flows.nightly as nightly_mod
-    from qa_pipeline import scheduling
+    from qa_pipeline.orchestrate import scheduling
 
     served: dict[str, Any] = {}
 
@@ -509,9 +509,9 @@ def test_python_flows_nightly_serve_uses_the_settings(
 def test_two_authorities_one_database_one_schema_each(pg_url: str, tmp_path: Path) -> None:
     """The scale-out of docs/operations.md §15: each authority's db_url selects its own schema
     (search_path); the run lock is per database, so their runs take turns."""
-    from qa_pipeline.locking import LockTimeout, run_lock
-    from qa_pipeline.pipeline import run_path
-    from qa_pipeline.settings import Settings
+    from qa_pipeline.ops.job import run_path
+    from qa_pipeline.ops.locking import LockTimeout, run_lock
+    from qa_pipeline.ops.settings import Settings
 
     admin = sa.create_engine(pg_url)
     with admin.begin() as conn:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline.cli import main
-from qa_pipeline.db import make_engine
-from qa_pipeline.pipeline import run_path
-from qa_pipeline.worklists import filter_issues, load_latest_issues
+from qa_pipeline.cli.main import main
+from qa_pipeline.load.db import make_engine
+from qa_pipeline.officers.issues import filter_issues, load_latest_issues
+from qa_pipeline.ops.job import run_path
 from tests.batch_builder import AS_OF, base, write_batch
 
 RULE = "cin_reviews.child_participated.invalid_flag"

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline.aftercare import AftercareResult, after_publish
-from qa_pipeline.cli import main
-from qa_pipeline.db import make_engine
-from qa_pipeline.expectations import plan_checks
-from qa_pipeline.generate import generate_batch
-from qa_pipeline.pipeline import run_path
-from qa_pipeline.settings import Settings
+from qa_pipeline.cli.main import main
+from qa_pipeline.load.db import make_engine
+from qa_pipeline.officers.aftercare import AftercareResult, after_publish
+from qa_pipeline.officers.expectations import plan_checks
+from qa_pipeline.ops.job import run_path
+from qa_pipeline.ops.settings import Settings
+from qa_pipeline.sample.generate import generate_batch
 from tests.pg_server import PostgresServer
 
 D1, D2 = date(2026, 11, 24), date(2026, 11, 25)

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-import qa_pipeline.publish as publish_mod
-from qa_pipeline.db import make_engine
-from qa_pipeline.pipeline import run_path
-from qa_pipeline.settings import Settings
+import qa_pipeline.load.publish as publish_mod
+from qa_pipeline.load.db import make_engine
+from qa_pipeline.ops.job import run_path
+from qa_pipeline.ops.settings import Settings
 from tests.batch_builder import base, write_batch
 from tests.cli_proc import CliProc, release, wait_for_file, waitpoint_env
 from tests.pg_server import PostgresServer

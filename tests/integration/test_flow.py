@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline import pipeline
-from qa_pipeline.db import make_engine
+from qa_pipeline.load.db import make_engine
+from qa_pipeline.ops import job as pipeline
 from tests.batch_builder import AS_OF, base, write_batch
 
 pytestmark = pytest.mark.prefect

@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from qa_pipeline.generate import generate_batch
-from qa_pipeline.staging import stage_batch
+from qa_pipeline.ingest.staging import stage_batch
+from qa_pipeline.sample.generate import generate_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_extracts"

@@ -21,11 +21,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from qa_pipeline.cli import main
-from qa_pipeline.contracts import load_contracts
-from qa_pipeline.db import make_engine, metadata, staged_table_name
-from qa_pipeline.redaction import MASK, valid_nhs_digits
-from qa_pipeline.staging import stage_batch
+from qa_pipeline.cli.main import main
+from qa_pipeline.ingest.staging import stage_batch
+from qa_pipeline.load.db import make_engine, metadata, staged_table_name
+from qa_pipeline.privacy.redaction import MASK, valid_nhs_digits
+from qa_pipeline.spec.contracts import load_contracts
 from tests.batch_builder import AS_OF, base, csv_text, write_batch
 from tests.pg_server import PostgresServer
 

@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline.calendar import PERIOD_TYPES, period_label
-from qa_pipeline.db import make_engine
-from qa_pipeline.generate import generate_batch
-from qa_pipeline.indicators import CATALOGUE
-from qa_pipeline.pipeline import run_path
+from qa_pipeline.load.db import make_engine
+from qa_pipeline.ops.job import run_path
+from qa_pipeline.sample.generate import generate_batch
+from qa_pipeline.transform.calendar import PERIOD_TYPES, period_label
+from qa_pipeline.transform.indicators import CATALOGUE
 
 AS_OF = date(2026, 11, 25)
 

@@ -58,10 +58,10 @@ def test_wheel_installed_outside_the_source_tree_runs_the_sample(tmp_path: Path)
     (wheel,) = dist.glob("qa_pipeline-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
-    assert "qa_pipeline/contracts/extracts.yaml" in names
-    assert "qa_pipeline/config/indicators.yaml" in names
-    assert "qa_pipeline/alembic.ini" in names
-    assert any(n.startswith("qa_pipeline/migrations/versions/") for n in names)
+    assert "qa_pipeline/spec/extracts.yaml" in names
+    assert "qa_pipeline/spec/indicators.yaml" in names
+    assert "qa_pipeline/load/alembic.ini" in names
+    assert any(n.startswith("qa_pipeline/load/migrations/versions/") for n in names)
     assert len(names) == len(set(names))
 
     # 2. a fresh virtual environment outside the source tree, the wheel alone in it
@@ -78,8 +78,8 @@ def test_wheel_installed_outside_the_source_tree_runs_the_sample(tmp_path: Path)
     # 3. it imports the installed package and its packaged contracts, not the source tree
     work = tmp_path / "work"
     work.mkdir()
-    where = _check([str(python), "-c", "import qa_pipeline, qa_pipeline.contracts as c, "
-                    "qa_pipeline.indicators as i; print(qa_pipeline.__file__); "
+    where = _check([str(python), "-c", "import qa_pipeline, qa_pipeline.spec.contracts as c, "
+                    "qa_pipeline.transform.indicators as i; print(qa_pipeline.__file__); "
                     "print(c.contracts_path()); print(i.config_path())"], work).split()
     assert len(where) == 3
     for path in map(Path, where):

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline import pipeline
-from qa_pipeline.cli import main as cli_main
-from qa_pipeline.contracts import load_contracts
-from qa_pipeline.db import make_engine, metadata, staged_table_name
+from qa_pipeline.cli.main import main as cli_main
+from qa_pipeline.load.db import make_engine, metadata, staged_table_name
+from qa_pipeline.ops import job as pipeline
+from qa_pipeline.spec.contracts import load_contracts
 from tests.batch_builder import AS_OF, base, csv_text, write_batch
 
 pytestmark = pytest.mark.prefect

@@ -31,8 +31,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline.db import alembic_config, current_revision, make_engine, upgrade
-from qa_pipeline.faults import FAILPOINT_ENV, TRACE_ENV
+from qa_pipeline.load.db import alembic_config, current_revision, make_engine, upgrade
+from qa_pipeline.ops.faults import FAILPOINT_ENV, TRACE_ENV
 from tests.batch_builder import base, write_batch
 
 SAMPLE = 16
@@ -50,7 +50,7 @@ def _head() -> str:
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_pipeline.cli", *args],
+    return subprocess.run([sys.executable, "-m", "qa_pipeline.cli.main", *args],
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=180)
 

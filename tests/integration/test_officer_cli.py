@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qa_pipeline.cli import main
-from qa_pipeline.pipeline import run_path
+from qa_pipeline.cli.main import main
+from qa_pipeline.ops.job import run_path
 from tests.batch_builder import base, write_batch
 
 PERSISTING = "cin_reviews.child_participated.invalid_flag"   # V1, in both batches

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from qa_pipeline.db import make_engine
-from qa_pipeline.exceptions_register import add_exception
-from qa_pipeline.pipeline import run_path
-from qa_pipeline.report import counts_by_rule, counts_by_team, gather
-from qa_pipeline.worklists import as_date, filter_issues, load_latest_issues
+from qa_pipeline.load.db import as_date, make_engine
+from qa_pipeline.officers.exceptions import add_exception
+from qa_pipeline.officers.issues import filter_issues, load_latest_issues
+from qa_pipeline.officers.report import counts_by_rule, counts_by_team, gather
+from qa_pipeline.ops.job import run_path
 from tests.batch_builder import base, write_batch
 
 B1, B2, B3 = date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)

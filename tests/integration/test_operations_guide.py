@@ -90,7 +90,7 @@ def test_guide_steps_run_as_written(tmp_path: Path) -> None:
 
 
 def test_settings_table_is_generated_from_settings_py() -> None:
-    from qa_pipeline.ops_cli import settings_table
+    from qa_pipeline.cli.ops import settings_table
 
     text = GUIDE.read_text(encoding="utf-8")
     table = text.split("<!-- settings-table:start -->\n")[1].split("<!-- settings-table:end")[0]
@@ -107,7 +107,7 @@ def test_guide_names_the_prefect_steps_that_test_deployment_runs() -> None:
 @pytest.mark.parametrize("command", sorted({
     m.group(1) for m in re.finditer(r"qa-pipeline ([a-z-]+)", GUIDE.read_text("utf-8"))}))
 def test_every_command_the_guide_names_exists(command: str) -> None:
-    from qa_pipeline.cli import main
+    from qa_pipeline.cli.main import main
 
     with pytest.raises(SystemExit) as done:
         main([command, "--help"])
@@ -116,7 +116,7 @@ def test_every_command_the_guide_names_exists(command: str) -> None:
 
 @pytest.mark.postgres
 def test_backup_of_a_postgresql_database_is_a_pg_dump(pg_url: str, tmp_path: Path) -> None:
-    from qa_pipeline.cli import main
+    from qa_pipeline.cli.main import main
 
     assert main(["db", "upgrade", "--db", pg_url]) == 0
     out = tmp_path / "qa_reporting.dump"

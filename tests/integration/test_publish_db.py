@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from qa_pipeline.contracts import load_contracts
-from qa_pipeline.db import make_engine, metadata, upgrade
-from qa_pipeline.pipeline import run_path
+from qa_pipeline.load.db import make_engine, metadata, upgrade
+from qa_pipeline.ops.job import run_path
+from qa_pipeline.spec.contracts import load_contracts
 from tests.batch_builder import AS_OF, base, write_batch
 
 CONTRACTS = load_contracts()
@@ -208,7 +208,7 @@ def test_killed_mid_load_leaves_previous_state(db_url: str, tmp_path: Path,
     batch_dir = write_batch(tmp_path / "landing2", changed, as_of=AS_OF)
     env = {**os.environ, "QA_PIPELINE_FAILPOINT": point}
     proc = subprocess.run(
-        [sys.executable, "-m", "qa_pipeline.cli", "run", str(batch_dir), "--db", db_url],
+        [sys.executable, "-m", "qa_pipeline.cli.main", "run", str(batch_dir), "--db", db_url],
         env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -9, proc.stderr  # killed, not a clean exit
     after = _snapshot(engine)
@@ -229,7 +229,7 @@ def test_killed_mid_load_leaves_previous_state(db_url: str, tmp_path: Path,
 def test_case_tables_keep_the_newest_batches_only(db_url: str, tmp_path: Path) -> None:
     """Full nightly snapshots would grow without bound: the case tables keep `keep_batches`
     batches, while issues, indicators and the run history keep every batch."""
-    from qa_pipeline.settings import Settings
+    from qa_pipeline.ops.settings import Settings
 
     landing = tmp_path / "landing"
     days = [AS_OF - timedelta(days=n) for n in (2, 1, 0)]
@@ -255,7 +255,7 @@ def test_large_loads_into_empty_tables_build_indexes_after(
     """A first load or full rebuild drops a table's indexes and builds them after the rows
     (issue 6); a table holding other batches keeps them. A failure in between rolls the drop
     back, and the rebuilt unique index still refuses a duplicate key."""
-    from qa_pipeline import publish
+    from qa_pipeline.load import publish
 
     monkeypatch.setattr(publish, "REBUILD_INDEXES_MIN_ROWS", 1)  # the test batch is small
     dropped: list[str] = []

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from qa_pipeline.db import make_engine
-from qa_pipeline.expectations import ExpectationsResult, Outcome
-from qa_pipeline.generate import generate_batch
-from qa_pipeline.pipeline import run_path
-from qa_pipeline.report import SECTIONS, build_report, gather
-from qa_pipeline.worklists import write_workbook
+from qa_pipeline.load.db import make_engine
+from qa_pipeline.officers.expectations import ExpectationsResult, Outcome
+from qa_pipeline.officers.report import SECTIONS, build_report, gather
+from qa_pipeline.officers.worklists import write_workbook
+from qa_pipeline.ops.job import run_path
+from qa_pipeline.sample.generate import generate_batch
 
 DATES = [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

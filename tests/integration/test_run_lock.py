@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from qa_pipeline.db import make_engine
+from qa_pipeline.load.db import make_engine
 from tests.batch_builder import base, write_batch
 from tests.cli_proc import CliProc, release, wait_for_file, waitpoint_env
 

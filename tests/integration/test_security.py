@@ -12,8 +12,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline.cli import main
-from qa_pipeline.db import make_engine, metadata
+from qa_pipeline.cli.main import main
+from qa_pipeline.load.db import make_engine, metadata
 from tests.batch_builder import base, write_batch
 from tests.pg_server import PostgresServer
 

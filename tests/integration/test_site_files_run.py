@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline.cli import main
-from qa_pipeline.db import make_engine
+from qa_pipeline.cli.main import main
+from qa_pipeline.load.db import make_engine
 from tests.site_copies import site_contracts, site_indicators
 
 ROOT = Path(__file__).resolve().parents[2]

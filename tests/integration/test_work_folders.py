@@ -24,25 +24,24 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from qa_pipeline import pipeline
-from qa_pipeline.db import make_engine, upgrade
-from qa_pipeline.pipeline import (
+from qa_pipeline.load.db import make_engine, upgrade
+from qa_pipeline.ops import job as pipeline
+from qa_pipeline.ops.job import run_one_batch, run_path
+from qa_pipeline.ops.settings import Settings
+from qa_pipeline.ops.work_folders import (
     OWNER_FILE,
     clean_work_folders,
     make_work_folder,
     owner_record,
-    run_one_batch,
-    run_path,
     write_owner,
 )
-from qa_pipeline.settings import Settings
 from tests.batch_builder import AS_OF, base, write_batch
 
 DAY = 24 * 3600
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_pipeline.cli", *args],
+    return subprocess.run([sys.executable, "-m", "qa_pipeline.cli.main", *args],
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=600)
 
@@ -214,7 +213,7 @@ def test_held_batch_staged_files_survive_the_clean_up(db_url: str, tmp_path: Pat
     assert run_path(first, db_url, work_root=work).exit_code == 0  # cleans up first
     assert (held / "manifest.json").is_file()
     assert [p.name for p in work.iterdir()] == ["holds"]
-    from qa_pipeline.cli import main
+    from qa_pipeline.cli.main import main
 
     assert main(["release", AS_OF.isoformat(), "--by", "data.officer", "--db", db_url]) == 0
     with make_engine(db_url).connect() as conn:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from qa_pipeline.db import make_engine
-from qa_pipeline.exceptions_register import add_exception
-from qa_pipeline.pipeline import run_path
-from qa_pipeline.worklists import NO_TEAM, SUMMARY, WORKLIST_COLUMNS, write_workbook
+from qa_pipeline.load.db import make_engine
+from qa_pipeline.officers.exceptions import add_exception
+from qa_pipeline.officers.worklists import NO_TEAM, SUMMARY, WORKLIST_COLUMNS, write_workbook
+from qa_pipeline.ops.job import run_path
 from tests.batch_builder import AS_OF, base, write_batch
 
 INJECTIONS = {  # (extract, row, column) -> a value a spreadsheet would evaluate

@@ -1,4 +1,4 @@
-"""Tests for qa_pipeline.calendar against indicators.md, "Common definitions".
+"""Tests for qa_pipeline.transform.calendar against indicators.md, "Common definitions".
 
 Every expected value below was worked out by hand from a printed calendar and the gov.uk list
 of bank holidays; the comment next to each case shows the working.
@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from qa_pipeline.calendar import (
+from qa_pipeline.transform.calendar import (
     PERIOD_TYPES,
     add_months,
     bank_holidays,

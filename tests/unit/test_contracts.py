@@ -8,9 +8,9 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 
-from qa_pipeline.contracts import ContractError, load_contracts, parse_contracts
-from qa_pipeline.docs import render_indicators, render_rules
-from qa_pipeline.validation import build_schema, validation_frame
+from qa_pipeline.ingest.validation import build_schema, validation_frame
+from qa_pipeline.spec.contracts import ContractError, load_contracts, parse_contracts
+from qa_pipeline.spec.docs import render_indicators, render_rules
 from tests.batch_builder import AS_OF
 
 CONTRACTS = load_contracts()

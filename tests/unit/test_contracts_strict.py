@@ -1,7 +1,7 @@
 """Strict contracts: whatever the contract file says that the parser does not understand is
 refused when the contracts load, with a message naming the file, extract, column and key.
 
-Each case takes the real `src/qa_pipeline/contracts/extracts.yaml`, breaks one thing and
+Each case takes the real `src/qa_pipeline/spec/extracts.yaml`, breaks one thing and
 asserts the whole message (the parts a developer reads: file, extract, column, key, the hint)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from qa_pipeline.contracts import (
+from qa_pipeline.spec.contracts import (
     CHECK_KINDS,
     COLUMN_KEYS,
     CONDITION_KEYS,
@@ -35,7 +35,7 @@ from qa_pipeline.contracts import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL = ROOT / "src" / "qa_pipeline" / "contracts" / "extracts.yaml"
+REAL = ROOT / "src" / "qa_pipeline" / "spec" / "extracts.yaml"
 SOURCE = "contracts/extracts.yaml"
 REAL_TEXT = REAL.read_text(encoding="utf-8")
 REAL_RAW: dict[str, Any] = yaml.safe_load(REAL_TEXT)

@@ -1,4 +1,4 @@
-"""Tests of the synthetic batch generator (qa_pipeline.generate).
+"""Tests of the synthetic batch generator (qa_pipeline.sample.generate).
 
 The checks below are written from the specification (/work/shared/spec/extracts.md), not from
 the generator: ``_SpecChecker`` is a small, independent reading of every rule of the spec, so
@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from qa_pipeline.generate import DEFECT_KINDS, generate_batch
+from qa_pipeline.sample.generate import DEFECT_KINDS, generate_batch
 
 AS_OF = date(2026, 11, 25)
 CHILDREN = 300

@@ -8,10 +8,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from qa_pipeline.contracts import FORBIDDEN_HEADERS, load_contracts
-from qa_pipeline.identifying import forbidden_headers
-from qa_pipeline.redaction import MASK, holds_nhs_number, redact, redact_cut, valid_nhs_digits
-from qa_pipeline.staging import stage_batch
+from qa_pipeline.ingest.staging import stage_batch
+from qa_pipeline.privacy.identifying import forbidden_headers
+from qa_pipeline.privacy.redaction import (
+    MASK,
+    holds_nhs_number,
+    redact,
+    redact_cut,
+    valid_nhs_digits,
+)
+from qa_pipeline.spec.contracts import FORBIDDEN_HEADERS, load_contracts
 from tests.batch_builder import base, write_batch
 
 # 943 476 5919 is the NHS's own published example of a valid number.
@@ -124,7 +130,7 @@ def test_log_handlers_and_streams_mask_nhs_numbers() -> None:
     import io
     import logging
 
-    from qa_pipeline.redaction import RedactingStream, install_log_redaction
+    from qa_pipeline.privacy.redaction import RedactingStream, install_log_redaction
 
     buffer = io.StringIO()
     logger = logging.getLogger("qa_pipeline.test_redaction")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import polars as pl
 
-from qa_pipeline.generate import generate_batch
-from qa_pipeline.indicators import derive
-from qa_pipeline.staging import stage_batch
+from qa_pipeline.ingest.staging import stage_batch
+from qa_pipeline.sample.generate import generate_batch
+from qa_pipeline.transform.indicators import derive
 
 AS_OF = date(2026, 8, 14)  # mid-quarter: the point-in-time current quarter is capped
 

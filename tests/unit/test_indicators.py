@@ -26,7 +26,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from qa_pipeline.indicators import (
+from qa_pipeline.transform.indicators import (
     CATALOGUE,
     IndicatorConfig,
     IndicatorResult,

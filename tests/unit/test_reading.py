@@ -9,8 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from qa_pipeline.contracts import load_contracts
-from qa_pipeline.reading import (
+from qa_pipeline.ingest.reading import (
     INVALID_BYTE,
     FileProblem,
     RawFile,
@@ -18,8 +17,9 @@ from qa_pipeline.reading import (
     normalise_header,
     read_text_csv,
 )
-from qa_pipeline.staging import stage_batch
-from qa_pipeline.validation import parse_expr, raw
+from qa_pipeline.ingest.staging import stage_batch
+from qa_pipeline.ingest.validation import parse_expr, raw
+from qa_pipeline.spec.contracts import load_contracts
 from tests.batch_builder import base, csv_text, write_batch
 
 CONTRACTS = load_contracts()

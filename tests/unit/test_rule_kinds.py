@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qa_pipeline.contracts import load_contracts
-from qa_pipeline.rule_kinds import KINDS
-from qa_pipeline.staging import stage_batch
+from qa_pipeline.ingest.staging import stage_batch
+from qa_pipeline.spec.contracts import load_contracts
+from qa_pipeline.spec.rule_kinds import KINDS
 from tests.batch_builder import base, write_batch
 
 CONTRACTS = load_contracts()

@@ -13,8 +13,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from qa_pipeline.contracts import Extract, Rule, load_contracts
-from qa_pipeline.staging import stage_batch
+from qa_pipeline.ingest.staging import stage_batch
+from qa_pipeline.spec.contracts import Extract, Rule, load_contracts
 from tests.batch_builder import Row, base, write_batch
 
 CONTRACTS = load_contracts()

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from qa_pipeline import scheduling
-from qa_pipeline.scheduling import CRON, TIMEZONE, next_runs
+from qa_pipeline.orchestrate import scheduling
+from qa_pipeline.orchestrate.scheduling import CRON, TIMEZONE, next_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 LONDON = ZoneInfo("Europe/London")
@@ -127,7 +127,7 @@ def test_serve_uses_the_same_schedule() -> None:
 
 
 def test_schedule_command_prints_london_and_utc(capsys: pytest.CaptureFixture[str]) -> None:
-    from qa_pipeline.cli import main
+    from qa_pipeline.cli.main import main
 
     assert main(["schedule", "--next", "3", "--after", "2027-03-27"]) == 0
     out = capsys.readouterr().out

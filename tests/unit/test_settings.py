@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa_pipeline.scheduling import (
+from qa_pipeline.ops.settings import Settings, load_settings
+from qa_pipeline.orchestrate.scheduling import (
     DeploymentError,
     config_path,
     deployment_environment,
@@ -15,7 +16,6 @@ from qa_pipeline.scheduling import (
     exit_status,
     load_db_password,
 )
-from qa_pipeline.settings import Settings, load_settings
 
 
 def _config(tmp_path: Path, text: str) -> Path:
@@ -104,7 +104,7 @@ def test_password_from_secret_block_goes_to_pgpassword_only() -> None:
 def test_final_state_maps_to_the_cli_exit_status() -> None:
     from prefect.states import Cancelled, Completed, Crashed, Failed
 
-    from qa_pipeline.staging import BatchError
+    from qa_pipeline.ingest.staging import BatchError
 
     # The flow returns the night (`LandingResult.as_dict()`), its exit code the worst batch's.
     assert exit_status(Completed(data={"exit_code": 0, "batches": [{"exit_code": 0}]})) == 0
@@ -119,7 +119,7 @@ def test_final_state_maps_to_the_cli_exit_status() -> None:
 
 def test_settings_command_masks_the_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from qa_pipeline.cli import main
+    from qa_pipeline.cli.main import main
 
     monkeypatch.setenv("QA_PIPELINE_CONFIG", str(_config(tmp_path, "landing: /data\n")))
     monkeypatch.setenv("QA_PIPELINE_DB_URL", "postgresql+psycopg://qa_loader:hunter2@db/qa")

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from qa_pipeline.contracts import (
+from qa_pipeline.ops.job import check_site_files
+from qa_pipeline.ops.settings import Settings, load_settings, settings_in_use, using
+from qa_pipeline.spec.contracts import (
     ContractError,
     contracts_path,
     load_contracts,
     packaged_contracts_path,
 )
-from qa_pipeline.indicators import config_path, load_config, packaged_config_path
-from qa_pipeline.pipeline import check_site_files
-from qa_pipeline.settings import Settings, load_settings, settings_in_use, using
+from qa_pipeline.transform.indicators import config_path, load_config, packaged_config_path
 from tests.site_copies import site_contracts, site_indicators
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "qa_pipeline"
@@ -26,8 +26,8 @@ def test_packaged_files_are_real_files_inside_the_package() -> None:
     for path in (packaged_contracts_path(), packaged_config_path()):
         assert path.is_file() and not path.is_symlink()
         assert path.resolve().is_relative_to(PACKAGE.resolve())
-    for folder in ("contracts", "config"):  # no symlinked folder, no second copy on top
-        assert not (PACKAGE / folder).is_symlink()
+    assert not (PACKAGE / "spec").is_symlink()
+    for folder in ("contracts", "config"):  # no second copy at the top of the source tree
         assert not (PACKAGE.parents[1] / folder).exists()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from qa_pipeline.worklists import _put, csv_safe, sheet_title
+from qa_pipeline.officers.worklists import _put, csv_safe, sheet_title
 
 DANGEROUS = ["=1+1", '=HYPERLINK("http://example.invalid","x")', "+44 20 7946 0000", "-1",
              "@SUM(A1:A2)", "\t=1+1", "\r=1+1", "=cmd|' /C calc'!A0"]

@@ -1,0 +1,1 @@
+"""The `qa-pipeline` command line."""

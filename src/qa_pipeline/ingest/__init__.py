@@ -1,0 +1,1 @@
+"""Raw -> staged: reading the delivered files, validating them, staging one batch (no database)."""

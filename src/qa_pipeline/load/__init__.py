@@ -1,0 +1,1 @@
+"""The reporting database: schema, migrations, publishing a batch, the BI role."""

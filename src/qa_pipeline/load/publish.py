@@ -1,0 +1,338 @@
+"""Publish a staged batch into the reporting database in ONE transaction.
+
+Either everything of the batch becomes visible (case tables, issues, rule catalogue, batch
+record, run status) or nothing does: a run killed mid-load leaves the database as it was.
+Re-publishing an extract date first deletes that date's rows, so re-runs never duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from qa_pipeline import __version__
+from qa_pipeline.ingest.staging import Manifest
+from qa_pipeline.load.db import (
+    batch,
+    batch_hold,
+    dq_issue,
+    dq_rule,
+    indicator,
+    indicator_case,
+    indicator_run,
+    indicator_value,
+    metadata,
+    pipeline_run,
+    pipeline_run_extract,
+    staged_table_name,
+)
+from qa_pipeline.ops.exits import ExitStatus
+from qa_pipeline.ops.faults import failpoint
+from qa_pipeline.privacy.redaction import redact_cut
+from qa_pipeline.spec.contracts import Contracts, load_contracts
+from qa_pipeline.transform.indicators import catalogue_rows, load_config
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 20_000
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str
+    exit_code: int
+    message: str
+
+
+def start_run(engine: Engine, manifest_as_of: Any, batch_path: str,
+              contracts: Contracts | None = None) -> str:
+    """Record the run before any work: it reads `failed` until the publish transaction
+    commits, so a run that is killed stays visible in the history as one that did not finish."""
+    run_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(pipeline_run.insert().values(
+            run_id=run_id, as_of=manifest_as_of, started_at=utcnow(), status="failed",
+            exit_code=ExitStatus.FAILED, message="started; did not finish",
+            code_version=__version__,
+            contract_version=(contracts or load_contracts()).version, batch_path=batch_path,
+        ))
+    return run_id
+
+
+def finish_failed_run(engine: Engine, run_id: str, message: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == run_id).values(
+            finished_at=utcnow(), status="failed", exit_code=ExitStatus.FAILED,
+            message=redact_cut(message, 2000)))
+
+
+def _naive_utc(frame: pl.DataFrame) -> pl.DataFrame:
+    """UTC datetimes become naive UTC (the TIMESTAMP columns of reporting-db.md)."""
+    return frame.with_columns(
+        pl.col(c).dt.replace_time_zone(None)
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.Datetime) and t.time_zone is not None
+    )
+
+
+def _insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Bulk-insert a frame's columns that the table has, inside the caller's transaction:
+    PostgreSQL COPY from polars-written CSV; SQLite executemany over plain tuples, with
+    values formatted exactly as SQLAlchemy stores them. Both are many times faster than
+    SQLAlchemy's executemany of dicts, which matters at national scale (docs/performance.md).
+    """
+    columns = [c.name for c in table.columns if c.name in frame.columns]
+    if frame.height == 0 or not columns:
+        return
+    frame = _naive_utc(frame.select(columns))
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        _copy_postgres(conn, table, frame)
+    elif dialect == "sqlite":
+        _executemany_sqlite(conn, table, frame)
+    else:  # any other SQLAlchemy backend: the portable (slower) path
+        for start in range(0, frame.height, CHUNK_ROWS):
+            conn.execute(table.insert(), frame.slice(start, CHUNK_ROWS).to_dicts())
+
+
+REBUILD_INDEXES_MIN_ROWS = 100_000
+"""Loads of at least this many rows into an empty table build its indexes after the load."""
+
+
+def _load(conn: Connection, table: sa.Table, frame: pl.DataFrame, replace: bool = False
+          ) -> None:
+    """Bulk-insert (after emptying the table when `replace`), building the table's secondary
+    indexes after the load when the table is empty and the load is large (a first load, a
+    full rebuild, the drill-through every night): one sorted build is much cheaper than
+    millions of index insertions (docs/performance.md). A table holding other batches keeps
+    its indexes, as rebuilding them would re-sort every kept batch. All steps are
+    transactional: a failed publish leaves the table and its indexes as they were."""
+    large = frame.height >= REBUILD_INDEXES_MIN_ROWS
+    if replace:
+        _clear(conn, table, large)
+    rebuild = bool(table.indexes) and large and conn.execute(
+        sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
+    if rebuild:
+        for index in table.indexes:
+            index.drop(conn)
+    _insert(conn, table, frame)
+    if rebuild:
+        for index in table.indexes:
+            index.create(conn)
+
+
+def _clear(conn: Connection, table: sa.Table, large: bool) -> None:
+    """Empty a table. Before a large load on PostgreSQL, TRUNCATE (transactional there): a
+    DELETE of millions of rows leaves them dead in the heap, which the load and the index
+    build after it then wade through (docs/performance.md). It takes the exclusive lock that
+    dropping the indexes for the load takes anyway."""
+    if large and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"TRUNCATE {conn.dialect.identifier_preparer.format_table(table)}")
+    else:
+        conn.execute(table.delete())
+
+
+def _copy_postgres(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    prep = conn.dialect.identifier_preparer
+    cols = ", ".join(prep.quote(c) for c in frame.columns)
+    # Nulls are written as unquoted empty fields, which CSV-format COPY reads as NULL; the
+    # pipeline never stores empty strings (blank values are null).
+    sql = f"COPY {prep.format_table(table)} ({cols}) FROM STDIN WITH (FORMAT csv)"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(sql) as copy:
+        for start in range(0, frame.height, CHUNK_ROWS * 5):
+            copy.write(frame.slice(start, CHUNK_ROWS * 5).write_csv(
+                include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f",
+                date_format="%Y-%m-%d"))
+
+
+def _executemany_sqlite(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    formatted = frame.with_columns(
+        [pl.col(c).dt.strftime("%Y-%m-%d") for c, t in frame.schema.items()
+         if t == pl.Date()]
+        + [pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S.%6f") for c, t in frame.schema.items()
+           if isinstance(t, pl.Datetime)]
+        + [pl.col(c).cast(pl.Int8) for c, t in frame.schema.items() if t == pl.Boolean()]
+    )
+    prep = conn.dialect.identifier_preparer
+    cols = ", ".join(prep.quote(c) for c in formatted.columns)
+    marks = ", ".join("?" for _ in formatted.columns)
+    sql = f"INSERT INTO {prep.format_table(table)} ({cols}) VALUES ({marks})"  # noqa: S608
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    for start in range(0, formatted.height, CHUNK_ROWS * 5):
+        cursor.executemany(sql, formatted.slice(start, CHUNK_ROWS * 5).rows())
+
+
+def run_status(manifest: Manifest) -> tuple[str, int]:
+    """succeeded (exit 0) unless a file was rejected or missing (succeeded_with_issues, 3)."""
+    if manifest.files_rejected_or_missing:
+        return "succeeded_with_issues", ExitStatus.ISSUES
+    return "succeeded", ExitStatus.OK
+
+
+def content_checksum(manifest: Manifest) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(manifest.extracts):
+        o = manifest.extracts[name]
+        h.update(f"{name}:{o.file_name}:{o.sha256}\n".encode())
+    for f in sorted(manifest.unknown_files):
+        h.update(f"other:{f}\n".encode())
+    return h.hexdigest()
+
+
+def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> None:
+    """Indicator catalogue, values and run record of the batch; the drill-through cases only
+    when the batch is (or becomes) the latest, so an older batch re-run keeps the newest."""
+    if not manifest.indicators:
+        return
+    as_of = manifest.as_of
+    config = load_config()
+    conn.execute(indicator.delete())
+    conn.execute(indicator.insert(), catalogue_rows(config))
+    conn.execute(indicator_value.delete().where(indicator_value.c.as_of == as_of))
+    _insert(conn, indicator_value, pl.read_parquet(manifest.indicators["values"]).with_columns(
+        pl.lit(as_of).alias("as_of")))
+    runs = pl.read_parquet(manifest.indicators["runs"])
+    timescales = {r["code"]: r["timescales"] for r in catalogue_rows(config)}
+    conn.execute(indicator_run.delete().where(indicator_run.c.as_of == as_of))
+    conn.execute(indicator_run.insert(), [
+        {"as_of": as_of, "indicator_code": r["indicator_code"], "run_id": run_id,
+         "status": r["status"], "reason": r["reason"],
+         "timescales": timescales.get(r["indicator_code"])}
+        for r in runs.iter_rows(named=True)
+    ])
+    latest = conn.execute(sa.select(sa.func.max(batch.c.as_of))).scalar()
+    if latest is None or as_of >= latest:
+        _load(conn, indicator_case, pl.read_parquet(manifest.indicators["cases"]
+                                                    ).with_columns(pl.lit(as_of).alias("as_of")),
+              replace=True)
+
+
+def _prune_case_tables(conn: Connection, contracts: Contracts, keep_batches: int) -> None:
+    """Drop case-table rows of batches older than the `keep_batches` newest: full nightly
+    snapshots would otherwise grow without bound."""
+    if keep_batches <= 0:
+        return
+    oldest_kept = conn.execute(
+        sa.select(batch.c.as_of).order_by(batch.c.as_of.desc()).offset(keep_batches - 1)
+        .limit(1)).scalar()
+    if oldest_kept is None:
+        return
+    for e in contracts.ordered():
+        table = metadata.tables[staged_table_name(e.name)]
+        conn.execute(table.delete().where(table.c.as_of < oldest_kept))
+
+
+def publish(manifest: Manifest, engine: Engine, run_id: str,
+            contracts: Contracts | None = None, note: str | None = None,
+            release: tuple[int, str] | None = None, keep_batches: int = 7) -> RunOutcome:
+    """Replace the batch's rows in every published table, in one transaction.
+
+    `note` is prefixed to the run's message (e.g. what changed in a redelivery); `release`
+    (hold id, who) marks a held batch released in the same transaction. The case tables keep
+    the `keep_batches` most recent published batches (0: all); issues, indicators and the
+    run history keep every batch."""
+    contracts = contracts or load_contracts()
+    as_of = manifest.as_of
+    status, exit_code = run_status(manifest)
+    issues = pl.read_parquet(manifest.issues_parquet)
+    issues = issues.with_columns(pl.lit(run_id).alias("run_id"))
+    totals = {k: sum(getattr(o, k) for o in manifest.extracts.values())
+              for k in ("rows_read", "rows_loaded", "rows_quarantined")}
+    problems = manifest.files_rejected_or_missing
+    message = (
+        f"{totals['rows_loaded']} of {totals['rows_read']} rows loaded, "
+        f"{totals['rows_quarantined']} quarantined, {issues.height} issues"
+        + (f"; not loaded: {', '.join(problems)}" if problems else "")
+    )
+    if note:
+        message = f"{note}; {message}"
+    with engine.begin() as conn:
+        failpoint("publish:begin")
+        for e in contracts.ordered():
+            table = metadata.tables[staged_table_name(e.name)]
+            conn.execute(table.delete().where(table.c.as_of == as_of))
+            outcome = manifest.extracts.get(e.name)
+            if outcome is not None and outcome.parquet:
+                frame = pl.read_parquet(outcome.parquet).with_columns(
+                    pl.lit(as_of).alias("as_of"))
+                _load(conn, table, frame)
+            failpoint(f"publish:after:{e.name}")
+        conn.execute(dq_issue.delete().where(dq_issue.c.as_of == as_of))
+        _insert(conn, dq_issue, issues)
+        failpoint("publish:after:dq_issue")
+        conn.execute(dq_rule.delete())
+        conn.execute(dq_rule.insert(), [
+            {"rule_id": r.rule_id, "extract": r.extract, "column_name": r.column,
+             "severity": r.severity, "level": r.level, "description": r.message,
+             "guidance": r.guidance}
+            for r in contracts.rules
+        ])
+        _publish_indicators(conn, manifest, run_id)
+        failpoint("publish:after:indicators")
+        conn.execute(pipeline_run_extract.delete().where(pipeline_run_extract.c.run_id == run_id))
+        conn.execute(pipeline_run_extract.insert(), [
+            {"run_id": run_id, "extract": o.extract, "file_name": o.file_name,
+             "status": o.status, "rows_read": o.rows_read, "rows_loaded": o.rows_loaded,
+             "rows_quarantined": o.rows_quarantined, "warnings": o.warnings,
+             "encoding": o.encoding, "sha256": o.sha256, "reason": o.reason}
+            for o in manifest.extracts.values()
+        ])
+        conn.execute(batch.delete().where(batch.c.as_of == as_of))
+        conn.execute(batch.insert().values(
+            as_of=as_of, run_id=run_id, published_at=utcnow(),
+            content_sha256=content_checksum(manifest), batch_path=manifest.batch_path))
+        _prune_case_tables(conn, contracts, keep_batches)
+        holds = batch_hold.update().where(batch_hold.c.as_of == as_of,
+                                          batch_hold.c.status == "held")
+        if release is not None:
+            conn.execute(holds.where(batch_hold.c.hold_id == release[0]).values(
+                status="released", released_at=utcnow(), released_by=release[1]))
+        conn.execute(holds.values(status="superseded"))
+        conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == run_id).values(
+            finished_at=utcnow(), status=status, exit_code=exit_code,
+            message=redact_cut(message, 4000),
+            published=True, content_sha256=content_checksum(manifest), **totals))
+        failpoint("publish:before_commit")
+    log.info("%s published: %s", as_of, message)
+    return RunOutcome(run_id=run_id, status=status, exit_code=exit_code, message=message)
+
+
+RETRYABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+def publish_with_retry(manifest: Manifest, engine: Engine, run_id: str, attempts: int = 5,
+                       base_seconds: float = 2.0, **kwargs: Any) -> RunOutcome:
+    # kwargs: contracts, note, release, keep_batches (see publish)
+    """Publish, retrying with exponential back-off when the database connection fails.
+
+    Safe because a publish is one transaction that first deletes the batch's rows: a failed
+    attempt leaves nothing behind and a retry never duplicates."""
+    from qa_pipeline.load.db import mask_url
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return publish(manifest, engine, run_id, **kwargs)
+        except RETRYABLE as exc:
+            if attempt == attempts:
+                raise
+            delay = base_seconds * 2 ** (attempt - 1)
+            log.warning("%s: publishing failed (attempt %d of %d: %s); retrying in %.0f s",
+                        manifest.as_of, attempt, attempts,
+                        mask_url(str(exc.orig or exc)).splitlines()[0][:200], delay)
+            engine.dispose()  # drop dead pooled connections
+            time.sleep(delay)
+    raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""What data officers read and do: exceptions, worklists, report, data checks."""

@@ -1,0 +1,145 @@
+"""The data-quality issues as data officers read them: the open issues of the latest published
+batch (`dq_issue_latest`), sorted and filtered, and the team names they are listed under. The
+worklists, the report, the data checks and `qa-pipeline issues` all read them through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from qa_pipeline.load.db import as_date
+
+SEVERITY_ORDER = {"file_error": 0, "error": 1, "warning": 2}
+
+
+class NoPublishedBatch(LookupError):
+    """The database holds no published batch yet."""
+
+
+class SchemaMissing(LookupError):
+    """The database has not been created or upgraded by `qa-pipeline db upgrade`."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One row of `dq_issue_latest`."""
+
+    as_of: date
+    extract: str
+    record_id: str | None
+    child_id: str | None
+    team_id: str | None
+    rule_id: str
+    severity: str
+    column_name: str | None
+    value: str | None
+    message: str
+    guidance: str | None
+    first_seen: date
+    status: str
+    age_days: int
+    exception_id: int | None
+    source_row: int | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.exception_id is not None
+
+
+def require_schema(engine: sa.Engine, *tables: str) -> None:
+    names = set(sa.inspect(engine).get_table_names()) | set(
+        sa.inspect(engine).get_view_names())
+    missing = [t for t in tables if t not in names]
+    if missing:
+        raise SchemaMissing(
+            f"the database has no {', '.join(missing)}: create or upgrade its schema with "
+            "`qa-pipeline db upgrade --db URL` (or run a batch)")
+
+
+def latest_batch(engine: sa.Engine) -> date:
+    """The as_of of the newest published batch."""
+    require_schema(engine, "batch", "dq_issue_latest")
+    with engine.connect() as conn:
+        v = conn.execute(sa.text("SELECT MAX(as_of) FROM batch")).scalar()
+    if v is None:
+        raise NoPublishedBatch("no batch has been published to this database yet")
+    return as_date(v)
+
+
+_LATEST = sa.table(
+    "dq_issue_latest",
+    *(sa.column(c) for c in (
+        "as_of", "extract", "record_id", "child_id", "team_id", "rule_id", "severity",
+        "column_name", "value", "message", "guidance", "first_seen", "status", "age_days",
+        "exception_id", "source_row")),
+)
+
+
+def issue_sort_key(i: Issue) -> tuple[Any, ...]:
+    return (i.team_id or "~", SEVERITY_ORDER.get(i.severity, 9), -i.age_days, i.extract,
+            i.record_id or "", i.rule_id, i.column_name or "")
+
+
+def load_latest_issues(engine: sa.Engine) -> list[Issue]:
+    """Every issue of the latest published batch (accepted ones included), sorted."""
+    latest_batch(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(_LATEST)).mappings().all()
+    out = [
+        Issue(
+            as_of=as_date(r["as_of"]), extract=r["extract"], record_id=r["record_id"],
+            child_id=r["child_id"], team_id=r["team_id"] or None, rule_id=r["rule_id"],
+            severity=r["severity"], column_name=r["column_name"], value=r["value"],
+            message=r["message"], guidance=r["guidance"], first_seen=as_date(r["first_seen"]),
+            status=r["status"], age_days=int(r["age_days"] or 0),
+            exception_id=None if r["exception_id"] is None else int(r["exception_id"]),
+            source_row=r["source_row"],
+        )
+        for r in rows
+    ]
+    return sorted(out, key=issue_sort_key)
+
+
+def filter_issues(issues: Iterable[Issue], *, team: str | None = None,
+                  rule: str | None = None, status: str | None = None,
+                  include_accepted: bool = False) -> list[Issue]:
+    """The open issues (accepted exceptions left out unless asked), optionally filtered.
+
+    `team` is a team id, or `none` for issues that no team owns.
+    """
+    out = []
+    for i in issues:
+        if i.accepted and not include_accepted:
+            continue
+        if team is not None:
+            if team.lower() == "none":
+                if i.team_id:
+                    continue
+            elif i.team_id != team:
+                continue
+        if rule is not None and i.rule_id != rule:
+            continue
+        if status is not None and i.status != status:
+            continue
+        out.append(i)
+    return out
+
+
+def team_names(engine: sa.Engine, as_of: date) -> dict[str, str]:
+    """team_id -> team_name from the newest loaded teams extract up to `as_of`."""
+    with engine.connect() as conn:
+        newest = conn.execute(
+            sa.text("SELECT MAX(as_of) FROM stg_teams WHERE as_of <= :d"), {"d": as_of}
+        ).scalar()
+        if newest is None:
+            return {}
+        rows = conn.execute(
+            sa.text("SELECT team_id, team_name FROM stg_teams WHERE as_of = :d"),
+            {"d": as_date(newest)},
+        ).all()
+    return {str(t): str(n or t) for t, n in rows if t}

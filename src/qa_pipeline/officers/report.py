@@ -1,0 +1,690 @@
+"""The HTML report of a batch: one self-contained file a data officer or manager opens.
+
+`build_report` writes `qa_report_<as_of>.html` for the latest published batch: run status
+and per-extract counts, open issues by rule and by team (new / persisting / resolved), a
+chart of open issues over the last batches, the oldest open issues, the headline indicators
+(latest month, target, polarity, trend charts) and, when they were run, the Great
+Expectations checks. No network is needed to view it: the CSS is inline and the charts are
+drawn with matplotlib and inlined as SVG; there is no script. Only pseudonymised record ids
+appear — never an issue's value, and there is no identifying data in the database anyway.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+import re
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from qa_pipeline.load.db import (
+    as_date,
+    batch,
+    dq_exception,
+    dq_issue,
+    dq_rule,
+    indicator,
+    indicator_run,
+    pipeline_run,
+    pipeline_run_extract,
+)
+from qa_pipeline.officers.issues import (
+    SEVERITY_ORDER,
+    Issue,
+    filter_issues,
+    latest_batch,
+    load_latest_issues,
+    team_names,
+)
+from qa_pipeline.privacy.redaction import redact_cut
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from qa_pipeline.officers.expectations import ExpectationsResult
+
+HISTORY_BATCHES = 14
+TREND_MONTHS = 24
+AREAS = [  # indicator code prefix -> area of the catalogue (indicators.md)
+    ("REF", "Referrals"), ("ASM", "Assessments"), ("FTH", "Fathers"),
+    ("CPC", "Child protection"), ("CIN", "Child in need plans"),
+    ("FIT", "Family Intervention Team"),
+]
+SEVERITY_COLOURS = {"file_error": "#7f1d1d", "error": "#dc2626", "warning": "#f59e0b"}
+
+
+def area_of(code: str) -> tuple[int, str]:
+    for n, (prefix, name) in enumerate(AREAS):
+        if code.startswith(prefix):
+            return n, name
+    return len(AREAS), "Other"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+@dataclass
+class Headline:
+    code: str
+    title: str
+    unit: str
+    polarity: str
+    target: float | None
+    status: str                 # computed / skipped in the latest batch (or "not run")
+    reason: str | None
+    values_as_of: date | None   # the batch the shown values come from
+    period_label: str | None = None
+    value: float | None = None
+    denominator: int | None = None
+    previous_label: str | None = None
+    previous_value: float | None = None
+    series: list[tuple[date, float]] = field(default_factory=list)
+
+    @property
+    def on_target(self) -> bool | None:
+        if self.target is None or self.value is None:
+            return None
+        if self.polarity == "lower_is_better":
+            return self.value <= self.target
+        return self.value >= self.target
+
+    @property
+    def change(self) -> str | None:
+        """better / worse / same than the month before, by the indicator's polarity."""
+        if self.value is None or self.previous_value is None:
+            return None
+        delta = self.value - self.previous_value
+        if abs(delta) < 1e-9:
+            return "same"
+        up_is_good = self.polarity != "lower_is_better"
+        return "better" if (delta > 0) == up_is_good else "worse"
+
+
+@dataclass
+class ReportData:
+    as_of: date
+    previous_as_of: date | None
+    run: dict[str, Any] | None
+    extracts: list[dict[str, Any]]
+    issues: list[Issue]
+    resolved: list[dict[str, Any]]
+    rules: dict[str, dict[str, Any]]
+    teams: dict[str, str]
+    history: list[tuple[date, Counter[str]]]
+    headlines: list[Headline]
+
+    @property
+    def open_issues(self) -> list[Issue]:
+        return filter_issues(self.issues)
+
+    @property
+    def accepted(self) -> list[Issue]:
+        return [i for i in self.issues if i.accepted]
+
+
+def _view(name: str, *cols: str) -> sa.TableClause:
+    return sa.table(name, *(sa.column(c) for c in cols))
+
+
+def _history(conn: sa.Connection, batches: Sequence[date]) -> list[tuple[date, Counter[str]]]:
+    """Open issues per batch by severity, without those under an exception in force then."""
+    i, e = dq_issue, dq_exception
+    accepted = sa.exists().where(
+        e.c.removed_at.is_(None), e.c.rule_id == i.c.rule_id, e.c.extract == i.c.extract,
+        sa.func.coalesce(e.c.record_id, "") == sa.func.coalesce(i.c.record_id, ""),
+        sa.or_(e.c.expires_on.is_(None), e.c.expires_on >= i.c.as_of))
+    rows = conn.execute(
+        sa.select(i.c.as_of, i.c.severity, sa.func.count())
+        .where(i.c.as_of.in_(list(batches)), ~accepted)
+        .group_by(i.c.as_of, i.c.severity)).all()
+    counts: dict[date, Counter[str]] = {d: Counter() for d in batches}
+    for d, sev, n in rows:
+        counts[as_date(d)][str(sev)] += int(n)
+    return sorted(counts.items())
+
+
+def _headlines(conn: sa.Connection, as_of: date, trend_months: int) -> list[Headline]:
+    cat = conn.execute(sa.select(indicator.c.code, indicator.c.title, indicator.c.unit,
+                                 indicator.c.polarity, indicator.c.target)).all()
+    runs = {r.indicator_code: r for r in conn.execute(
+        sa.select(indicator_run).where(indicator_run.c.as_of == as_of))}
+    # the first day of the month trend_months - 1 months before as_of's month
+    m = as_of.year * 12 + as_of.month - 1 - (trend_months - 1)
+    first_month = date(m // 12, m % 12 + 1, 1)
+    v = _view("indicator_value_latest", "as_of", "indicator_code", "period_type",
+              "period_label", "period_start", "breakdown", "denominator", "value")
+    values: dict[str, list[Any]] = defaultdict(list)
+    for r in conn.execute(
+            sa.select(v).where(v.c.breakdown == "all", v.c.period_type == "month",
+                               v.c.period_start >= first_month)
+            .order_by(v.c.indicator_code, v.c.period_start)):
+        values[r.indicator_code].append(r)
+    out = []
+    for c in sorted(cat, key=lambda c: (area_of(c.code)[0], c.code)):
+        run = runs.get(c.code)
+        rows = values.get(c.code, [])
+        h = Headline(code=c.code, title=c.title, unit=c.unit, polarity=c.polarity,
+                     target=None if c.target is None else float(c.target),
+                     status=run.status if run is not None else "not recorded",
+                     reason=run.reason if run is not None else None,
+                     values_as_of=as_date(rows[-1].as_of) if rows else None)
+        h.series = [(as_date(r.period_start), float(r.value)) for r in rows]
+        if rows:
+            h.period_label, h.value = rows[-1].period_label, float(rows[-1].value)
+            h.denominator = int(rows[-1].denominator)
+        if len(rows) > 1:
+            h.previous_label, h.previous_value = rows[-2].period_label, float(rows[-2].value)
+        out.append(h)
+    return out
+
+
+def gather(engine: sa.Engine, *, run_id: str | None = None,
+           history_batches: int = HISTORY_BATCHES, trend_months: int = TREND_MONTHS
+           ) -> ReportData:
+    """Everything the report shows, for the latest published batch."""
+    as_of = latest_batch(engine)
+    issues = load_latest_issues(engine)
+    with engine.connect() as conn:
+        batches = [as_date(d) for d in conn.execute(
+            sa.select(batch.c.as_of).where(batch.c.as_of <= as_of)
+            .order_by(batch.c.as_of.desc()).limit(max(history_batches, 2))).scalars()]
+        previous = batches[1] if len(batches) > 1 else None
+        if run_id is None:
+            run_id = conn.execute(sa.select(batch.c.run_id).where(batch.c.as_of == as_of)
+                                  ).scalar()
+        run = conn.execute(sa.select(pipeline_run).where(pipeline_run.c.run_id == run_id)
+                           ).mappings().first()
+        extracts = [dict(r) for r in conn.execute(
+            sa.select(pipeline_run_extract).where(pipeline_run_extract.c.run_id == run_id)
+        ).mappings()]
+        rv = _view("dq_issue_resolved", "extract", "record_id", "team_id", "rule_id",
+                   "severity", "first_seen", "last_seen")
+        resolved = [dict(r) for r in conn.execute(sa.select(rv)).mappings()]
+        rules = {r["rule_id"]: dict(r) for r in conn.execute(sa.select(dq_rule)).mappings()}
+        history = _history(conn, batches[:history_batches])
+        headlines = _headlines(conn, as_of, trend_months)
+    order = {n: k for k, n in enumerate(_extract_order())}
+    extracts.sort(key=lambda r: (order.get(r["extract"], 99), r["extract"]))
+    return ReportData(as_of=as_of, previous_as_of=previous,
+                      run=dict(run) if run is not None else None, extracts=extracts,
+                      issues=issues, resolved=resolved, rules=rules,
+                      teams=team_names(engine, as_of), history=history, headlines=headlines)
+
+
+def _extract_order() -> list[str]:
+    from qa_pipeline.spec.contracts import load_contracts
+
+    return [e.name for e in load_contracts().ordered()]
+
+
+def counts_by_rule(data: ReportData) -> list[dict[str, Any]]:
+    """Per rule: open (not accepted) issues of the latest batch, new, persisting, resolved
+    since the previous batch, and accepted exceptions."""
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(rule_id: str, extract: str, severity: str) -> dict[str, Any]:
+        if rule_id not in rows:
+            rule = data.rules.get(rule_id, {})
+            rows[rule_id] = {"rule_id": rule_id, "extract": rule.get("extract", extract),
+                             "severity": rule.get("severity", severity),
+                             "description": rule.get("description", ""), "open": 0,
+                             "new": 0, "persisting": 0, "resolved": 0, "accepted": 0}
+        return rows[rule_id]
+
+    for i in data.issues:
+        r = row(i.rule_id, i.extract, i.severity)
+        if i.accepted:
+            r["accepted"] += 1
+        else:
+            r["open"] += 1
+            r[i.status] += 1
+    for x in data.resolved:
+        row(x["rule_id"], x["extract"], x["severity"])["resolved"] += 1
+    return sorted(rows.values(), key=lambda r: (-r["open"], SEVERITY_ORDER.get(
+        r["severity"], 9), r["rule_id"]))
+
+
+def counts_by_team(data: ReportData) -> list[dict[str, Any]]:
+    """Per team (and "no team"): open, new, persisting, resolved, accepted."""
+    rows: dict[str | None, dict[str, Any]] = {}
+
+    def row(team: str | None) -> dict[str, Any]:
+        team = team or None
+        if team not in rows:
+            rows[team] = {"team_id": team or "", "team_name": data.teams.get(team, "")
+                          if team else "(no team)", "open": 0, "new": 0, "persisting": 0,
+                          "resolved": 0, "accepted": 0, "oldest_days": 0}
+        return rows[team]
+
+    for t in data.teams:
+        row(t)
+    for i in data.issues:
+        r = row(i.team_id)
+        if i.accepted:
+            r["accepted"] += 1
+        else:
+            r["open"] += 1
+            r[i.status] += 1
+            r["oldest_days"] = max(r["oldest_days"], i.age_days)
+    for x in data.resolved:
+        row(x["team_id"])["resolved"] += 1
+    return sorted(rows.values(), key=lambda r: (r["team_id"] == "", r["team_id"]))
+
+
+def effective_status(run_status: str | None, failed_expectations: Sequence[str]) -> str:
+    """The run's status once failed expectations are taken into account."""
+    status = run_status or "unknown"
+    if failed_expectations and status == "succeeded":
+        return "succeeded_with_issues"
+    return status
+
+
+# --- charts ------------------------------------------------------------------------------
+
+
+def svg(fig: Figure, label: str, salt: str, *, tight: bool = False) -> str:
+    """The figure as an inline <svg> element (text kept as text, no external reference)."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
+        fig.savefig(buf, format="svg", bbox_inches="tight" if tight else None,
+                    metadata={"Date": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)  # RDF: no use here
+    return text.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" ', 1)
+
+
+def issues_chart(history: Sequence[tuple[date, Counter[str]]]) -> str:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.2))
+    ax = fig.add_subplot()
+    labels = [d.strftime("%d %b") for d, _ in history]
+    xs = list(range(len(history)))
+    bottom = [0] * len(history)
+    for sev in ("file_error", "error", "warning"):
+        ys = [c.get(sev, 0) for _, c in history]
+        ax.bar(xs, ys, bottom=bottom, color=SEVERITY_COLOURS[sev], label=sev.replace("_", " "),
+               width=0.7)
+        bottom = [b + y for b, y in zip(bottom, ys, strict=True)]
+    for x, total in zip(xs, bottom, strict=True):
+        ax.annotate(str(total), (x, total), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(xs, labels, rotation=45, ha="right", fontsize=8)
+    ax.set_xlim(-0.6, max(len(xs), 8) - 0.4)  # a few batches: keep the bars narrow
+    ax.set_ylabel("open issues")
+    ax.set_ylim(0, max(bottom + [1]) * 1.15)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("Open issues per batch (accepted exceptions excluded)", fontsize=10)
+    return svg(fig, "Bar chart of open issues per batch by severity", "issues", tight=True)
+
+
+def trend_chart(area: str, headlines: Sequence[Headline]) -> str:
+    """Small multiples: each indicator's monthly value (all teams) with its target."""
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+
+    cols = 3
+    rows = (len(headlines) + cols - 1) // cols
+    fig = Figure(figsize=(10, 2.3 * rows))
+    for n, h in enumerate(headlines):
+        ax = fig.add_subplot(rows, cols, n + 1)
+        if h.series:
+            xs: list[Any] = [d for d, _ in h.series]
+            ys = [v for _, v in h.series]
+            ax.plot(xs, ys, marker="o", markersize=2.5, linewidth=1.4, color="#1d4ed8")
+        else:
+            ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes,
+                    fontsize=8, color="#666")
+        if h.target is not None:
+            ax.axhline(h.target, color="#16a34a", linestyle="--", linewidth=1)
+        if h.unit == "percent":
+            ax.set_ylim(0, 105)
+        ax.set_title(f"{h.code} · {'higher' if h.polarity != 'lower_is_better' else 'lower'}"
+                     " is better", fontsize=8.5, loc="left")
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 7)))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y"))
+        ax.set_ylabel("%" if h.unit == "percent" else "working days", fontsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="y", linewidth=0.4, color="#ddd")
+    height = 2.3 * rows  # fixed margins: tight_layout doubles the drawing time
+    fig.subplots_adjust(left=0.07, right=0.99, wspace=0.3, hspace=0.55,
+                        top=1 - 0.3 / height, bottom=0.35 / height)
+    return svg(fig, f"Monthly trend of the {area} indicators", f"trend-{slug(area)}")
+
+
+# --- HTML --------------------------------------------------------------------------------
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0;
+color:#1f2937;background:#f8fafc;line-height:1.4}
+header{background:#1e3a5f;color:#fff;padding:18px 32px}
+header h1{margin:0 0 6px;font-size:1.5em}
+header p{margin:2px 0;opacity:.9}
+main{max-width:1180px;margin:0 auto;padding:8px 32px 40px}
+nav{max-width:1180px;margin:16px auto 0;padding:0 32px}
+nav ol{columns:2;margin:4px 0 0;padding-left:20px}
+section{background:#fff;border:1px solid #e2e8f0;border-radius:6px;padding:12px 20px;
+margin:18px 0}
+h2{font-size:1.2em;margin:6px 0 10px;color:#1e3a5f}
+h3{font-size:1.02em;margin:16px 0 6px}
+table{border-collapse:collapse;width:100%;font-size:.86em;margin:6px 0}
+th,td{border-bottom:1px solid #e5e7eb;padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#eef2f7;position:sticky;top:0}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+tr.total td{font-weight:600;border-top:2px solid #cbd5e1}
+.badge{display:inline-block;padding:2px 9px;border-radius:10px;font-weight:600;font-size:.9em}
+.succeeded{background:#dcfce7;color:#14532d}
+.succeeded_with_issues{background:#fef3c7;color:#78350f}
+.failed{background:#fee2e2;color:#7f1d1d}
+.unknown{background:#e5e7eb}
+.sev-file_error{color:#7f1d1d;font-weight:600}.sev-error{color:#b91c1c}
+.sev-warning{color:#92400e}
+.better{color:#15803d}.worse{color:#b91c1c}.same{color:#6b7280}
+.muted{color:#6b7280;font-size:.9em}.nowrap{white-space:nowrap}
+.top{float:right;font-size:.8em;font-weight:normal}
+svg{max-width:100%;height:auto}
+.chart{margin:8px 0}
+details{margin:8px 0}
+footer{max-width:1180px;margin:0 auto;padding:0 32px 30px;color:#6b7280;font-size:.85em}
+@media print{nav,.top{display:none}section{break-inside:avoid}}
+"""
+
+SECTIONS = [
+    ("run", "Run status and extracts"),
+    ("issues-by-rule", "Open issues by rule"),
+    ("issues-by-team", "Open issues by team"),
+    ("issues-trend", "Open issues over the last batches"),
+    ("oldest-issues", "Oldest open issues"),
+    ("indicators", "Headline indicators"),
+    ("indicator-trends", "Indicator trends"),
+    ("expectations", "Data checks (Great Expectations)"),
+]
+
+
+DISPLAY_MAX = 1000
+"""The longest text the report prints in one place (its original length is noted)."""
+
+
+def e(v: Any) -> str:
+    """A value as HTML text: NHS numbers masked, cut to DISPLAY_MAX, escaped."""
+    return html.escape(redact_cut("" if v is None else str(v), DISPLAY_MAX) or "")
+
+
+def _table(header: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]],
+           total: Sequence[str] | None = None) -> str:
+    """header: (label, numeric). Cells are HTML already."""
+    out = ["<table><thead><tr>"]
+    out += [f'<th{" class=n" if num else ""}>{e(h)}</th>' for h, num in header]
+    out.append("</tr></thead><tbody>")
+    body = list(rows)
+    for r in body:
+        out.append("<tr>" + "".join(
+            f'<td{" class=n" if num else ""}>{c}</td>'
+            for c, (_, num) in zip(r, header, strict=True)) + "</tr>")
+    if not body:
+        out.append(f'<tr><td colspan="{len(header)}" class="muted">none</td></tr>')
+    if total is not None and body:
+        out.append('<tr class="total">' + "".join(
+            f'<td{" class=n" if num else ""}>{c}</td>'
+            for c, (_, num) in zip(total, header, strict=True)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _fmt_value(v: float | None, unit: str) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.1f}%" if unit == "percent" else f"{v:.1f} wd"
+
+
+def _section(sid: str, title: str, body: str) -> str:
+    return (f'<section id="{sid}"><h2>{e(title)}<a class="top" href="#contents">'
+            f'↑ contents</a></h2>{body}</section>')
+
+
+def _run_section(data: ReportData, failed: Sequence[str]) -> str:
+    run = data.run or {}
+    status = effective_status(run.get("status"), failed)
+    note = ""
+    if status != (run.get("status") or "unknown"):
+        note = (f' <span class="muted">(recorded as {e(run.get("status"))}; '
+                'data checks failed — see <a href="#expectations">data checks</a>)</span>')
+    facts = [
+        ("Batch (extract date)", e(data.as_of.isoformat())),
+        ("Status", f'<span class="badge {e(status)}">{e(status)}</span>{note}'),
+        ("Run", f'<code>{e(run.get("run_id"))}</code>'),
+        ("Started / finished (UTC)",
+         f'{e(_ts(run.get("started_at")))} / {e(_ts(run.get("finished_at")))}'),
+        ("Rows read / loaded / quarantined",
+         f'{e(run.get("rows_read"))} / {e(run.get("rows_loaded"))} / '
+         f'{e(run.get("rows_quarantined"))}'),
+        ("Message", e(run.get("message"))),
+        ("Code version", e(run.get("code_version"))),
+        ("Previous batch", e(data.previous_as_of.isoformat() if data.previous_as_of
+                             else "none")),
+    ]
+    dl = "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts) + \
+        "</table>"
+    rows = [[e(x["extract"]), e(x["file_name"]), e(x["status"]), e(x["rows_read"]),
+             e(x["rows_loaded"]), e(x["rows_quarantined"]), e(x["warnings"]),
+             e(x.get("reason") or "")] for x in data.extracts]
+    tot = ["Total", "", "", *(e(sum(int(x[k] or 0) for x in data.extracts)) for k in (
+        "rows_read", "rows_loaded", "rows_quarantined", "warnings")), ""]
+    ex = _table([("Extract", False), ("File", False), ("Status", False), ("Read", True),
+                 ("Loaded", True), ("Quarantined", True), ("Warnings", True),
+                 ("Reason", False)], rows, tot)
+    return dl + "<h3>Per extract</h3>" + ex
+
+
+def _ts(v: Any) -> str:
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if v is None else str(v)[:19]
+
+
+def _rule_section(data: ReportData) -> str:
+    rows = counts_by_rule(data)
+    cells = [[f'<code>{e(r["rule_id"])}</code><br><span class="muted">'
+              f'{e(r["description"])}</span>', e(r["extract"]),
+              f'<span class="sev-{e(r["severity"])}">{e(r["severity"])}</span>',
+              e(r["open"]), e(r["new"]), e(r["persisting"]), e(r["resolved"]),
+              e(r["accepted"])] for r in rows]
+    tot = ["Total", "", "", *(e(sum(r[k] for r in rows)) for k in (
+        "open", "new", "persisting", "resolved", "accepted"))]
+    since = (f"since the previous batch ({data.previous_as_of})" if data.previous_as_of
+             else "(first batch: nothing to compare)")
+    return (f'<p>Open issues of batch {e(data.as_of)}: <b>new</b> first appeared in this '
+            'batch, <b>persisting</b> were already there in the previous one. '
+            f'<b>Resolved</b>: gone {e(since)}. <b>Accepted</b>: covered by an accepted '
+            'exception (not counted as open).</p>'
+            + _table([("Rule", False), ("Extract", False), ("Severity", False),
+                      ("Open", True), ("New", True), ("Persisting", True),
+                      ("Resolved", True), ("Accepted", True)], cells, tot))
+
+
+def _team_section(data: ReportData) -> str:
+    rows = counts_by_team(data)
+    cells = [[e(r["team_id"] or "—"), e(r["team_name"]), e(r["open"]), e(r["new"]),
+              e(r["persisting"]), e(r["resolved"]), e(r["accepted"]), e(r["oldest_days"])]
+             for r in rows]
+    tot = ["Total", "", *(e(sum(r[k] for r in rows)) for k in (
+        "open", "new", "persisting", "resolved", "accepted")), ""]
+    return ('<p>Each team has its own sheet of the Excel worklists of this batch.</p>'
+            + _table([("Team", False), ("Name", False), ("Open", True), ("New", True),
+                      ("Persisting", True), ("Resolved", True), ("Accepted", True),
+                      ("Oldest (days)", True)], cells, tot))
+
+
+def _trend_section(data: ReportData) -> str:
+    if not data.history:
+        return '<p class="muted">No batch.</p>'
+    return f'<div class="chart">{issues_chart(data.history)}</div>'
+
+
+def _oldest_section(data: ReportData, limit: int = 25) -> str:
+    items = sorted(data.open_issues, key=lambda i: (-i.age_days, SEVERITY_ORDER.get(
+        i.severity, 9), i.extract, i.record_id or ""))[:limit]
+    cells = [[e(i.record_id or "(file)"), e(i.extract), f"<code>{e(i.rule_id)}</code>",
+              f'<span class="sev-{e(i.severity)}">{e(i.severity)}</span>',
+              e(i.team_id or "—"), e(i.first_seen.isoformat()), e(i.age_days)] for i in items]
+    return (f'<p>The {limit} oldest open issues (record ids are pseudonymised Paris keys; '
+            'the full lists are in the worklists).</p>'
+            + _table([("Record", False), ("Extract", False), ("Rule", False),
+                      ("Severity", False), ("Team", False), ("First seen", False),
+                      ("Age (days)", True)], cells))
+
+
+def _indicator_section(data: ReportData) -> str:
+    cells = []
+    for h in data.headlines:
+        area = area_of(h.code)[1]
+        arrow = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}.get(
+            h.change or "", "")
+        change = (f'<span class="{h.change}">{arrow}</span> <span class="muted">vs '
+                  f'{e(h.previous_label)} ({_fmt_value(h.previous_value, h.unit)})</span>'
+                  if h.change else "")
+        target = "—" if h.target is None else _fmt_value(h.target, h.unit)
+        met = {True: '<span class="better">met</span>', False: '<span class="worse">not met'
+               '</span>', None: '<span class="muted">no target</span>'}[h.on_target]
+        status = e(h.status)
+        if h.status != "computed":
+            status += f'<br><span class="muted">{e(h.reason or "")}</span>'
+            if h.values_as_of:
+                status += f'<br><span class="muted">values of {e(h.values_as_of)}</span>'
+        cells.append([
+            f'<a href="#trend-{slug(area)}"><b>{e(h.code)}</b></a>', e(h.title),
+            f'<span class="nowrap">{e(h.period_label or "—")}</span>', _fmt_value(h.value, h.unit),
+            e(h.denominator if h.denominator is not None else "—"), change, target, met,
+            "higher is better" if h.polarity != "lower_is_better" else "lower is better",
+            status])
+    return ('<p>The latest monthly value of each indicator for the whole authority '
+            '(<code>breakdown = all</code>) from <code>indicator_value_latest</code>. The '
+            'latest month is usually still in progress; <i>n</i> is the denominator.</p>'
+            + _table([("Code", False), ("Indicator", False), ("Month", False),
+                      ("Value", True), ("n", True), ("Change", False), ("Target", True),
+                      ("Met?", False), ("Direction", False), ("This batch", False)],
+                     cells))
+
+
+def _indicator_trend_section(data: ReportData) -> str:
+    by_area: dict[str, list[Headline]] = defaultdict(list)
+    for h in data.headlines:
+        by_area[area_of(h.code)[1]].append(h)
+    if not by_area:
+        return '<p class="muted">No indicators in the database.</p>'
+    links = " · ".join(f'<a href="#trend-{slug(a)}">{e(a)}</a>' for a in by_area)
+    parts = [f"<p>Monthly values, whole authority; dashed line: target. {links}</p>"]
+    for area, hs in by_area.items():
+        titles = "; ".join(f"{h.code}: {h.title}" for h in hs)
+        parts.append(f'<h3 id="trend-{slug(area)}">{e(area)}</h3>'
+                     f'<p class="muted">{e(titles)}</p>'
+                     f'<div class="chart">{trend_chart(area, hs)}</div>')
+    return "".join(parts)
+
+
+def _expectations_section(result: ExpectationsResult | None, out_dir: Path) -> str:
+    if result is None:
+        return ('<p class="muted">The Great Expectations checks were not run for this '
+                'report (they run after each nightly publish, or with '
+                '<code>qa-pipeline report --check</code>).</p>')
+    failed = result.failed
+    passed = sum(o.success for o in result.outcomes)
+    head = (f'<p><b>{passed}</b> of {len(result.outcomes)} checks passed on batch '
+            f'{e(result.as_of)}.')
+    if result.data_docs_path is not None:
+        rel = os.path.relpath(result.data_docs_path, out_dir)
+        head += f' Details: <a href="{e(Path(rel).as_posix())}">Data Docs</a>.'
+    head += "</p>"
+    if failed:
+        head += ('<h3>Failed checks</h3><ul>'
+                 + "".join(f'<li class="worse">{e(f)}</li>' for f in failed) + "</ul>")
+    rows = [[e(o.table), e(o.kind), e(o.name),
+             '<span class="better">passed</span>' if o.success
+             else '<span class="worse">failed</span>', e(o.observed)]
+            for o in result.outcomes]
+    return head + ("<details><summary>All checks</summary>"
+                   + _table([("Table", False), ("Kind", False), ("Check", False),
+                             ("Result", False), ("Found", False)], rows) + "</details>")
+
+
+def report_path(out_dir: Path, as_of: date) -> Path:
+    return Path(out_dir) / f"qa_report_{as_of.isoformat()}.html"
+
+
+def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
+           out_dir: Path = Path("."), workbook: Path | None = None) -> str:
+    failed = expectations.failed if expectations is not None else []
+    status = effective_status((data.run or {}).get("status"), failed)
+    open_n = len(data.open_issues)
+    bodies = {
+        "run": _run_section(data, failed),
+        "issues-by-rule": _rule_section(data),
+        "issues-by-team": _team_section(data),
+        "issues-trend": _trend_section(data),
+        "oldest-issues": _oldest_section(data),
+        "indicators": _indicator_section(data),
+        "indicator-trends": _indicator_trend_section(data),
+        "expectations": _expectations_section(expectations, out_dir),
+    }
+    toc = "".join(f'<li><a href="#{sid}">{e(t)}</a></li>' for sid, t in SECTIONS)
+    wb = ""
+    if workbook is not None:
+        rel = Path(os.path.relpath(workbook, out_dir)).as_posix()
+        wb = f' · worklists: <a style="color:#fff" href="{e(rel)}">{e(Path(rel).name)}</a>'
+    new = sum(i.status == "new" for i in data.open_issues)
+    header = (f'<header id="top"><h1>Data quality and indicators — batch '
+              f'{e(data.as_of)}</h1><p><span class="badge {e(status)}">{e(status)}</span> '
+              f'· {open_n} open issues ({new} new) · generated '
+              f'{datetime.now(UTC):%Y-%m-%d %H:%M} UTC{wb}</p></header>')
+    sections = "".join(_section(sid, f"{n}. {t}", bodies[sid])
+                       for n, (sid, t) in enumerate(SECTIONS, start=1))
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>Data quality report — batch {e(data.as_of)}</title>"
+        f"<style>{CSS}</style></head><body>{header}"
+        f'<nav id="contents" aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>'
+        f"<main>{sections}</main><footer>qa_pipeline report. Only pseudonymised record ids "
+        "are shown; the database holds no names, addresses or other identifying data. "
+        "Self-contained: this file needs no network.</footer></body></html>\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build_report(engine: sa.Engine, out_dir: Path, *, run_id: str | None = None,
+                 expectations: ExpectationsResult | None = None,
+                 workbook: Path | None = None, data: ReportData | None = None) -> Path:
+    """Write `qa_report_<as_of>.html` for the latest batch into out_dir; return its path."""
+    out_dir = Path(out_dir)
+    data = data if data is not None else gather(engine, run_id=run_id)
+    path = report_path(out_dir, data.as_of)
+    write_text_atomic(path, render(data, expectations=expectations, out_dir=out_dir,
+                                   workbook=workbook))
+    return path

@@ -1,0 +1,1 @@
+"""Running the job: the job runner, holds, the run lock, settings, exit statuses."""

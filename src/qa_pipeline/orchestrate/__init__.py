@@ -1,0 +1,1 @@
+"""Prefect: the nightly flow, its schedule and deployment."""

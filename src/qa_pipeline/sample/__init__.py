@@ -1,0 +1,1 @@
+"""The seeded synthetic batch generator (no real data ever)."""

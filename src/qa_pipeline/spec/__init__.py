@@ -1,0 +1,2 @@
+"""The declarations everything else is generated from: extract contracts, rule kinds,
+published tables."""

@@ -1,0 +1,133 @@
+"""docs/rules.md, generated from the contracts: the data officers' catalogue of columns and
+rules. A test fails when the committed file differs from what the contracts generate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa_pipeline.spec.contracts import Column, Contracts, load_contracts
+
+HEADER = """# Extract contracts and data-quality rules
+
+Generated from the contracts (`src/qa_pipeline/spec/extracts.yaml`, or a site's own
+copy named by the setting `contracts_file`) by `qa-pipeline docs`; do not edit by hand.
+
+Each rule has a stable `rule_id` (it appears in `dq_issue.rule_id` and `dq_rule`).
+Severities: **file_error** — the whole file is rejected, nothing of it is loaded;
+**error** — the row is quarantined (kept out of the case tables and the indicators);
+**warning** — the row is loaded and used, and listed for the data officers.
+
+A row that refers to a record which was itself quarantined is quarantined too, under the
+rule `<extract>.<column>.reference_quarantined`, so the case tables never hold a dangling
+reference. When the referenced extract is missing or rejected, references to it are not
+checked: the rows are loaded and one `<extract>.reference_not_checked` warning says so.
+"""
+
+
+def _requirement(c: Column) -> str:
+    if c.required:
+        return "required"
+    if c.required_when is not None:
+        return f"required {c.required_when.describe()}"
+    return ""
+
+
+def _allowed(c: Column) -> str:
+    if c.type == "code":
+        return ", ".join(f"`{k}`" + (f" ({v})" if v else "") for k, v in c.codes.items())
+    if c.type == "flag":
+        return "/".join(f"`{f}`" for f in c.flags)
+    return ""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_rules(contracts: Contracts) -> str:
+    out = [HEADER]
+    out.append("## Batch\n")
+    out.append("| rule_id | severity | message | guidance |\n|---|---|---|---|")
+    for r in contracts.batch_rules:
+        out.append(f"| `{r.rule_id}` | {r.severity} | {_cell(r.message)} | {_cell(r.guidance)} |")
+    out.append("")
+    for e in contracts.ordered():
+        out.append(f"## {e.file_name}\n")
+        out.append(f"{e.description} One row: a {e.label}. Key: "
+                   f"{', '.join(f'`{k}`' for k in e.key)}"
+                   f"{' (unique)' if e.unique else ''}.\n")
+        out.append("| column | type | requirement | allowed values | description |")
+        out.append("|---|---|---|---|---|")
+        for c in e.columns.values():
+            out.append(f"| `{c.name}` | {c.type} | {_requirement(c)} | {_cell(_allowed(c))} | "
+                       f"{_cell(c.description)} |")
+        out.append("")
+        out.append("| rule_id | severity | message | guidance |\n|---|---|---|---|")
+        for r in e.rules:
+            out.append(f"| `{r.rule_id}` | {r.severity} | {_cell(r.message)} | "
+                       f"{_cell(r.guidance)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+INDICATORS_HEADER = """# Indicators
+
+Generated from the definitions in `src/qa_pipeline/transform/indicators.py` and the values in the
+indicator configuration (`src/qa_pipeline/spec/indicators.yaml`, or a site's own copy named
+by the setting `indicators_file`) by `qa-pipeline docs`; do not edit by hand. The exact
+definitions are those of `indicators.md` (shared spec); timescales and targets come from the
+configuration, and the `indicator` table of the reporting database stores the same text with
+the values used.
+
+Every indicator is computed per calendar month (`2013-04`), financial quarter (`2013-14 Q1`)
+and financial year (`2013-14`), for the whole authority (`breakdown = 'all'`) and per team
+(`breakdown = 'team'`); only rows with a denominator above 0 and a period starting on or before
+the extract date exist. wd(a, b) counts working days (Monday–Friday except England and Wales
+bank holidays) after a up to and including b. An indicator whose extracts were missing or
+rejected in a batch is not recomputed for it (`indicator_run.status = 'skipped'`), and
+`indicator_value_latest` keeps showing its last computed values.
+
+The cases behind every value of the latest batch are in `indicator_case_latest`.
+"""
+
+
+def render_indicators() -> str:
+    from qa_pipeline.transform.indicators import CATALOGUE, catalogue_rows, load_config
+
+    rows = {r["code"]: r for r in catalogue_rows(load_config())}
+    out = [INDICATORS_HEADER]
+    out.append("| code | title | unit | better | target |\n|---|---|---|---|---|")
+    for i in CATALOGUE:
+        r = rows[i.code]
+        target = "—" if r["target"] is None else f"{r['target']:g}"
+        better = "higher" if r["polarity"] == "higher_is_better" else "lower"
+        out.append(f"| [{i.code}](#{i.code.lower()}) | {_cell(r['title'])} | {r['unit']} | "
+                   f"{better} | {target} |")
+    out.append("")
+    for i in CATALOGUE:
+        r = rows[i.code]
+        out.append(f"## {i.code}\n\n**{r['title']}**\n")
+        out.append(f"- Source: {r['source']}")
+        out.append(f"- Denominator: {r['denominator_definition']}")
+        label = "Median of" if i.numerator is None else "Numerator"
+        out.append(f"- {label}: {r['numerator_definition']}")
+        out.append(f"- Period: by {r['event_date']}")
+        out.append(f"- Team: {r['team']}")
+        out.append(f"- Unit: {r['unit']}; {r['polarity'].replace('_', ' ')}")
+        if i.timescales:
+            used = ", ".join(f"`{k}` = {load_config().timescales[k]}" for k in i.timescales)
+            out.append(f"- Timescales (configuration): {used}")
+        out.append(f"- Target: {'none set' if r['target'] is None else r['target']}")
+        out.append(f"- Needs the extracts: {r['requires'].replace(',', ', ')}")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_docs(folder: Path) -> list[Path]:
+    """Regenerate every generated doc into `folder` (rendered first: a broken contract file
+    writes nothing)."""
+    texts = {"rules.md": render_rules(load_contracts()), "indicators.md": render_indicators()}
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return [folder / name for name in texts]

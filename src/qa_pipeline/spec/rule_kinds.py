@@ -1,0 +1,617 @@
+"""Rule kinds: one entry per kind of check, saying which contract declarations produce its
+rules (with each rule's message and guidance) and, for a row-level kind, the polars
+expression that is true where a row passes.
+
+Adding a contract option is: a field in `contracts.Column` (parsed there) and one `RuleKind`
+here. The rules are made once, when the contracts load, and never changed afterwards (their
+`params` are read-only): everything a check needs, such as the type of the parent's column a
+date is compared with, is resolved at load.
+
+The validation frame these expressions read (`validation.validation_frame`) holds, for each
+contract column `c`, its typed value as `c` and its delivered text as `raw(c)`, plus the
+helper columns named below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from qa_pipeline.spec.contracts import Condition, Extract, ParentLookup, Rule, Severity
+
+LOCAL_TZ = "Europe/London"
+"""Paris datetimes are UK local time; they are stored as UTC (reporting-db.md)."""
+
+DIGITS_PATTERN = r"^-?\d+$"
+DEFAULT_EARLIEST: Mapping[str, date] = MappingProxyType(
+    {"birth": date(1900, 1, 1), "event": date(1990, 1, 1)})
+"""Dates before these are row-level errors (settings `earliest_birth_date` and
+`earliest_event_date`); they also bound every period range the indicators compute."""
+
+OVERLAP_COL = "__overlap"
+FIELD_COUNT_COL = "__field_count"
+TOO_LONG_COL = "__too_long"
+INVALID_BYTE_COL = "__invalid_byte"
+REF_STATUS_COL = "__ref_status"
+ROW_COLUMN_RULES = {"value_too_long": TOO_LONG_COL, "invalid_byte": INVALID_BYTE_COL}
+"""Row rules whose column differs row by row: rule suffix -> helper column naming it."""
+
+
+def raw(column: str) -> str:
+    """Name of the delivered text of a column inside the validation frame."""
+    return f"__raw__{column}"
+
+
+def ref_status(index: int) -> str:
+    return f"__ref{index}"
+
+
+def parent_col(lookup: ParentLookup) -> str:
+    return f"__parent__{lookup.extract}__{lookup.column}__via__{lookup.via}"
+
+
+def as_date(expr: pl.Expr, ctype: str) -> pl.Expr:
+    """A date or datetime column compared as a UK local date."""
+    if ctype == "datetime":
+        return expr.dt.convert_time_zone(LOCAL_TZ).dt.date()
+    return expr
+
+
+def condition_expr(cond: Condition) -> pl.Expr:
+    """True where a contract condition (`{column, in}` / `{column, present}`) holds."""
+    if cond.present:
+        return pl.col(raw(cond.column)).is_not_null()
+    return pl.col(cond.column).is_in(list(cond.values))
+
+
+# --- the registry ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a row check may read besides the frame: the extract, the batch date, the
+    configured earliest dates."""
+
+    extract: Extract
+    as_of: date
+    earliest: Mapping[str, date] = field(default_factory=lambda: DEFAULT_EARLIEST)
+
+    def typed(self, rule: Rule) -> pl.Expr:
+        assert rule.column is not None and rule.column in self.extract.columns, rule.rule_id
+        return pl.col(rule.column)
+
+    def ctype(self, rule: Rule) -> str:
+        return self.extract.columns[rule.column].type if rule.column in self.extract.columns \
+            else ""
+
+    def text(self, rule: Rule) -> pl.Expr:
+        return pl.col(raw(rule.column or ""))
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One rule a kind produces, before its id is made (`<extract>.<column>.<suffix>`)."""
+
+    column: str | None
+    suffix: str
+    message: str
+    guidance: str
+    severity: Severity = "error"
+    position: int = -1
+    """Where it sorts within its section: the column's or the reference's index."""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+Section = Literal["file", "row", "column", "reference", "record"]
+SECTIONS: tuple[Section, ...] = ("file", "row", "column", "reference", "record")
+Produce = Callable[["Extract", Mapping[str, "Extract"]], Iterable[Draft]]
+Check = Callable[["Rule", CheckContext], pl.Expr]
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    name: str
+    section: Section
+    """Where its rules stand in the catalogue: file-level, whole-row, per column (in column
+    order), per reference, per record group."""
+    produce: Produce
+    check: Check | None = None
+    """The row expression; None for a file-level kind (the reader and staging raise it)."""
+
+    @property
+    def level(self) -> Literal["file", "row"]:
+        return "file" if self.check is None else "row"
+
+
+KINDS: dict[str, RuleKind] = {}
+
+
+def kind(name: str, section: Section, check: Check | None = None
+         ) -> Callable[[Produce], Produce]:
+    """Register the function that produces a kind's rules (in declaration order: within a
+    section and a position, kinds sort in the order they are registered)."""
+    def register(produce: Produce) -> Produce:
+        if name in KINDS:
+            raise ValueError(f"rule kind {name!r} registered twice")
+        KINDS[name] = RuleKind(name, section, produce, check)
+        return produce
+    return register
+
+
+def rules_for(e: Extract, extracts: Mapping[str, Extract]) -> tuple[Rule, ...]:
+    """Every rule the contract implies for one extract, in a stable order."""
+    from qa_pipeline.spec.contracts import Rule
+
+    ranked = []
+    for rank, k in enumerate(KINDS.values()):
+        for d in k.produce(e, extracts):
+            rule_id = ".".join(p for p in (e.name, d.column, d.suffix) if p)
+            rule = Rule(rule_id, e.name, d.column, k.name, d.severity, d.message, d.guidance,
+                        MappingProxyType(dict(d.params)), k.level)
+            ranked.append(((SECTIONS.index(k.section), d.position, rank), rule))
+    return tuple(r for _, r in sorted(ranked, key=lambda x: x[0]))
+
+
+def row_expr(rule: Rule, ctx: CheckContext) -> pl.Expr:
+    """True where a row passes `rule` (a null comparison passes: another rule covers it)."""
+    check = KINDS[rule.kind].check
+    if check is None:
+        raise ValueError(f"rule {rule.rule_id}: kind {rule.kind!r} is not a row check")
+    return check(rule, ctx).fill_null(True)
+
+
+# --- file-level kinds: one rule per extract, no row to point at ---------------------------------
+
+_FILE_KINDS: tuple[tuple[str, Severity, str, str], ...] = (
+    ("file_missing", "file_error",
+     "{fname} was not in the batch: the export of {name} did not arrive.",
+     "Check the Paris export job for this extract and re-run it; the pipeline picks the "
+     "batch up again on the next run."),
+    ("unreadable", "file_error",
+     "{fname} could not be read as a CSV file; nothing of it was loaded.",
+     "Re-export the file from Paris as comma-separated UTF-8 or Windows-1252 text with one "
+     "header row."),
+    ("identifying_column", "file_error",
+     "{fname} has a column that would carry identifying data (a name, address, NHS number or "
+     "contact detail); the whole file was rejected and none of it was kept.",
+     "Tell the Paris administrator at once: the anonymisation step of the export has failed. "
+     "Remove the column from the export definition and re-run it."),
+    ("nhs_number", "file_error",
+     "{fname} holds a value that is a valid NHS number; the whole file was rejected and the "
+     "value was not kept.",
+     "Tell the Paris administrator at once: an identifier was not pseudonymised. Fix the "
+     "export and re-run it."),
+    ("missing_column", "file_error",
+     "{fname} lacks a required column; the whole file was rejected.",
+     "Restore the column in the Paris export definition (see docs/rules.md for the columns of "
+     "each extract) and re-run the export."),
+    ("duplicate_column", "file_error",
+     "{fname} names the same column twice; the whole file was rejected.",
+     "Remove the repeated column from the Paris export definition and re-run the export."),
+    ("too_large", "file_error",
+     "{fname} is larger than the configured limit; it was not read.",
+     "Check the Paris export: a runaway export can repeat rows. If the size is genuine, raise "
+     "QA_PIPELINE_MAX_FILE_MB."),
+    ("not_in_landing", "file_error",
+     "{fname} is a link that leads out of the landing folder; it was not read.",
+     "Deliver the file itself into the batch folder, not a link to elsewhere."),
+    ("duplicate_file", "file_error",
+     "The batch holds {fname} twice, under names that differ only in case; both were "
+     "rejected, since there is no telling which one is right.",
+     "Check the Paris export job: deliver each extract once. Remove the wrong file from the "
+     "batch folder and run the batch again."),
+    ("unnamed_column", "warning",
+     "{fname} has a column with no name in its header (often a trailing comma from Excel) "
+     "and no values in it; it was ignored.",
+     "No action is needed; to tidy the export, remove the trailing comma from the header."),
+    ("no_rows", "warning",
+     "{fname} has a header but no rows: the extract is empty.",
+     "Check the Paris export job: a full snapshot of this extract is rarely empty."),
+    ("unknown_column", "warning",
+     "{fname} has a column that is not in the contract; it was ignored.",
+     "No action in Paris is needed if the column is expected; otherwise ask for the export "
+     "definition to be corrected, or for the contract to be extended."),
+)
+
+
+def _file_kind(name: str, severity: Severity, message: str, guidance: str) -> None:
+    @kind(name, "file")
+    def produce(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+        yield Draft(None, name, message.format(fname=e.file_name, name=e.name), guidance,
+                    severity)
+
+
+for _spec in _FILE_KINDS:
+    _file_kind(*_spec)
+
+
+@kind("reference_not_checked", "file")
+def _reference_not_checked(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    if e.references:
+        yield Draft(None, "reference_not_checked",
+                    f"References from {e.name} to an extract that was missing or rejected "
+                    "could not be checked; the rows were loaded unchecked.",
+                    "Fix the missing or rejected extract; the references are checked on the "
+                    "next run.", "warning")
+
+
+# --- whole-row kinds ---------------------------------------------------------------------------
+
+
+@kind("field_count", "row", lambda r, c: pl.col(FIELD_COUNT_COL).is_null())
+def _field_count(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    yield Draft(None, "wrong_field_count",
+                f"This row of {e.file_name} has more or fewer fields than the header; it was "
+                "quarantined because its values cannot be matched to columns.",
+                "Look for an unquoted comma or a missing field in this record of the export; "
+                "the value column shows how many fields it had.", params={"at_column": None})
+
+
+@kind("too_long", "row", lambda r, c: pl.col(TOO_LONG_COL).is_null())
+def _too_long(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    yield Draft(None, "value_too_long",
+                f"A value in this row of {e.file_name} is longer than the configured limit; "
+                "the row was quarantined.",
+                "Check the record in Paris: a field this long is usually a broken export (a "
+                "missing closing quote swallowing the following rows).",
+                params={"at_column": None})
+
+
+@kind("invalid_byte", "row", lambda r, c: pl.col(INVALID_BYTE_COL).is_null())
+def _invalid_byte(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    yield Draft(None, "invalid_byte",
+                f"A value in this row of {e.file_name} holds a byte that is not a character of "
+                "the file's encoding (shown as \N{REPLACEMENT CHARACTER}); the row was "
+                "quarantined rather than guessed at.",
+                "Look at the record in Paris: the character was corrupted on export (often "
+                "text pasted from another program). Retype it and re-run the export; the "
+                "value column shows where the bad byte is.", params={"at_column": None})
+
+
+@kind("duplicate_key", "row",
+      lambda r, c: pl.struct([raw(k) for k in r.params["key"]]).is_first_distinct())
+def _duplicate_key(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    from qa_pipeline.spec.contracts import human
+
+    if e.unique:
+        key = ", ".join(human(k) for k in e.key)
+        yield Draft(None, "duplicate_key",
+                    f"Another {e.label} with the same {key} appears earlier in the file; this "
+                    "later one was quarantined.",
+                    f"Find the two {e.label} records with this {key} in Paris and merge or "
+                    "correct them.", params={"key": list(e.key)})
+
+
+# --- per-column kinds, in the order their rules are listed for a column ------------------------
+
+
+def _columns(e: Extract) -> Iterable[tuple[int, Any, str]]:
+    from qa_pipeline.spec.contracts import human
+
+    for i, c in enumerate(e.columns.values()):
+        yield i, c, human(c.name)
+
+
+@kind("missing", "column", lambda r, c: (
+    c.text(r).is_not_null() if "condition" not in r.params
+    else ~condition_expr(r.params["condition"]) | c.text(r).is_not_null()))
+def _missing(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, c, col_h in _columns(e):
+        guidance = f"Record the {col_h} on the {e.label} in Paris."
+        if c.required:
+            yield Draft(c.name, "missing", f"The {col_h} of the {e.label} is missing; it is "
+                        "required.", guidance, position=i)
+        elif c.required_when is not None:
+            yield Draft(c.name, "missing", f"The {col_h} of the {e.label} is missing; it is "
+                        f"required {c.required_when.describe()}.", guidance, position=i,
+                        params={"condition": c.required_when})
+
+
+def _parsed(r: Rule, c: CheckContext) -> pl.Expr:
+    """The delivered text is blank, or it parsed (`validation.parse_expr`)."""
+    return c.text(r).is_null() | c.typed(r).is_not_null()
+
+
+@kind("unknown_code", "column", _parsed)
+def _unknown_code(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, c, col_h in _columns(e):
+        if c.type == "code":
+            codes = ", ".join(c.codes)
+            yield Draft(c.name, "unknown_code", f"The {col_h} of the {e.label} is not one of "
+                        f"the allowed codes ({codes}).",
+                        f"Correct the {col_h} in Paris to one of: {codes}.", position=i)
+
+
+@kind("invalid_flag", "column", _parsed)
+def _invalid_flag(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, c, col_h in _columns(e):
+        if c.type == "flag":
+            yield Draft(c.name, "invalid_flag", f"The {col_h} of the {e.label} is not an "
+                        f"allowed value ({'/'.join(c.flags)}).",
+                        f"Correct the {col_h} in Paris to one of: {', '.join(c.flags)}.",
+                        position=i)
+
+
+def _invalid_type(type_: str) -> Produce:
+    def produce(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+        from qa_pipeline.spec.contracts import TYPE_WORDS
+
+        for i, c, col_h in _columns(e):
+            if c.type == type_:
+                yield Draft(c.name, f"invalid_{type_}", f"The {col_h} of the {e.label} is not "
+                            f"{TYPE_WORDS[type_]}.",
+                            f"Correct the {col_h} in Paris; if it looks right there, the export "
+                            "format has changed and the Paris administrator should be told.",
+                            position=i)
+    return produce
+
+
+kind("invalid_date", "column", _parsed)(_invalid_type("date"))
+kind("invalid_datetime", "column", _parsed)(_invalid_type("datetime"))
+# Digits too many for any integer are out_of_range, not "not a whole number".
+kind("invalid_int", "column", lambda r, c: c.text(r).is_null()
+     | c.text(r).str.contains(DIGITS_PATTERN))(_invalid_type("int"))
+
+
+def _int_range(r: Rule, c: CheckContext) -> pl.Expr:
+    from qa_pipeline.spec.contracts import INT_MAX, INT_MIN
+
+    return ~c.text(r).str.contains(DIGITS_PATTERN) | c.typed(r).is_between(INT_MIN, INT_MAX)
+
+
+@kind("int_range", "column", _int_range)
+def _out_of_range(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    from qa_pipeline.spec.contracts import INT_MAX, INT_MIN
+
+    for i, c, col_h in _columns(e):
+        if c.type == "int":
+            yield Draft(c.name, "out_of_range", f"The {col_h} of the {e.label} is a whole "
+                        f"number too large to be real (beyond {INT_MIN:,} to {INT_MAX:,}).",
+                        f"Correct the {col_h} in Paris: a number this size is a typing or "
+                        "export error.", position=i)
+
+
+@kind("too_early", "column", lambda r, c: as_date(c.typed(r), c.ctype(r))
+      >= pl.lit(c.earliest[r.params["earliest"]]))
+def _too_early(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, c, col_h in _columns(e):
+        if c.type in ("date", "datetime"):
+            setting = f"earliest_{c.earliest}_date"
+            what = "date of birth" if c.earliest == "birth" else "date of a case event"
+            yield Draft(c.name, "too_early", f"The {col_h} of the {e.label} is earlier than "
+                        f"the earliest plausible {what} (the {setting} setting); the year is "
+                        "most likely mistyped.", f"Correct the year of the {col_h} in Paris.",
+                        position=i, params={"earliest": c.earliest, "setting": setting})
+
+
+@kind("future_date", "column", lambda r, c: as_date(c.typed(r), c.ctype(r))
+      <= pl.lit(c.as_of))
+def _future_date(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, c, col_h in _columns(e):
+        if c.type in ("date", "datetime") and not c.future_allowed:
+            yield Draft(c.name, "future_date", f"The {col_h} of the {e.label} is later than "
+                        "the extract date.", f"Correct the {col_h} in Paris: events cannot be "
+                        "recorded before they happen.", position=i)
+
+
+@kind("first_of_month", "column", lambda r, c: c.typed(r).dt.day() == 1)
+def _first_of_month(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, c, col_h in _columns(e):
+        if c.first_of_month:
+            yield Draft(c.name, "not_first_of_month", f"The {col_h} of the {e.label} is not "
+                        "anonymised to the first of the month; the value is withheld from "
+                        "reports.", "Tell the Paris administrator: the export's anonymisation "
+                        "of dates of birth is not working.", position=i,
+                        params={"sensitive": True})
+
+
+def _not_before(r: Rule, c: CheckContext) -> pl.Expr:
+    other = c.extract.columns[r.params["other"]]
+    return as_date(c.typed(r), c.ctype(r)) >= as_date(pl.col(other.name), other.type)
+
+
+@kind("not_before", "column", _not_before)
+def _not_before_rules(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    from qa_pipeline.spec.contracts import date_word, human
+
+    for i, c, col_h in _columns(e):
+        if c.not_before is not None:
+            other = date_word(c.not_before)
+            yield Draft(c.name, f"before_{other}", f"The {col_h} of the {e.label} is earlier "
+                        f"than its {human(other)}.",
+                        f"Check both dates on the {e.label} in Paris and correct the wrong one.",
+                        position=i, params={"other": c.not_before})
+
+
+@kind("minimum", "column", lambda r, c: c.typed(r) >= r.params["minimum"])
+def _minimum(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, c, col_h in _columns(e):
+        if c.minimum is not None:
+            yield Draft(c.name, "below_minimum", f"The {col_h} of the {e.label} is below "
+                        f"{c.minimum}.", f"Correct the {col_h} in Paris.", position=i,
+                        params={"minimum": c.minimum})
+
+
+@kind("not_equal", "column", lambda r, c: c.typed(r) != pl.col(r.params["other"]))
+def _not_equal(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    from qa_pipeline.spec.contracts import human
+
+    for i, c, col_h in _columns(e):
+        if c.not_equal is not None:
+            yield Draft(c.name, f"same_as_{c.not_equal}", f"The {col_h} of the {e.label} is "
+                        f"the same as its {human(c.not_equal)}.",
+                        f"Correct the {e.label} in Paris: it links a person to themself.",
+                        position=i, params={"other": c.not_equal})
+
+
+@kind("only_when", "column", lambda r, c: (c.typed(r) != r.params["value"])
+      | (pl.col(r.params["other"]) == r.params["equals"]).fill_null(False))
+def _only_when(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    from qa_pipeline.spec.contracts import human
+
+    for i, c, col_h in _columns(e):
+        ow = c.only_when
+        if ow is not None:
+            yield Draft(c.name, ow.rule or f"{ow.value.lower()}_without_{ow.column}",
+                        f"The {col_h} of the {e.label} is {ow.value} but its "
+                        f"{human(ow.column)} is not {ow.equals}.",
+                        f"Check the {col_h} and the {human(ow.column)} on the {e.label} in "
+                        "Paris.", ow.severity, position=i,
+                        params={"value": ow.value, "other": ow.column, "equals": ow.equals})
+
+
+@kind("warn_missing", "column", lambda r, c: ~condition_expr(r.params["condition"])
+      | c.text(r).is_not_null())
+def _warn_missing(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, c, col_h in _columns(e):
+        cond = c.warn_missing_when
+        if cond is not None:
+            yield Draft(c.name, f"missing_for_{'_'.join(v.lower() for v in cond.values)}",
+                        f"The {col_h} of the {e.label} is blank {cond.describe()}.",
+                        f"Record the {col_h} in Paris where it is known.", "warning",
+                        position=i, params={"condition": cond})
+
+
+@kind("weekend", "column", lambda r, c: c.typed(r).dt.weekday() <= 5)
+def _weekend(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, c, col_h in _columns(e):
+        if c.weekend_warning:
+            yield Draft(c.name, "weekend", f"The {col_h} of the {e.label} falls on a Saturday "
+                        "or Sunday.", f"Check the {col_h} in Paris; correct it if it was "
+                        "mistyped.", "warning", position=i)
+
+
+@kind("matches_parent", "column",
+      lambda r, c: c.typed(r) == pl.col(parent_col(r.params["lookup"])))
+def _matches_parent(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Draft]:
+    from qa_pipeline.spec.contracts import human
+
+    for i, c, col_h in _columns(e):
+        lookup = c.matches_parent
+        if lookup is not None:
+            parent = extracts[lookup.extract]
+            yield Draft(c.name, f"differs_from_{parent.singular}",
+                        f"The {col_h} of the {e.label} is not the {human(lookup.column)} of "
+                        f"the {parent.label} it belongs to.",
+                        f"Link the {e.label} in Paris to the right {parent.label}, or correct "
+                        f"its {col_h}.", position=i, params={"lookup": lookup})
+
+
+def _parent_date(before: bool) -> Check:
+    def check(r: Rule, c: CheckContext) -> pl.Expr:
+        mine = as_date(c.typed(r), c.ctype(r))
+        theirs = as_date(pl.col(parent_col(r.params["lookup"])), r.params["parent_type"])
+        return mine >= theirs if before else mine <= theirs
+    return check
+
+
+def _parent_dates(attr: str, suffix_word: str, word: str) -> Produce:
+    def produce(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Draft]:
+        from qa_pipeline.spec.contracts import date_word, human
+
+        for i, c, col_h in _columns(e):
+            lookup: ParentLookup | None = getattr(c, attr)
+            if lookup is None:
+                continue
+            parent = extracts[lookup.extract]
+            pcol = date_word(lookup.column)
+            if not pcol.startswith(parent.singular + "_"):
+                pcol = f"{parent.singular}_{pcol}"
+            yield Draft(c.name, f"{suffix_word}_{pcol}",
+                        f"The {col_h} of the {e.label} is {word} the "
+                        f"{human(date_word(lookup.column))} of its {parent.label}.",
+                        f"Check the dates of the {e.label} and its {parent.label} in Paris.",
+                        position=i, params={
+                            "lookup": lookup,
+                            # resolved here, once: the check compares as this type
+                            "parent_type": parent.columns[lookup.column].type})
+    return produce
+
+
+kind("not_before_parent", "column", _parent_date(before=True))(
+    _parent_dates("not_before_parent", "before", "earlier than"))
+kind("not_after_parent", "column", _parent_date(before=False))(
+    _parent_dates("not_after_parent", "after", "later than"))
+
+
+# --- per-reference kinds -------------------------------------------------------------------------
+
+
+def _reference_status(status: str) -> Check:
+    return lambda r, c: pl.col(ref_status(r.params["ref_index"])) != status
+
+
+def _references(e: Extract, extracts: Mapping[str, Extract]
+                ) -> Iterable[tuple[int, str, str, Extract, Any]]:
+    from qa_pipeline.spec.contracts import human
+
+    for i, ref in enumerate(e.references):
+        col = ref.columns[0] if len(ref.columns) == 1 else "|".join(ref.columns)
+        yield i, col, " and ".join(human(c) for c in ref.columns), extracts[ref.extract], ref
+
+
+@kind("unresolved_reference", "reference", _reference_status("missing"))
+def _unresolved(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, col, col_h, target, _ref in _references(e, extracts):
+        yield Draft(col, "unresolved_reference", f"The {col_h} of the {e.label} does not name "
+                    f"any {target.label} in {target.file_name}.",
+                    f"Correct the {col_h} on the {e.label} in Paris, or check that the "
+                    f"{target.label} was not deleted.", position=i, params={"ref_index": i})
+
+
+@kind("reference_quarantined", "reference", _reference_status("quarantined"))
+def _quarantined(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Draft]:
+    for i, col, col_h, target, _ref in _references(e, extracts):
+        yield Draft(col, "reference_quarantined", f"The {col_h} of the {e.label} names a "
+                    f"{target.label} that was itself quarantined, so this {e.label} was kept "
+                    "out too.", f"Fix the {target.label}'s own issue first (see its issue "
+                    f"rows); this {e.label} is then loaded on the next run.", position=i,
+                    params={"ref_index": i})
+
+
+@kind("reference_wrong_type", "reference", _reference_status("wrong_type"))
+def _wrong_type(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Draft]:
+    from qa_pipeline.spec.contracts import human
+
+    for i, col, col_h, target, ref in _references(e, extracts):
+        if ref.where is not None:
+            yield Draft(col, "reference_wrong_type", f"The {col_h} of the {e.label} names a "
+                        f"{target.label} whose {human(ref.where.column)} is not "
+                        f"{' or '.join(ref.where.values)}.",
+                        f"Link the {e.label} in Paris to the right {target.label}.",
+                        position=i, params={"ref_index": i})
+
+
+# --- record-group kinds ---------------------------------------------------------------------
+
+
+@kind("overlap", "record", lambda r, c: ~pl.col(OVERLAP_COL))
+def _overlap(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    from qa_pipeline.spec.contracts import human
+
+    ov = e.overlap
+    if ov is not None:
+        yield Draft(None, "overlap", f"This {e.label} overlaps an earlier {e.label} of the "
+                    f"same {human(ov.group).replace(' id', '')}; the later one was "
+                    "quarantined.", f"End the earlier {e.label} in Paris before this one "
+                    "starts, or correct the dates.", params={
+                        "group": ov.group, "start": ov.start, "end": ov.end,
+                        "at_column": ov.start})
+
+
+# --- rules of the batch as a whole -------------------------------------------------------------
+
+
+def batch_rules() -> tuple[Rule, ...]:
+    from qa_pipeline.spec.contracts import Rule
+
+    return (Rule("batch.unknown_file", "batch", None, "unknown_file", "warning",
+                 "A file in the batch folder is not one of the extracts; it was ignored.",
+                 "Check the Paris export job: the file may be misnamed (the names are "
+                 "<extract>.csv) or not belong in the batch.", MappingProxyType({}), "file"),)

@@ -1,0 +1,1 @@
+"""Intermediate: the calendar, case-level facts and the indicators derived from them."""

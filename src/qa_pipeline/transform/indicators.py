@@ -1,0 +1,482 @@
+"""The indicator catalogue of indicators.md as declarative definitions over the fact tables of
+`facts.py`, and the one routine that turns any definition into period x team values and the
+cases behind them. Adding an indicator is one `Indicator(...)` entry, not new plumbing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+import yaml
+
+from qa_pipeline.ingest.staging import WORK_PARQUET_COMPRESSION
+from qa_pipeline.transform.calendar import PERIOD_TYPES, period_end, period_label, period_start
+from qa_pipeline.transform.facts import SUBJECTS, Context, Staged, make_context
+
+Unit = Literal["percent", "working_days"]
+Polarity = Literal["higher_is_better", "lower_is_better"]
+C = pl.col
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator: which cases count (population), which of them succeed (numerator) —
+    or, for a median, which measure — when a case happens (event_date) and whose it is."""
+
+    code: str
+    title: str
+    source: str
+    subject: str
+    population: pl.Expr
+    denominator_text: str
+    numerator_text: str
+    event_date: str | None = None       # None: point in time (the subject carries periods)
+    numerator: pl.Expr | None = None    # None for a median
+    measure: str | None = None          # shown in the drill-through; the median's values
+    unit: Unit = "percent"
+    polarity: Polarity = "higher_is_better"
+    team_text: str = ""
+    requires: tuple[str, ...] = ()      # extracts needed beyond the subject's own
+    timescales: tuple[str, ...] = ()    # configuration values the definition uses
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(SUBJECTS[self.subject].requires + self.requires))
+
+    def render(self, text: str, timescales: dict[str, int]) -> str:
+        """The text with the configured values filled in ("1 working day", "2 working days")."""
+        filled = text.format(**timescales)
+        return re.sub(r"\b(\d+) working day\(s\)",
+                      lambda m: f"{m[1]} working day{'' if m[1] == '1' else 's'}", filled)
+
+
+Y = "Y"
+LOWER: Polarity = "lower_is_better"
+WITH_DECISION = C("decision_date").is_not_null()
+
+CATALOGUE: tuple[Indicator, ...] = (
+    # --- Referrals: the Referral audit ---
+    Indicator("REF01", "Referral decisions made within {decision_working_days} working day(s) "
+              "(SCC/006)", "Referral audit; SCC/006", "referral", C("referral_date").is_not_null(),
+              "referrals whose referral date is in the period",
+              "decision_date present and wd(referral date, decision_date) <= "
+              "{decision_working_days}", "referral_date", C("decision_within_timescale"),
+              measure="decision_wd", team_text="the referral's team",
+              timescales=("decision_working_days",)),
+    Indicator("REF02", "Re-referrals within {rereferral_months} months (SCC/010)",
+              "Referral audit; SCC/010",
+              "referral", C("referral_date").is_not_null(),
+              "referrals whose referral date is in the period",
+              "the same child has another referral with an earlier referral_datetime whose "
+              "referral date is on or after (this referral date - {rereferral_months} months)",
+              "referral_date", C("is_rereferral"), polarity=LOWER,
+              team_text="the referral's team", timescales=("rereferral_months",)),
+    Indicator("REF03", "Previous referrals taken into account", "Referral audit", "referral",
+              WITH_DECISION & C("has_previous_referral"),
+              "referrals in the period with a decision_date, whose child has at least one "
+              "referral with an earlier referral_datetime", "previous_referrals_checked = Y",
+              "referral_date", C("previous_referrals_checked") == Y,
+              team_text="the referral's team"),
+    Indicator("REF04", "Management decision recorded", "Referral audit", "referral",
+              WITH_DECISION, "referrals in the period with a decision_date",
+              "management_decision_recorded = Y", "referral_date",
+              C("management_decision_recorded") == Y, team_text="the referral's team"),
+    Indicator("REF05", "Referrer told the outcome within {referrer_informed_working_days} "
+              "working days of the decision", "Referral audit", "referral",
+              WITH_DECISION & (C("referral_source") != "ANONYMOUS"),
+              "referrals in the period with a decision_date and referral_source != ANONYMOUS",
+              "referrer_informed_date present and wd(decision_date, referrer_informed_date) <= "
+              "{referrer_informed_working_days}", "referral_date",
+              C("referrer_informed_within_timescale"), measure="referrer_informed_wd",
+              team_text="the referral's team", timescales=("referrer_informed_working_days",)),
+    Indicator("REF06", "Decision based on an analysis of risk", "Referral audit", "referral",
+              WITH_DECISION, "referrals in the period with a decision_date",
+              "risk_analysis_recorded = Y", "referral_date", C("risk_analysis_recorded") == Y,
+              team_text="the referral's team"),
+    # --- Assessments: the Child in Need audit ---
+    Indicator("ASM01", "Initial assessments completed within {initial_assessment_working_days} "
+              "working days of referral (SCC/042a)", "Child in Need audit; SCC/042a", "assessment",
+              (C("assessment_type") == "INITIAL") & C("completed_date").is_not_null(),
+              "INITIAL assessments whose completed_date is in the period",
+              "wd(its referral's referral date, completed_date) <= "
+              "{initial_assessment_working_days}", "completed_date",
+              C("initial_within_timescale"), measure="initial_completion_wd",
+              team_text="the assessment's team", requires=("referrals",),
+              timescales=("initial_assessment_working_days",)),
+    Indicator("ASM02", "Child seen during the initial assessment (SCC/011a)",
+              "Child in Need audit; SCC/011a", "assessment",
+              (C("assessment_type") == "INITIAL") & C("completed_date").is_not_null(),
+              "INITIAL assessments whose completed_date is in the period", "child_seen = Y",
+              "completed_date", C("child_seen") == Y, team_text="the assessment's team"),
+    Indicator("ASM03", "Child seen alone during the initial assessment (SCC/011b)",
+              "Child in Need audit; SCC/011b", "assessment",
+              (C("assessment_type") == "INITIAL") & C("completed_date").is_not_null(),
+              "INITIAL assessments whose completed_date is in the period",
+              "child_seen_alone = Y", "completed_date", C("child_seen_alone") == Y,
+              team_text="the assessment's team"),
+    Indicator("ASM04", "Core assessment start delay, median working days",
+              "Child in Need audit", "assessment",
+              (C("assessment_type") == "CORE") & C("core_start_delay_wd").is_not_null(),
+              "CORE assessments whose start_date is in the period and whose referral has an "
+              "INITIAL assessment completed on or before the core start_date",
+              "median: per case, wd(latest such initial completed_date, core start_date)",
+              "start_date", None, measure="core_start_delay_wd", unit="working_days",
+              polarity=LOWER, team_text="the core assessment's team"),
+    Indicator("ASM05", "Core assessments started within {core_start_working_days} working days "
+              "of the initial assessment", "Child in Need audit", "assessment",
+              (C("assessment_type") == "CORE") & C("core_start_delay_wd").is_not_null(),
+              "CORE assessments whose start_date is in the period and whose referral has an "
+              "INITIAL assessment completed on or before the core start_date",
+              "that per-case delay <= {core_start_working_days}", "start_date",
+              C("core_started_within_timescale"), measure="core_start_delay_wd",
+              team_text="the core assessment's team", timescales=("core_start_working_days",)),
+    Indicator("ASM06", "Core assessments completed within {core_completion_working_days} "
+              "working days (SCC/043a)", "Child in Need audit; SCC/043a", "assessment",
+              (C("assessment_type") == "CORE") & C("completed_date").is_not_null(),
+              "CORE assessments whose completed_date is in the period",
+              "wd(start_date, completed_date) <= {core_completion_working_days}",
+              "completed_date", C("core_completed_within_timescale"),
+              measure="core_duration_wd", team_text="the assessment's team",
+              timescales=("core_completion_working_days",)),
+    # --- Fathers: the Engaging Fathers audit ---
+    Indicator("FTH01", "Children on a child protection plan with a father figure recorded",
+              "Engaging Fathers audit", "open_plan_child", pl.lit(True),
+              "children with a CP plan open on the period date D (start_date <= D and "
+              "(end_date blank or end_date > D))",
+              "the child has a father-figure relationship active on D", None,
+              C("father_figure_recorded"), team_text="the open plan's team"),
+    Indicator("FTH02", "Father figures with full details recorded", "Engaging Fathers audit",
+              "open_plan_father", pl.lit(True),
+              "father-figure relationships active on D of the children in FTH01's "
+              "denominator, one per relationship",
+              "the related person has name_recorded, dob_recorded, address_recorded and "
+              "contact_recorded all Y", None, C("full_details_recorded"),
+              team_text="the child's open plan's team"),
+    Indicator("FTH03", "Fathers involved in assessments", "Engaging Fathers audit",
+              "assessment",
+              C("completed_date").is_not_null() & C("father_involved").is_in(["Y", "N"]),
+              "assessments (INITIAL and CORE) whose completed_date is in the period and "
+              "father_involved is Y or N", "father_involved = Y", "completed_date",
+              C("father_involved") == Y, team_text="the assessment's team"),
+    Indicator("FTH04", "Fathers invited to child protection conferences",
+              "Engaging Fathers audit", "conference", C("father_figure_active"),
+              "conference rows (one per child; any type) whose conference_date is in the "
+              "period, where the child has a father-figure relationship active on the "
+              "conference date",
+              "an attendance row of that conference and child with attendee_role FATHER or "
+              "MALE_CARER and invited = Y", "conference_date", C("father_invited"),
+              team_text="the conference's team",
+              requires=("relationships", "conference_attendance")),
+    Indicator("FTH05", "Fathers attending child protection conferences",
+              "Engaging Fathers audit", "conference", C("father_figure_active"),
+              "as FTH04", "such a row with attended = Y", "conference_date",
+              C("father_attended"), team_text="the conference's team",
+              requires=("relationships", "conference_attendance")),
+    # --- Child protection ---
+    Indicator("CPC01", "Initial conferences within {icpc_working_days} working days of the "
+              "strategy discussion (SCC/014)", "SCC/014", "conference",
+              (C("conference_type") == "INITIAL") & C("strategy_date").is_not_null(),
+              "INITIAL conference rows (per child) whose conference_date is in the period and "
+              "whose strategy_id resolves",
+              "wd(strategy_date, conference_date) <= {icpc_working_days}", "conference_date",
+              C("icpc_within_timescale"), measure="icpc_wd", team_text="the conference's team",
+              requires=("strategy_discussions",), timescales=("icpc_working_days",)),
+    Indicator("CPC02", "Child protection reviews held on time (SCC/034)", "SCC/034", "conference",
+              (C("conference_type") == "REVIEW") & C("previous_conference_date").is_not_null(),
+              "REVIEW conference rows whose conference_date is in the period and whose child "
+              "has an earlier conference (strictly earlier date)",
+              "conference_date <= due date: the latest earlier conference's date + "
+              "{cp_first_review_months} months when that was INITIAL or TRANSFER_IN, + "
+              "{cp_review_months} months when it was a REVIEW", "conference_date",
+              C("review_on_time"), team_text="the conference's team",
+              timescales=("cp_first_review_months", "cp_review_months")),
+    # --- Child in need plans: the Child in Need audit ---
+    Indicator("CIN01", "CIN plans with outcomes written in", "Child in Need audit", "cin_plan",
+              C("start_date").is_not_null(), "CIN plans whose start_date is in the period",
+              "outcomes_recorded >= 1", "start_date", C("outcomes_written"),
+              team_text="the plan's team"),
+    Indicator("CIN02", "Other agencies engaged at the start of the CIN plan",
+              "Child in Need audit", "cin_plan", C("start_date").is_not_null(),
+              "CIN plans whose start_date is in the period", "multi_agency_at_start = Y",
+              "start_date", C("multi_agency_at_start"), team_text="the plan's team"),
+    Indicator("CIN03", "CIN reviews held on time", "Child in Need audit", "cin_review",
+              C("review_date").is_not_null(), "CIN reviews whose review_date is in the period",
+              "review_date <= due date: (the latest earlier review of the same plan, strictly "
+              "earlier date; else the plan's start_date) + {cin_review_months} months",
+              "review_date", C("review_on_time"), team_text="the plan's team",
+              timescales=("cin_review_months",)),
+    Indicator("CIN04", "CIN reviews that assessed progress", "Child in Need audit",
+              "cin_review", C("review_date").is_not_null(),
+              "CIN reviews whose review_date is in the period", "progress_recorded = Y",
+              "review_date", C("progress_recorded"), team_text="the plan's team"),
+    Indicator("CIN05", "CIN plans closed with improved outcomes", "Child in Need audit",
+              "cin_plan", C("end_date").is_not_null() & C("closure_outcome").is_in(
+                  ["IMPROVED", "LIMITED_IMPROVEMENT", "NO_IMPROVEMENT"]),
+              "CIN plans whose end_date is in the period and closure_outcome is IMPROVED, "
+              "LIMITED_IMPROVEMENT or NO_IMPROVEMENT", "closure_outcome = IMPROVED",
+              "end_date", C("closure_outcome") == "IMPROVED", team_text="the plan's team"),
+    # --- Family Intervention Team ---
+    Indicator("FIT01", "Family Intervention referrals with clear tasks and outcomes",
+              "Child in Need audit (Family Intervention Team)", "fit_referral",
+              C("referral_date").is_not_null(),
+              "FIT referrals whose referral_date is in the period", "tasks_outcomes_defined = Y",
+              "referral_date", C("tasks_outcomes_defined") == Y,
+              team_text="the FIT referral's team"),
+    Indicator("FIT02", "Family Intervention work that achieved its outcomes",
+              "Child in Need audit (Family Intervention Team)", "fit_referral",
+              C("end_date").is_not_null() & C("outcome_achieved").is_not_null(),
+              "FIT referrals whose end_date is in the period and outcome_achieved is present",
+              "outcome_achieved = Y", "end_date", C("outcome_achieved") == Y,
+              team_text="the FIT referral's team"),
+)
+BY_CODE = {i.code: i for i in CATALOGUE}
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndicatorConfig:
+    timescales: dict[str, int]
+    targets: dict[str, float | None] = field(default_factory=dict)
+
+
+def packaged_config_path() -> Path:
+    """The configuration shipped in the package (`qa_pipeline/spec/indicators.yaml`)."""
+    return Path(str(resources.files("qa_pipeline.spec") / "indicators.yaml"))
+
+
+def config_path() -> Path:
+    """The configuration in use: the setting `indicators_file` (`QA_PIPELINE_INDICATORS_FILE`)
+    of the settings in use, else the packaged one."""
+    from qa_pipeline.ops.settings import settings_in_use
+
+    site = settings_in_use().indicators_file
+    return Path(site) if site else packaged_config_path()
+
+
+def load_config(path: str | Path | None = None) -> IndicatorConfig:
+    """The configuration of `path`, else the one in use (`config_path`); each file is read
+    once per process."""
+    return _load_config_file(str(Path(path or config_path()).absolute()))
+
+
+@cache
+def _load_config_file(path: str) -> IndicatorConfig:
+    with Path(path).open(encoding="utf-8") as fh:
+        raw: dict[str, Any] = yaml.safe_load(fh)
+    timescales = {k: int(v) for k, v in raw["timescales"].items()}
+    missing = {t for i in CATALOGUE for t in i.timescales} - set(timescales)
+    if missing:
+        raise ValueError(f"{path}: indicator configuration lacks timescales: {sorted(missing)}")
+    targets = {k: (None if v is None else float(v)) for k, v in (raw.get("targets") or {}).items()}
+    return IndicatorConfig(timescales, targets)
+
+
+def catalogue_rows(config: IndicatorConfig) -> list[dict[str, Any]]:
+    """The `indicator` table: the definition texts with the configured values filled in."""
+    rows = []
+    for i in CATALOGUE:
+        ts = config.timescales
+        used = {k: ts[k] for k in i.timescales}
+        rows.append({
+            "code": i.code, "title": i.render(i.title, ts),
+            "description": f"{i.render(i.title, ts)}. Counted: {i.render(i.numerator_text, ts)}"
+                           f" among {i.render(i.denominator_text, ts)}.",
+            "numerator_definition": i.render(i.numerator_text, ts),
+            "denominator_definition": i.render(i.denominator_text, ts),
+            "unit": i.unit, "polarity": i.polarity, "target": config.targets.get(i.code),
+            "source": i.source, "subject": i.subject,
+            "event_date": i.event_date or "period date (point in time)",
+            "team": i.team_text, "timescales": json.dumps(used, sort_keys=True),
+            "requires": ",".join(i.needs),
+        })
+    return rows
+
+
+# --- computation -----------------------------------------------------------------------------
+
+CASE_SCHEMA: dict[str, pl.DataType] = {
+    "indicator_code": pl.String(), "period_type": pl.String(), "period_label": pl.String(),
+    "period_start": pl.Date(), "period_end": pl.Date(), "record_id": pl.String(),
+    "child_id": pl.String(), "team_id": pl.String(), "in_numerator": pl.Boolean(),
+    "measure": pl.Float64(), "event_date": pl.Date(),
+}
+COMPACT_CASE_SCHEMA: dict[str, pl.DataType] = {
+    "indicator_code": pl.String(), "record_id": pl.String(), "child_id": pl.String(),
+    "team_id": pl.String(), "in_numerator": pl.Boolean(), "measure": pl.Float64(),
+    "event_date": pl.Date(), "month": pl.String(), "quarter": pl.String(),
+    "year": pl.String(),
+}
+VALUE_SCHEMA: dict[str, pl.DataType] = {
+    "indicator_code": pl.String(), "period_type": pl.String(), "period_label": pl.String(),
+    "period_start": pl.Date(), "period_end": pl.Date(), "breakdown": pl.String(),
+    "breakdown_value": pl.String(), "numerator": pl.Int64(), "denominator": pl.Int64(),
+    "value": pl.Float64(),
+}
+
+
+def cases(ind: Indicator, facts: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The cases behind an indicator, compact: one row per case and event date with the
+    labels of the month, quarter and year it counts in (COMPACT_CASE_SCHEMA).
+
+    An event counts in the three periods containing its date. A point-in-time case (its
+    event date is the period date D of a month) counts in the quarter and the year whose
+    period date is that same D: their last month, or the month of the extract date."""
+    subject = SUBJECTS[ind.subject]
+    if facts.height == 0:
+        return pl.DataFrame(schema=COMPACT_CASE_SCHEMA)
+    event = pl.col("period_date") if subject.point_in_time else pl.col(ind.event_date or "")
+    out = facts.filter(ind.population).select(
+        pl.lit(ind.code).alias("indicator_code"),
+        pl.col(subject.record).cast(pl.String).alias("record_id"),
+        pl.col("child_id"), pl.col("team_id"),
+        (ind.numerator.fill_null(False) if ind.numerator is not None
+         else pl.lit(None, pl.Boolean)).alias("in_numerator"),
+        (pl.col(ind.measure).cast(pl.Float64) if ind.measure else pl.lit(None, pl.Float64))
+        .alias("measure"),
+        event.alias("event_date"),
+    )
+    labels = []
+    for p in PERIOD_TYPES:
+        counts = period_start(pl.col("event_date"), p) <= as_of  # no period after the extract
+        if subject.point_in_time and p != "month":
+            measured = pl.min_horizontal(period_end(pl.col("event_date"), p), pl.lit(as_of))
+            counts = counts & (pl.col("event_date") == measured)
+        labels.append(pl.when(counts).then(period_label(pl.col("event_date"), p)).alias(p))
+    out = out.with_columns(labels).filter(pl.any_horizontal(
+        [pl.col(p).is_not_null() for p in PERIOD_TYPES]))
+    if ind.numerator is None:  # a median: a case needs its measure
+        out = out.filter(pl.col("measure").is_not_null())
+    return out.select(list(COMPACT_CASE_SCHEMA)).cast(pl.Schema(COMPACT_CASE_SCHEMA)).sort(
+        ["event_date", "record_id"])
+
+
+def long_cases(compact: pl.DataFrame) -> pl.DataFrame:
+    """The compact cases unpivoted: one row per (period, case), as BI's drill-through view
+    shows them (indicator_case_latest)."""
+    parts = [
+        compact.filter(pl.col(p).is_not_null()).with_columns(
+            pl.lit(p).alias("period_type"), pl.col(p).alias("period_label"),
+            period_start(pl.col("event_date"), p).alias("period_start"),
+            period_end(pl.col("event_date"), p).alias("period_end"))
+        for p in PERIOD_TYPES
+    ]
+    return pl.concat(parts).select(list(CASE_SCHEMA)).cast(pl.Schema(CASE_SCHEMA)).sort(
+        ["period_type", "period_start", "record_id"])
+
+
+def values(ind: Indicator, compact: pl.DataFrame) -> pl.DataFrame:
+    """Aggregate cases into (period, breakdown) rows; no row where the denominator is 0."""
+    if ind.numerator is None:
+        aggs = [pl.lit(None, pl.Int64).alias("numerator"), pl.len().alias("denominator"),
+                pl.col("measure").median().alias("value")]
+    else:
+        aggs = [pl.col("in_numerator").sum().alias("numerator"), pl.len().alias("denominator")]
+    parts = []
+    for p in PERIOD_TYPES:
+        rows = compact.filter(pl.col(p).is_not_null())
+        for breakdown, by in (("all", pl.lit("ALL")), ("team", pl.col("team_id"))):
+            grouped = rows.with_columns(by.alias("breakdown_value")).group_by(
+                [p, "breakdown_value"]).agg(*aggs, pl.col("event_date").min().alias("__day"))
+            parts.append(grouped.select(
+                pl.lit(ind.code).alias("indicator_code"), pl.lit(p).alias("period_type"),
+                pl.col(p).alias("period_label"),
+                period_start(pl.col("__day"), p).alias("period_start"),
+                period_end(pl.col("__day"), p).alias("period_end"),
+                pl.lit(breakdown).alias("breakdown"), "breakdown_value", "numerator",
+                "denominator", *(["value"] if ind.numerator is None else [])))
+    out = pl.concat(parts, how="diagonal")
+    if ind.numerator is not None:
+        out = out.with_columns(
+            (100.0 * pl.col("numerator") / pl.col("denominator")).alias("value"))
+    return out.filter(pl.col("denominator") > 0).select(list(VALUE_SCHEMA)).cast(
+        VALUE_SCHEMA).sort(["period_type", "period_start", "breakdown", "breakdown_value"])  # type: ignore[arg-type]
+
+
+def _first_year(staged: Staged, as_of: date) -> int:
+    """The earliest year any date of the batch falls in: the bank holidays must cover it."""
+    years = [as_of.year]
+    for frame in staged.values():
+        for name, dtype in frame.schema.items():
+            if frame.height and isinstance(dtype, pl.Date | pl.Datetime):
+                first = frame[name].min()
+                if isinstance(first, date):  # a datetime is a date too
+                    years.append(first.year - (1 if isinstance(dtype, pl.Datetime) else 0))
+    return min(years)
+
+
+@dataclass
+class IndicatorResult:
+    values: pl.DataFrame
+    compact: pl.DataFrame  # the drill-through as stored: one row per case and event date
+    runs: list[dict[str, Any]]  # one per indicator: computed or skipped, and why
+    facts: dict[str, pl.DataFrame]
+
+    @property
+    def cases(self) -> pl.DataFrame:
+        """The drill-through, one row per (period, case)."""
+        return long_cases(self.compact)
+
+
+def derive(staged: Staged, statuses: dict[str, str], as_of: date,
+           config: IndicatorConfig | None = None) -> IndicatorResult:
+    """Every indicator whose extracts were all loaded; the others are recorded as skipped."""
+    config = config or load_config()
+    ctx: Context = make_context(as_of, config.timescales, _first_year(staged, as_of))
+    facts: dict[str, pl.DataFrame] = {}
+    value_parts: list[pl.DataFrame] = []
+    case_parts: list[pl.DataFrame] = []
+    runs: list[dict[str, Any]] = []
+    for ind in CATALOGUE:
+        not_loaded = [x for x in ind.needs if statuses.get(x) != "loaded"]
+        if not_loaded:
+            runs.append({"indicator_code": ind.code, "status": "skipped",
+                         "reason": "; ".join(f"{x} {statuses.get(x, 'missing')}"
+                                             for x in not_loaded)})
+            continue
+        if ind.subject not in facts:
+            available = {k: v for k, v in staged.items() if statuses.get(k) == "loaded"}
+            facts[ind.subject] = SUBJECTS[ind.subject].build(available, ctx)
+        c = cases(ind, facts[ind.subject], as_of)
+        v = values(ind, c)
+        case_parts.append(c)
+        value_parts.append(v)
+        runs.append({"indicator_code": ind.code, "status": "computed", "reason": None,
+                     "rows": v.height})
+    return IndicatorResult(
+        values=pl.concat(value_parts) if value_parts else pl.DataFrame(schema=VALUE_SCHEMA),
+        compact=(pl.concat(case_parts) if case_parts
+                 else pl.DataFrame(schema=COMPACT_CASE_SCHEMA)),
+        runs=runs, facts=facts)
+
+
+def derive_batch(manifest: Any) -> Any:
+    """The pipeline step: staged parquet of a manifest -> indicator parquet next to it.
+
+    Writes indicator_value, indicator_case and indicator_run files into the manifest's work
+    folder and records their paths in the manifest (files between steps, not frames)."""
+    statuses = {n: o.status for n, o in manifest.extracts.items()}
+    staged = {n: pl.read_parquet(o.parquet) for n, o in manifest.extracts.items()
+              if o.parquet}
+    result = derive(staged, statuses, manifest.as_of)
+    work = Path(manifest.work_dir)
+    paths = {"values": work / "indicator_value.parquet",
+             "cases": work / "indicator_case.parquet",
+             "runs": work / "indicator_run.parquet"}
+    result.values.write_parquet(paths["values"], compression=WORK_PARQUET_COMPRESSION)
+    result.compact.write_parquet(paths["cases"], compression=WORK_PARQUET_COMPRESSION)
+    pl.DataFrame(result.runs, schema={"indicator_code": pl.String, "status": pl.String,
+                                      "reason": pl.String, "rows": pl.Int64}
+                 ).write_parquet(paths["runs"], compression=WORK_PARQUET_COMPRESSION)
+    manifest.indicators = {k: str(v) for k, v in paths.items()}
+    manifest.write()
+    return manifest
