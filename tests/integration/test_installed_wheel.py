@@ -60,6 +60,7 @@ def test_wheel_installed_outside_the_source_tree_runs_the_sample(tmp_path: Path)
         names = zf.namelist()
     assert "qa_pipeline/spec/extracts.yaml" in names
     assert "qa_pipeline/spec/indicators.yaml" in names
+    assert "qa_pipeline/sample/sample.yaml" in names
     assert "qa_pipeline/load/alembic.ini" in names
     assert any(n.startswith("qa_pipeline/load/migrations/versions/") for n in names)
     assert len(names) == len(set(names))

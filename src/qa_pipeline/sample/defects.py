@@ -25,7 +25,7 @@ from qa_pipeline.sample.arrays import (
 )
 from qa_pipeline.sample.codes import pick
 from qa_pipeline.sample.formats import FormatPlan
-from qa_pipeline.sample.schema import EXTRACTS
+from qa_pipeline.sample.schema import CONTRACTS, EXTRACTS, SETTINGS
 
 __all__ = [
     "DEFECT_KINDS", "IDENTIFYING_KIND", "DefectKind", "Defects", "defects_per_kind",
@@ -43,51 +43,17 @@ class DefectKind(NamedTuple):
     description: str
 
 
-DEFECT_KINDS: tuple[DefectKind, ...] = (
-    DefectKind(
-        "persons.date_of_birth.invalid_date", "persons", "date_of_birth", "error",
-        "an orphan CHILD whose date_of_birth is an impossible date such as 31/02/2014",
-    ),
-    DefectKind(
-        "persons.ethnicity.missing_for_child", "persons", "ethnicity", "warning",
-        "an orphan CHILD with a blank ethnicity",
-    ),
-    DefectKind(
-        "referrals.referral_source.unknown_code", "referrals", "referral_source", "error",
-        "a referral whose referral_source is not in the code list (TELEPATHY...)",
-    ),
-    DefectKind(
-        "referrals.decision.missing", "referrals", "decision", "error",
-        "a referral with a decision_date but a blank decision",
-    ),
-    DefectKind(
-        "referrals.duplicate_key", "referrals", "referral_id", "error",
-        "a second, otherwise valid, row with an existing referral_id; only the later row "
-        "is reported",
-    ),
-    DefectKind(
-        "assessments.referral_id.unresolved_reference", "assessments", "referral_id", "error",
-        "an assessment whose referral_id exists nowhere in referrals.csv",
-    ),
-    DefectKind(
-        "assessments.completed_date.before_start_date", "assessments", "completed_date",
-        "error", "an assessment completed before it started",
-    ),
-    DefectKind(
-        "cp_plans.overlap", "cp_plans", "start_date", "error",
-        "a second CP plan of a child starting while the first is open; the later plan is "
-        "reported",
-    ),
-    DefectKind(
-        "cp_conferences.conference_date.weekend", "cp_conferences", "conference_date",
-        "warning", "a TRANSFER_IN conference held on a Saturday or Sunday",
-    ),
-)
+def _kind(entry: dict[str, str]) -> DefectKind:
+    """A defect kind of sample.yaml: its extract, column and severity are its rule's."""
+    rule = CONTRACTS.rule_by_id(entry["rule"])
+    column = rule.column or entry["column"]
+    return DefectKind(rule.rule_id, rule.extract, column, rule.severity, entry["planted"])
 
-IDENTIFYING_KIND = DefectKind(
-    "persons.identifying_column", "persons", "surname", "file_error",
-    "persons.csv carries a Surname column (synthetic values): the whole file is rejected",
-)
+
+DEFECT_KINDS: tuple[DefectKind, ...] = tuple(_kind(d) for d in SETTINGS["defects"])
+_ID = SETTINGS["identifying"]  # not a contract rule: the guard's, raised before any rule
+IDENTIFYING_KIND = DefectKind(_ID["rule"], _ID["extract"], _ID["column"], _ID["severity"],
+                              _ID["planted"])
 
 _UNKNOWN_SOURCES = ("TELEPATHY", "CRYSTAL_BALL", "CARRIER_PIGEON")  # not codes, on purpose
 _IMPOSSIBLE = [(31, 2), (30, 2), (31, 4), (31, 6), (31, 9), (31, 11), (29, 2)]

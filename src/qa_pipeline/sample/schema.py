@@ -7,6 +7,11 @@ how ids are *formatted* (:data:`ID_NAMESPACES`): a letter prefix and digit width
 
 from __future__ import annotations
 
+from importlib import resources
+from typing import Any
+
+import yaml
+
 from qa_pipeline.spec.contracts import Contracts, load_contracts, packaged_contracts_path
 
 __all__ = ["CONTRACTS", "EXTRACTS", "ID_NAMESPACES", "SCHEMA", "id_namespace", "kinds"]
@@ -14,23 +19,14 @@ __all__ = ["CONTRACTS", "EXTRACTS", "ID_NAMESPACES", "SCHEMA", "id_namespace", "
 CONTRACTS: Contracts = load_contracts(packaged_contracts_path())
 """The packaged contracts (never a site's copy: the same arguments give the same bytes)."""
 
-# Id spaces: prefix used when the space is "prefixed", and digit widths (numeric, prefixed).
-# Numeric ids have 9 digits (4 for teams): never 10, so never an NHS number. The order is part
-# of the random stream (each space's first id is drawn in this order).
+SETTINGS: dict[str, Any] = yaml.safe_load(
+    (resources.files("qa_pipeline.sample") / "sample.yaml").read_text(encoding="utf-8"))
+"""The generator's own settings (sample.yaml): id formats and the deliberate defects."""
+
 ID_NAMESPACES: dict[str, tuple[str, int, int]] = {
-    "team": ("TM", 4, 3),
-    "person": ("P", 9, 8),
-    "relationship": ("R", 9, 8),
-    "referral": ("RF", 9, 8),
-    "assessment": ("A", 9, 8),
-    "strategy": ("SD", 9, 8),
-    "conference": ("C", 9, 8),
-    "cp_plan": ("CP", 9, 8),
-    "cin_plan": ("CN", 9, 8),
-    "cin_review": ("RV", 9, 8),
-    "fit_referral": ("F", 9, 8),
-    "worker": ("W", 9, 6),
-}
+    space: (str(prefix), int(numeric), int(prefixed))
+    for space, (prefix, numeric, prefixed) in SETTINGS["id_spaces"].items()}
+"""Id space -> (prefix, digits when numeric, digits after the prefix); order matters."""
 
 # An id column's space is named after the column it finally names (its reference followed to
 # the end), without "_id"; these two column names name a space called otherwise.
