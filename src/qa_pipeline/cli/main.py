@@ -225,7 +225,8 @@ def _parser() -> argparse.ArgumentParser:
     dbp.set_defaults(handler=_cmd_db)
 
     docs = sub.add_parser("docs", parents=options(),
-                          help="regenerate docs/rules.md and docs/indicators.md")
+                          help="regenerate docs/rules.md, docs/indicators.md and "
+                               "docs/reporting-db.md")
     docs.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR",
                       help="the docs folder (docs)")
     docs.set_defaults(handler=_cmd_docs)

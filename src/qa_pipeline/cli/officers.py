@@ -27,6 +27,7 @@ from typing import Any
 
 from qa_pipeline.cli.common import existing_database, iso_date, options
 from qa_pipeline.ops.exits import ExitStatus
+from qa_pipeline.spec.published import published
 
 
 def _positive_int(text: str) -> int:
@@ -52,9 +53,11 @@ def _engine(args: argparse.Namespace) -> Any:
 
 # --- issues ------------------------------------------------------------------------------
 
-ISSUE_FIELDS = ["team_id", "extract", "record_id", "child_id", "rule_id", "severity",
-                "status", "first_seen", "age_days", "column_name", "value", "message",
-                "guidance"]
+ISSUE_FIELDS = published()["dq_issue_latest"].pick(
+    "team_id", "extract", "record_id", "child_id", "rule_id", "severity", "status",
+    "first_seen", "age_days", "column_name", "value", "message", "guidance")
+"""The columns of dq_issue_latest that `qa-pipeline issues` shows, in its order (a name the
+declaration does not have is refused when the module loads)."""
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]],

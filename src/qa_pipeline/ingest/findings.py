@@ -11,6 +11,7 @@ from functools import partial
 import polars as pl
 
 from qa_pipeline.privacy.redaction import NHS_RUN_PREFILTER, redact_cut
+from qa_pipeline.spec.published import polars_schema, row
 
 VALUE_MAX = 200
 """dq_issue.value is cut to this many characters (reporting-db.md)."""
@@ -22,19 +23,10 @@ TEXT_BOUNDS: dict[str, int] = {
 """The longest delivered text each dq_issue column stores (a 5 MB key is cut, its original
 length noted); the same bounds hold on SQLite and PostgreSQL."""
 
-ISSUE_SCHEMA: dict[str, pl.DataType] = {
-    "as_of": pl.Date(),
-    "extract": pl.String(),
-    "record_id": pl.String(),
-    "child_id": pl.String(),
-    "team_id": pl.String(),
-    "rule_id": pl.String(),
-    "severity": pl.String(),
-    "column_name": pl.String(),
-    "value": pl.String(),
-    "message": pl.String(),
-    "source_row": pl.Int64(),
-}
+ISSUE_EXCLUDED = ("issue_id", "run_id")
+"""The dq_issue columns the database (issue_id) and the publish (run_id) fill in."""
+ISSUE_SCHEMA: dict[str, pl.DataType] = polars_schema("dq_issue", exclude=ISSUE_EXCLUDED)
+"""The frame of findings, as written to dq_issue (spec/published.yaml)."""
 
 
 @dataclass(frozen=True)
@@ -55,16 +47,7 @@ class Finding:
 
 
 def findings_frame(findings: list[Finding]) -> pl.DataFrame:
-    rows = [
-        {
-            "as_of": f.as_of, "extract": f.extract, "record_id": f.record_id,
-            "child_id": f.child_id, "team_id": f.team_id, "rule_id": f.rule_id,
-            "severity": f.severity, "column_name": f.column_name,
-            "value": f.value,
-            "message": f.message, "source_row": f.source_row,
-        }
-        for f in findings
-    ]
+    rows = [row("dq_issue", f, exclude=ISSUE_EXCLUDED) for f in findings]
     return pl.DataFrame(rows, schema=ISSUE_SCHEMA)
 
 

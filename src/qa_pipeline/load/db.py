@@ -2,10 +2,10 @@
 
 The staged case tables `stg_<extract>` are generated from the packaged contracts
 (`qa_pipeline/spec/extracts.yaml`; a site's `contracts_file` declares the same extracts
-and columns); the published-interface tables (`dq_issue`, `dq_rule`, `pipeline_run`, ...)
-are declared here once.
-Alembic migrations (`qa_pipeline/load/migrations`) are generated from this metadata, and a test
-checks they never drift apart.
+and columns); the other published tables (`dq_issue`, `dq_rule`, `pipeline_run`, ...) are
+built from their declaration in `qa_pipeline/spec/published.yaml` (`spec/published.py`).
+The Alembic migrations (`qa_pipeline/load/migrations`) are frozen; tests check that they build
+exactly this metadata and exactly the declared tables and views.
 """
 
 from __future__ import annotations
@@ -21,11 +21,16 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine, make_url
 
 from qa_pipeline.spec.contracts import Contracts, Extract, load_contracts, packaged_contracts_path
+from qa_pipeline.spec.published import CONTRACT_TYPES, PublishedColumn, Relation, published
 
-SQL_TYPES: dict[str, type[sa.types.TypeEngine]] = {  # type: ignore[type-arg]
-    "id": sa.String, "text": sa.Text, "code": sa.String, "flag": sa.String,
-    "date": sa.Date, "datetime": sa.DateTime, "int": sa.Integer,
+PUBLISHED_SQL_TYPES: dict[str, type[sa.types.TypeEngine]] = {  # type: ignore[type-arg]
+    "date": sa.Date, "datetime": sa.DateTime, "string": sa.String, "text": sa.Text,
+    "int": sa.Integer, "bool": sa.Boolean, "double": sa.Double,
 }
+"""The SQL type of each logical type of spec/published.py."""
+SQL_TYPES: dict[str, type[sa.types.TypeEngine]] = {  # type: ignore[type-arg]
+    ctype: PUBLISHED_SQL_TYPES[logical] for ctype, logical in CONTRACT_TYPES.items()}
+"""The SQL type of a staged column of each contract type."""
 
 metadata = sa.MetaData(
     naming_convention={
@@ -67,195 +72,36 @@ def build_metadata(contracts: Contracts) -> sa.MetaData:
     return metadata
 
 
-batch = sa.Table(
-    "batch", metadata,
-    sa.Column("as_of", sa.Date, primary_key=True, comment="The batch's extract date."),
-    sa.Column("run_id", sa.String(36), nullable=False,
-              comment="The run that last published the batch."),
-    sa.Column("published_at", sa.DateTime, nullable=False, comment="When (UTC)."),
-    sa.Column("content_sha256", sa.String(64), nullable=False,
-              comment="Checksum over the batch's files: a changed delivery is reprocessed."),
-    sa.Column("batch_path", sa.Text, comment="Where the batch folder was read from."),
-    comment="One row per published batch.",
-)
+def _sql_type(c: PublishedColumn) -> sa.types.TypeEngine:  # type: ignore[type-arg]
+    if c.type == "string":
+        return sa.String(c.length)
+    return PUBLISHED_SQL_TYPES[c.type]()
 
-pipeline_run = sa.Table(
-    "pipeline_run", metadata,
-    sa.Column("run_id", sa.String(36), primary_key=True),
-    sa.Column("as_of", sa.Date, nullable=False, comment="The batch's extract date."),
-    sa.Column("started_at", sa.DateTime, nullable=False, comment="UTC."),
-    sa.Column("finished_at", sa.DateTime, comment="UTC; null if the run never finished."),
-    sa.Column("status", sa.String(32), nullable=False,
-              comment="succeeded, succeeded_with_issues or failed."),
-    sa.Column("exit_code", sa.Integer, comment="The CLI's exit status for this run."),
-    sa.Column("message", sa.Text, comment="Summary, or why the run failed."),
-    sa.Column("rows_read", sa.Integer), sa.Column("rows_loaded", sa.Integer),
-    sa.Column("rows_quarantined", sa.Integer),
-    sa.Column("code_version", sa.String(64), nullable=False),
-    sa.Column("contract_version", sa.Integer),
-    sa.Column("batch_path", sa.Text),
-    sa.Column("content_sha256", sa.String(64),
-              comment="Checksum over the batch's files as this run read them."),
-    sa.Column("published", sa.Boolean,
-              comment="Whether this run published its batch (false: failed, held or skipped)."),
-    comment="One row per run; per-extract counts in pipeline_run_extract.",
-)
 
-pipeline_run_extract = sa.Table(
-    "pipeline_run_extract", metadata,
-    sa.Column("run_id", sa.String(36), primary_key=True),
-    sa.Column("extract", sa.String(64), primary_key=True),
-    sa.Column("file_name", sa.Text),
-    sa.Column("status", sa.String(16), nullable=False, comment="loaded, rejected or missing."),
-    sa.Column("rows_read", sa.Integer, nullable=False),
-    sa.Column("rows_loaded", sa.Integer, nullable=False),
-    sa.Column("rows_quarantined", sa.Integer, nullable=False),
-    sa.Column("warnings", sa.Integer, nullable=False),
-    sa.Column("encoding", sa.String(16)),
-    sa.Column("sha256", sa.String(64), comment="Checksum of the delivered file."),
-    sa.Column("reason", sa.Text, comment="Why the file was rejected or missing."),
-    comment="Per-extract row counts of each run.",
-)
+def _published_table(rel: Relation, md: sa.MetaData) -> sa.Table:
+    """The SQLAlchemy table of a declared published table (spec/published.yaml)."""
+    cols = [sa.Column(c.name, _sql_type(c), primary_key=c.name in rel.primary_key,
+                      nullable=c.nullable, comment=c.comment)
+            for c in rel.columns.values()]
+    indexes = [sa.Index(name, *columns) for name, columns in rel.indexes.items()]
+    return sa.Table(rel.name, md, *cols, *indexes, comment=rel.description)
 
-dq_issue = sa.Table(
-    "dq_issue", metadata,
-    sa.Column("issue_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("as_of", sa.Date, nullable=False, comment="The batch's extract date."),
-    sa.Column("run_id", sa.String(36), nullable=False),
-    sa.Column("extract", sa.Text, nullable=False,
-              comment="The extract, or the file name for a file-level issue."),
-    sa.Column("record_id", sa.Text, comment="The record's key as delivered (| between parts)."),
-    sa.Column("child_id", sa.String),
-    sa.Column("team_id", sa.String),
-    sa.Column("rule_id", sa.String(128), nullable=False),
-    sa.Column("severity", sa.String(16), nullable=False),
-    sa.Column("column_name", sa.Text),
-    sa.Column("value", sa.String(200), comment="As delivered, cut to 200 characters."),
-    sa.Column("message", sa.Text, nullable=False),
-    sa.Column("source_row", sa.Integer, comment="Record number in the delivered file."),
-    sa.Index("ix_dq_issue_as_of_rule", "as_of", "rule_id"),
-    sa.Index("ix_dq_issue_record", "extract", "record_id", "rule_id"),
-    comment="One row per (batch, record, rule) that failed.",
-)
 
-dq_rule = sa.Table(
-    "dq_rule", metadata,
-    sa.Column("rule_id", sa.String(128), primary_key=True),
-    sa.Column("extract", sa.String(64), nullable=False),
-    sa.Column("column_name", sa.Text),
-    sa.Column("severity", sa.String(16), nullable=False),
-    sa.Column("level", sa.String(8), nullable=False, comment="file or row."),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("guidance", sa.Text, nullable=False, comment="How to put it right in Paris."),
-    comment="The rule catalogue, generated from the contracts.",
-)
+TABLES: dict[str, sa.Table] = {rel.name: _published_table(rel, metadata)
+                               for rel in published().tables()}
+"""Every declared published table (not the staged ones), by name."""
 
-batch_hold = sa.Table(
-    "batch_hold", metadata,
-    sa.Column("hold_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("run_id", sa.String(36), nullable=False, comment="The run that held it."),
-    sa.Column("held_at", sa.DateTime, nullable=False, comment="UTC."),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("staged_path", sa.Text, nullable=False,
-              comment="Where the staged batch waits to be published."),
-    sa.Column("status", sa.String(16), nullable=False,
-              comment="held, released or superseded (a newer delivery of the date)."),
-    sa.Column("released_at", sa.DateTime),
-    sa.Column("released_by", sa.String(128)),
-    sa.Index("ix_batch_hold_as_of", "as_of"),
-    comment="Batches staged but not published until a data officer releases them.",
-)
-
-dq_exception = sa.Table(
-    "dq_exception", metadata,
-    sa.Column("exception_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("rule_id", sa.String(128), nullable=False),
-    sa.Column("extract", sa.Text, nullable=False),
-    sa.Column("record_id", sa.Text, comment="Null: the whole file-level issue."),
-    sa.Column("reason", sa.Text, nullable=False,
-              comment="Why the failure is correct practice (e.g. father genuinely unknown)."),
-    sa.Column("created_by", sa.String(128), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False, comment="UTC."),
-    sa.Column("expires_on", sa.Date, comment="Last batch date it applies to; null: no expiry."),
-    sa.Column("removed_at", sa.DateTime, comment="UTC; null while in force."),
-    sa.Column("removed_by", sa.String(128)),
-    sa.Index("ix_dq_exception_key", "rule_id", "extract", "record_id"),
-    comment="Accepted exceptions: failures a data officer has accepted; history is kept.",
-)
-
-indicator = sa.Table(
-    "indicator", metadata,
-    sa.Column("code", sa.String(16), primary_key=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("numerator_definition", sa.Text, nullable=False),
-    sa.Column("denominator_definition", sa.Text, nullable=False),
-    sa.Column("unit", sa.String(16), nullable=False, comment="percent or working_days."),
-    sa.Column("polarity", sa.String(24), nullable=False,
-              comment="higher_is_better or lower_is_better."),
-    sa.Column("target", sa.Double, comment="From config/indicators.yaml; null = none set."),
-    sa.Column("source", sa.Text, nullable=False,
-              comment="The audit or published indicator it comes from."),
-    sa.Column("subject", sa.String(32), comment="The fact table it counts."),
-    sa.Column("event_date", sa.String(64), comment="The date that places a case in a period."),
-    sa.Column("team", sa.Text, comment="Whose team a case counts for."),
-    sa.Column("timescales", sa.Text, comment="Configuration values used (JSON)."),
-    sa.Column("requires", sa.Text, comment="Extracts it needs (comma separated)."),
-    comment="The indicator catalogue (indicators.md), definitions with the values used.",
-)
-
-indicator_value = sa.Table(
-    "indicator_value", metadata,
-    sa.Column("as_of", sa.Date, primary_key=True, comment="The batch's extract date."),
-    sa.Column("indicator_code", sa.String(16), primary_key=True),
-    sa.Column("period_type", sa.String(8), primary_key=True),
-    sa.Column("period_label", sa.String(16), primary_key=True),
-    sa.Column("period_start", sa.Date, nullable=False),
-    sa.Column("period_end", sa.Date, nullable=False),
-    sa.Column("breakdown", sa.String(8), primary_key=True, comment="all or team."),
-    sa.Column("breakdown_value", sa.Text, primary_key=True, comment="ALL or team_id."),
-    sa.Column("numerator", sa.Integer, comment="Null for a median."),
-    sa.Column("denominator", sa.Integer, nullable=False),
-    sa.Column("value", sa.Double, nullable=False,
-              comment="100 x numerator / denominator, or the median."),
-    comment="One row per (as_of, indicator, period, breakdown) with a denominator > 0.",
-)
-
-indicator_run = sa.Table(
-    "indicator_run", metadata,
-    sa.Column("as_of", sa.Date, primary_key=True),
-    sa.Column("indicator_code", sa.String(16), primary_key=True),
-    sa.Column("run_id", sa.String(36), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, comment="computed or skipped."),
-    sa.Column("reason", sa.Text, comment="Why it was skipped (extract missing or rejected)."),
-    sa.Column("timescales", sa.Text, comment="Configuration values used (JSON)."),
-    comment="Whether each indicator was computed for a batch, and why not.",
-)
-
-indicator_case = sa.Table(
-    "indicator_case", metadata,
-    sa.Column("case_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("indicator_code", sa.String(16), nullable=False),
-    sa.Column("record_id", sa.Text, nullable=False, comment="The case's record key."),
-    sa.Column("child_id", sa.String),
-    sa.Column("team_id", sa.String),
-    sa.Column("in_numerator", sa.Boolean, comment="Null for a median's cases."),
-    sa.Column("measure", sa.Double, comment="The derived measure, e.g. a delay in working days."),
-    sa.Column("event_date", sa.Date, nullable=False,
-              comment="The date that places the case in its periods (the period date for a "
-                      "point-in-time indicator)."),
-    sa.Column("month", sa.String(16), comment="Month label, 2013-04; null when the case does "
-              "not count there."),
-    sa.Column("quarter", sa.String(16),
-              comment="Financial quarter label; null when the case does not count there."),
-    sa.Column("year", sa.String(16),
-              comment="Financial year label; null when the case does not count there."),
-    sa.Index("ix_indicator_case_code_month", "indicator_code", "month"),
-    comment="Drill-through of the latest batch, one row per case and event date; the view "
-            "indicator_case_latest lists it per period.",
-)
+batch = TABLES["batch"]
+pipeline_run = TABLES["pipeline_run"]
+pipeline_run_extract = TABLES["pipeline_run_extract"]
+dq_issue = TABLES["dq_issue"]
+dq_rule = TABLES["dq_rule"]
+batch_hold = TABLES["batch_hold"]
+dq_exception = TABLES["dq_exception"]
+indicator = TABLES["indicator"]
+indicator_value = TABLES["indicator_value"]
+indicator_run = TABLES["indicator_run"]
+indicator_case = TABLES["indicator_case"]
 
 build_metadata(load_contracts(packaged_contracts_path()))
 

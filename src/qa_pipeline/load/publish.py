@@ -38,11 +38,14 @@ from qa_pipeline.ops.exits import ExitStatus
 from qa_pipeline.ops.faults import failpoint
 from qa_pipeline.privacy.redaction import redact_cut
 from qa_pipeline.spec.contracts import Contracts, load_contracts
+from qa_pipeline.spec.published import row
 from qa_pipeline.transform.indicators import catalogue_rows, load_config
 
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 20_000
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -201,7 +204,7 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> No
     as_of = manifest.as_of
     config = load_config()
     conn.execute(indicator.delete())
-    conn.execute(indicator.insert(), catalogue_rows(config))
+    conn.execute(indicator.insert(), [row("indicator", r) for r in catalogue_rows(config)])
     conn.execute(indicator_value.delete().where(indicator_value.c.as_of == as_of))
     _insert(conn, indicator_value, pl.read_parquet(manifest.indicators["values"]).with_columns(
         pl.lit(as_of).alias("as_of")))
@@ -209,9 +212,8 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> No
     timescales = {r["code"]: r["timescales"] for r in catalogue_rows(config)}
     conn.execute(indicator_run.delete().where(indicator_run.c.as_of == as_of))
     conn.execute(indicator_run.insert(), [
-        {"as_of": as_of, "indicator_code": r["indicator_code"], "run_id": run_id,
-         "status": r["status"], "reason": r["reason"],
-         "timescales": timescales.get(r["indicator_code"])}
+        row("indicator_run", r, as_of=as_of, run_id=run_id,
+            timescales=timescales.get(r["indicator_code"]))
         for r in runs.iter_rows(named=True)
     ])
     latest = conn.execute(sa.select(sa.func.max(batch.c.as_of))).scalar()
@@ -276,25 +278,19 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
         failpoint("publish:after:dq_issue")
         conn.execute(dq_rule.delete())
         conn.execute(dq_rule.insert(), [
-            {"rule_id": r.rule_id, "extract": r.extract, "column_name": r.column,
-             "severity": r.severity, "level": r.level, "description": r.message,
-             "guidance": r.guidance}
+            row("dq_rule", r, rename={"column_name": "column", "description": "message"})
             for r in contracts.rules
         ])
         _publish_indicators(conn, manifest, run_id)
         failpoint("publish:after:indicators")
         conn.execute(pipeline_run_extract.delete().where(pipeline_run_extract.c.run_id == run_id))
         conn.execute(pipeline_run_extract.insert(), [
-            {"run_id": run_id, "extract": o.extract, "file_name": o.file_name,
-             "status": o.status, "rows_read": o.rows_read, "rows_loaded": o.rows_loaded,
-             "rows_quarantined": o.rows_quarantined, "warnings": o.warnings,
-             "encoding": o.encoding, "sha256": o.sha256, "reason": o.reason}
-            for o in manifest.extracts.values()
+            row("pipeline_run_extract", o, run_id=run_id) for o in manifest.extracts.values()
         ])
         conn.execute(batch.delete().where(batch.c.as_of == as_of))
-        conn.execute(batch.insert().values(
-            as_of=as_of, run_id=run_id, published_at=utcnow(),
-            content_sha256=content_checksum(manifest), batch_path=manifest.batch_path))
+        conn.execute(batch.insert().values(row(
+            "batch", manifest, run_id=run_id, published_at=utcnow(),
+            content_sha256=content_checksum(manifest))))
         _prune_case_tables(conn, contracts, keep_batches)
         holds = batch_hold.update().where(batch_hold.c.as_of == as_of,
                                           batch_hold.c.status == "held")

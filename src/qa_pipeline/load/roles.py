@@ -13,17 +13,13 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from qa_pipeline.spec.published import published
+
 REPORTING_SCHEMA = "reporting"
 ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
-PUBLISHED: tuple[str, ...] = (
-    # reporting-db.md, version 1
-    "indicator", "indicator_value", "indicator_value_latest",
-    "dq_issue", "dq_issue_latest", "dq_rule", "pipeline_run",
-    # the project's additions for BI and data officers
-    "indicator_run", "indicator_case_latest", "dq_issue_resolved", "pipeline_run_extract",
-    "batch", "batch_hold", "dq_exception",
-)
+PUBLISHED: tuple[str, ...] = published().bi_relations()
+"""The relations BI reads: those declared `bi: true` in spec/published.yaml."""
 
 
 def grant_reporting(engine: Engine, role: str) -> list[str]:

@@ -6,13 +6,14 @@ worklists, the report, the data checks and `qa-pipeline issues` all read them th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
 from qa_pipeline.load.db import as_date
+from qa_pipeline.spec.published import published
 
 SEVERITY_ORDER = {"file_error": 0, "error": 1, "warning": 2}
 
@@ -27,7 +28,8 @@ class SchemaMissing(LookupError):
 
 @dataclass(frozen=True)
 class Issue:
-    """One row of `dq_issue_latest`."""
+    """One row of `dq_issue_latest`: the declared columns (spec/published.yaml) that data
+    officers read; a test checks each field against the declaration."""
 
     as_of: date
     extract: str
@@ -71,13 +73,24 @@ def latest_batch(engine: sa.Engine) -> date:
     return as_date(v)
 
 
-_LATEST = sa.table(
-    "dq_issue_latest",
-    *(sa.column(c) for c in (
-        "as_of", "extract", "record_id", "child_id", "team_id", "rule_id", "severity",
-        "column_name", "value", "message", "guidance", "first_seen", "status", "age_days",
-        "exception_id", "source_row")),
-)
+LATEST_VIEW = published()["dq_issue_latest"]
+ISSUE_COLUMNS: tuple[str, ...] = tuple(
+    c for c in LATEST_VIEW.column_names() if c in {f.name for f in fields(Issue)})
+"""The columns of dq_issue_latest read into an `Issue`, in declared order."""
+_LATEST = sa.table(LATEST_VIEW.name, *(sa.column(c) for c in ISSUE_COLUMNS))
+_CONVERT: dict[str, Any] = {"date": as_date, "int": int}
+"""What a value of each declared type is converted with (SQLite returns dates as text)."""
+
+
+def _issue(r: Any) -> Issue:
+    values = {}
+    for c in ISSUE_COLUMNS:
+        v = r[c]
+        convert = _CONVERT.get(LATEST_VIEW.columns[c].type)
+        values[c] = v if v is None or convert is None else convert(v)
+    values["team_id"] = values["team_id"] or None
+    values["age_days"] = values["age_days"] or 0
+    return Issue(**values)
 
 
 def issue_sort_key(i: Issue) -> tuple[Any, ...]:
@@ -90,18 +103,7 @@ def load_latest_issues(engine: sa.Engine) -> list[Issue]:
     latest_batch(engine)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(_LATEST)).mappings().all()
-    out = [
-        Issue(
-            as_of=as_date(r["as_of"]), extract=r["extract"], record_id=r["record_id"],
-            child_id=r["child_id"], team_id=r["team_id"] or None, rule_id=r["rule_id"],
-            severity=r["severity"], column_name=r["column_name"], value=r["value"],
-            message=r["message"], guidance=r["guidance"], first_seen=as_date(r["first_seen"]),
-            status=r["status"], age_days=int(r["age_days"] or 0),
-            exception_id=None if r["exception_id"] is None else int(r["exception_id"]),
-            source_row=r["source_row"],
-        )
-        for r in rows
-    ]
+    out = [_issue(r) for r in rows]
     return sorted(out, key=issue_sort_key)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa_pipeline.spec.contracts import Column, Contracts, load_contracts
+from qa_pipeline.spec.published import CONTRACT_TYPES, SQL_WORDS, Published, published
 
 HEADER = """# Extract contracts and data-quality rules
 
@@ -123,10 +124,76 @@ def render_indicators() -> str:
     return "\n".join(out)
 
 
+REPORTING_HEADER = """# The reporting database
+
+Generated from the declaration of the published tables and views
+(`src/qa_pipeline/spec/published.yaml`) and the extract contracts
+(`src/qa_pipeline/spec/extracts.yaml`) by `qa-pipeline docs`; do not edit by hand. The
+interface BI tools may rely on is the shared spec `reporting-db.md`; this file describes every
+relation of the project's schema that BI reads and every column of it, with its SQL type on
+PostgreSQL (SQLite stores the same types under its own names). On PostgreSQL the BI role reads
+the relations marked *BI* through the `reporting` schema (`qa-pipeline db grant-reporting`),
+never the base tables. A column's *refers to* names the column of another relation holding the
+value; it is not enforced by a constraint.
+"""
+
+
+def _relation_section(p: Published, name: str) -> list[str]:
+    rel = p[name]
+    kind = "view" if rel.kind == "view" else "table"
+    out = [f"### {rel.name}\n", f"A {kind}{', read by BI' if rel.bi else ''}. One row: "
+           f"{rel.row}."]
+    if rel.description:
+        out[-1] += f" {rel.description}"
+    if rel.primary_key:
+        out[-1] += f" Primary key: {', '.join(f'`{k}`' for k in rel.primary_key)}."
+    out += ["", "| column | type | nullable | description |", "|---|---|---|---|"]
+    for c in rel.columns.values():
+        ref = f" Refers to `{c.references}`." if c.references else ""
+        out.append(f"| `{c.name}` | {c.sql_type} | {'yes' if c.nullable else 'no'} | "
+                   f"{_cell(c.description)}{ref} |")
+    out.append("")
+    return out
+
+
+def render_reporting_db(contracts: Contracts, declaration: Published | None = None) -> str:
+    """docs/reporting-db.md: every declared relation and column, then the staged tables."""
+    p = declaration or published()
+    out = [REPORTING_HEADER]
+    out.append("## Read by BI\n")
+    for name in p.bi_relations():
+        out += _relation_section(p, name)
+    others = [r.name for r in p.relations.values() if not r.bi]
+    out.append("## Not read by BI\n")
+    out.append("Read through the views above, or by the pipeline only.\n")
+    for name in others:
+        out += _relation_section(p, name)
+    out.append("## Staged case tables\n")
+    out.append("`stg_<extract>`: one row per loaded record of an extract per batch, typed as "
+               "its contract declares (docs/rules.md); not read by BI. Primary key: `as_of`, "
+               "`source_row`.\n")
+    for e in contracts.ordered():
+        out.append(f"### stg_{e.name}\n")
+        out.append(f"{e.description} One row: a {e.label} in a batch. Key: "
+                   f"{', '.join(f'`{k}`' for k in ('as_of', *e.key))}"
+                   f"{' (unique)' if e.unique else ''}.\n")
+        out += ["| column | type | nullable | description |", "|---|---|---|---|",
+                "| `as_of` | DATE | no | The batch's extract date. |",
+                "| `source_row` | INTEGER | no | Record number in the delivered file "
+                "(1 = first after the header). |"]
+        for c in e.columns.values():
+            out.append(f"| `{c.name}` | {SQL_WORDS[CONTRACT_TYPES[c.type]]} | yes | "
+                       f"{_cell(c.description)} |")
+        out.append("")
+    return "\n".join(out)
+
+
 def write_docs(folder: Path) -> list[Path]:
     """Regenerate every generated doc into `folder` (rendered first: a broken contract file
     writes nothing)."""
-    texts = {"rules.md": render_rules(load_contracts()), "indicators.md": render_indicators()}
+    contracts = load_contracts()
+    texts = {"rules.md": render_rules(contracts), "indicators.md": render_indicators(),
+             "reporting-db.md": render_reporting_db(contracts)}
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")

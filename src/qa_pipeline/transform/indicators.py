@@ -18,6 +18,7 @@ import polars as pl
 import yaml
 
 from qa_pipeline.ingest.staging import WORK_PARQUET_COMPRESSION
+from qa_pipeline.spec.published import polars_schema
 from qa_pipeline.transform.calendar import PERIOD_TYPES, period_end, period_label, period_start
 from qa_pipeline.transform.facts import SUBJECTS, Context, Staged, make_context
 
@@ -310,18 +311,11 @@ CASE_SCHEMA: dict[str, pl.DataType] = {
     "child_id": pl.String(), "team_id": pl.String(), "in_numerator": pl.Boolean(),
     "measure": pl.Float64(), "event_date": pl.Date(),
 }
-COMPACT_CASE_SCHEMA: dict[str, pl.DataType] = {
-    "indicator_code": pl.String(), "record_id": pl.String(), "child_id": pl.String(),
-    "team_id": pl.String(), "in_numerator": pl.Boolean(), "measure": pl.Float64(),
-    "event_date": pl.Date(), "month": pl.String(), "quarter": pl.String(),
-    "year": pl.String(),
-}
-VALUE_SCHEMA: dict[str, pl.DataType] = {
-    "indicator_code": pl.String(), "period_type": pl.String(), "period_label": pl.String(),
-    "period_start": pl.Date(), "period_end": pl.Date(), "breakdown": pl.String(),
-    "breakdown_value": pl.String(), "numerator": pl.Int64(), "denominator": pl.Int64(),
-    "value": pl.Float64(),
-}
+COMPACT_CASE_SCHEMA: dict[str, pl.DataType] = polars_schema(
+    "indicator_case", exclude=("case_id", "as_of"))
+"""The drill-through frame, as written to indicator_case (the publish adds as_of)."""
+VALUE_SCHEMA: dict[str, pl.DataType] = polars_schema("indicator_value", exclude=("as_of",))
+"""The values frame, as written to indicator_value (the publish adds as_of)."""
 
 
 def cases(ind: Indicator, facts: pl.DataFrame, as_of: date) -> pl.DataFrame:
