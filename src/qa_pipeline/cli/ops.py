@@ -93,15 +93,10 @@ def _cmd_settings(args: argparse.Namespace) -> int:
         return ExitStatus.OK
     from qa_pipeline.load.db import mask_url
     from qa_pipeline.orchestrate.scheduling import config_path
-
-    try:
-        settings = settings_of(args)
-    except (OSError, ValueError) as exc:
-        _err(str(exc))
-        return ExitStatus.USAGE
     from qa_pipeline.spec.contracts import packaged_contracts_path
     from qa_pipeline.transform.indicators import packaged_config_path
 
+    settings = settings_of(args)  # unreadable settings: `failure_status` (exit 2)
     config = config_path(args.config)
     packaged = {"contracts_file": packaged_contracts_path(),
                 "indicators_file": packaged_config_path()}
@@ -319,11 +314,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     from qa_pipeline.load.db import mask_url
     from qa_pipeline.orchestrate.scheduling import load_db_password
 
-    try:
-        settings = settings_of(args)
-    except (OSError, ValueError) as exc:
-        _err(str(exc))
-        return ExitStatus.USAGE
+    settings = settings_of(args)  # unreadable settings: `failure_status` (exit 2)
     out = Path(args.out)
     if out.exists():
         _err(f"{out} exists; a backup never overwrites")

@@ -27,8 +27,8 @@ from qa_pipeline.ingest.findings import (
     empty_issues,
     findings_frame,
 )
-from qa_pipeline.ingest.reading import ROW_COLUMN, FileProblem, read_text_csv
-from qa_pipeline.ingest.validation import ParentState, raw, validate_extract
+from qa_pipeline.ingest.reading import ROW_COLUMN, FileProblem, RawFile, read_text_csv
+from qa_pipeline.ingest.validation import ParentState, ValidationResult, raw, validate_extract
 from qa_pipeline.ops.faults import failpoint
 from qa_pipeline.ops.settings import Settings
 from qa_pipeline.privacy.identifying import forbidden_headers, nhs_number_rows
@@ -156,85 +156,119 @@ def _file_finding(as_of: date, e: Extract, file_name: str, suffix: str, detail: 
                    severity=rule.severity, message=message, column_name=column)
 
 
+Staged = tuple[ExtractOutcome, list[Finding], pl.DataFrame | None, pl.DataFrame, ParentState]
+"""What staging one file gives: its outcome, file-level findings, the loaded rows (None if
+rejected), the row-level issues and what it offers its children."""
+
+
 def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, ParentState],
-                  limits: Settings | None = None
-                  ) -> tuple[ExtractOutcome, list[Finding], pl.DataFrame | None, pl.DataFrame,
-                             ParentState]:
+                  limits: Settings | None = None) -> Staged:
     """Read, guard and validate one file. Returns its outcome, file-level findings, the
     loaded rows (None if rejected), the row-level issues and what it offers its children."""
     outcome = ExtractOutcome(extract=e.name, file_name=path.name, status="rejected",
                              sha256=sha256_file(path))
-    findings: list[Finding] = []
-    rejected = ParentState(status="rejected")
-
-    def reject(suffix: str, detail: str, column: str | None = None) -> tuple[
-            ExtractOutcome, list[Finding], None, pl.DataFrame, ParentState]:
-        findings.append(_file_finding(as_of, e, path.name, suffix, detail, column))
-        outcome.reason = redact_cut(findings[-1].message, TEXT_BOUNDS["message"])
-        log.warning("%s rejected: %s", path.name, e.rule(suffix).rule_id)
-        return outcome, findings, None, empty_issues(), rejected
-
     limits = limits or Settings()
     read = read_text_csv(path, max_bytes=limits.max_file_bytes)
     if isinstance(read, FileProblem):
-        return reject(read.kind, read.detail, read.column)
+        return _rejected(outcome, read, e, as_of, path.name)
     outcome.encoding = read.encoding
     outcome.rows_read = read.frame.height
     names = [c for c in read.frame.columns if c != ROW_COLUMN]
+    problem = _guard(read, names, e)
+    if problem is not None:
+        return _rejected(outcome, problem, e, as_of, path.name)
 
-    # Identifying data first: nothing of such a file goes any further, values included.
-    bad_headers = forbidden_headers(names, contract_columns())
-    if bad_headers:
-        return reject("identifying_column", f"column {', '.join(bad_headers)}",
-                      ",".join(bad_headers))
-    nhs = nhs_number_rows(read.frame, names, ROW_COLUMN)
-    if nhs:
-        where = "; ".join(
-            f"column {col}, rows " + ", ".join(str(r) for r in rows[:10])
-            + (" …" if len(rows) > 10 else "") for col, rows in nhs.items())
-        return reject("nhs_number", where, ",".join(nhs))
-
-    missing = [c for c in e.columns if c not in names]
-    if missing:
-        detail = f"missing: {', '.join(missing)}"
-        lookalike = _lookalike(names, e)
-        if lookalike:
-            detail += f"; the header is that of {lookalike}: was the wrong file delivered?"
-        return reject("missing_column", detail, ",".join(missing))
-    for extra in (c for c in names if c not in e.columns):
-        position = names.index(extra) + 1
-        if extra in read.unnamed and read.frame[extra].null_count() == read.frame.height:
-            rule = e.rule("unnamed_column")
-            findings.append(Finding(as_of=as_of, extract=path.name, rule_id=rule.rule_id,
-                                    severity=rule.severity, column_name=extra,
-                                    message=f"{rule.message} (column {position})"))
-            continue
-        rule = e.rule("unknown_column")
-        what = (f"column {position}, which has no name in the header but holds values"
-                if extra in read.unnamed else f"column {extra}")
-        findings.append(Finding(as_of=as_of, extract=path.name, rule_id=rule.rule_id,
-                                severity=rule.severity, column_name=extra,
-                                message=f"{rule.message} ({what})"))
-
+    findings = _extra_column_findings(read, names, e, as_of, path.name)
     if read.frame.height == 0:
         findings.append(_file_finding(as_of, e, path.name, "no_rows", ""))
     result = validate_extract(read.frame, e, as_of, parents, ragged=read.ragged,
                               max_field_chars=limits.max_field_chars,
                               marked_bytes=read.invalid_bytes > 0,
                               earliest=limits.earliest_dates)
-    for i in result.unchecked_references:
-        ref = e.references[i]
-        rule = e.rule("reference_not_checked")
-        findings.append(Finding(
-            as_of=as_of, extract=e.name, rule_id=rule.rule_id, severity=rule.severity,
-            column_name="|".join(ref.columns),
-            message=f"{rule.message} ({'/'.join(ref.columns)} -> {ref.extract}: "
-                    f"{ref.extract} was {parents.get(ref.extract, rejected).status})"))
+    findings.extend(_unchecked_reference_findings(result, e, as_of, parents))
     outcome.status = "loaded"
     outcome.rows_loaded = result.loaded.height
     outcome.rows_quarantined = result.quarantined
     outcome.warnings = result.warnings + sum(f.severity == "warning" for f in findings)
-    state = ParentState(
+    return outcome, findings, result.loaded, result.issues, _offered_state(e, result)
+
+
+def _rejected(outcome: ExtractOutcome, problem: FileProblem, e: Extract, as_of: date,
+              file_name: str) -> Staged:
+    """A whole file rejected: its one finding, nothing loaded, nothing offered to children
+    (their references to it are not checked)."""
+    finding = _file_finding(as_of, e, file_name, problem.kind, problem.detail, problem.column)
+    outcome.reason = redact_cut(finding.message, TEXT_BOUNDS["message"])
+    log.warning("%s rejected: %s", file_name, finding.rule_id)
+    return outcome, [finding], None, empty_issues(), ParentState(status="rejected")
+
+
+def _guard(read: RawFile, names: list[str], e: Extract) -> FileProblem | None:
+    """Why a readable file is rejected before validation, if it is. Identifying data first:
+    nothing of such a file goes any further, values included; then the contract's columns."""
+    bad_headers = forbidden_headers(names, contract_columns())
+    if bad_headers:
+        return FileProblem("identifying_column", f"column {', '.join(bad_headers)}",
+                           ",".join(bad_headers))
+    nhs = nhs_number_rows(read.frame, names, ROW_COLUMN)
+    if nhs:
+        where = "; ".join(
+            f"column {col}, rows " + ", ".join(str(r) for r in rows[:10])
+            + (" …" if len(rows) > 10 else "") for col, rows in nhs.items())
+        return FileProblem("nhs_number", where, ",".join(nhs))
+    missing = [c for c in e.columns if c not in names]
+    if missing:
+        detail = f"missing: {', '.join(missing)}"
+        lookalike = _lookalike(names, e)
+        if lookalike:
+            detail += f"; the header is that of {lookalike}: was the wrong file delivered?"
+        return FileProblem("missing_column", detail, ",".join(missing))
+    return None
+
+
+def _extra_column_findings(read: RawFile, names: list[str], e: Extract, as_of: date,
+                           file_name: str) -> list[Finding]:
+    """Columns the contract does not declare are ignored, each with a warning: an empty one
+    with no name (a trailing comma) as `unnamed_column`, any other as `unknown_column`."""
+    findings: list[Finding] = []
+    for extra in (c for c in names if c not in e.columns):
+        position = names.index(extra) + 1
+        if extra in read.unnamed and read.frame[extra].null_count() == read.frame.height:
+            rule = e.rule("unnamed_column")
+            findings.append(Finding(as_of=as_of, extract=file_name, rule_id=rule.rule_id,
+                                    severity=rule.severity, column_name=extra,
+                                    message=f"{rule.message} (column {position})"))
+            continue
+        rule = e.rule("unknown_column")
+        what = (f"column {position}, which has no name in the header but holds values"
+                if extra in read.unnamed else f"column {extra}")
+        findings.append(Finding(as_of=as_of, extract=file_name, rule_id=rule.rule_id,
+                                severity=rule.severity, column_name=extra,
+                                message=f"{rule.message} ({what})"))
+    return findings
+
+
+def _unchecked_reference_findings(result: ValidationResult, e: Extract, as_of: date,
+                                  parents: dict[str, ParentState]) -> list[Finding]:
+    """One warning per reference whose parent was missing or rejected: its rows were loaded
+    without the check, and the officer should know why."""
+    findings: list[Finding] = []
+    for i in result.unchecked_references:
+        rule = e.rule("reference_not_checked")
+        ref = e.references[i]
+        status = parents.get(ref.extract, ParentState(status="rejected")).status
+        findings.append(Finding(
+            as_of=as_of, extract=e.name, rule_id=rule.rule_id, severity=rule.severity,
+            column_name="|".join(ref.columns),
+            message=f"{rule.message} ({'/'.join(ref.columns)} -> {ref.extract}: "
+                    f"{ref.extract} was {status})"))
+    return findings
+
+
+def _offered_state(e: Extract, result: ValidationResult) -> ParentState:
+    """What a loaded extract offers the extracts that reference it: its loaded rows, the keys
+    of its quarantined rows, and the key it is known to be unique on."""
+    return ParentState(
         status="loaded",
         loaded=result.loaded,
         quarantined_keys=result.quarantined_rows.select(
@@ -243,7 +277,6 @@ def stage_extract(path: Path, e: Extract, as_of: date, parents: dict[str, Parent
             e.columns[k].type == "id" for k in e.key) else (),
         column_types={c.name: c.type for c in e.columns.values()},
     )
-    return outcome, findings, result.loaded, result.issues, state
 
 
 @cache

@@ -48,7 +48,7 @@ from qa_pipeline.load.db import (
     metadata,
     staged_table_name,
 )
-from qa_pipeline.spec.contracts import load_contracts
+from qa_pipeline.spec.contracts import Extract, load_contracts
 
 log = logging.getLogger(__name__)
 
@@ -128,44 +128,61 @@ def plan_checks(engine: sa.Engine, as_of: date, *,
         raise ValueError("volume_tolerance must be between 0 and 1 (a share of the previous "
                          "batch's row count)")
     contracts = load_contracts()
-    day = as_of.isoformat()
-    plans: list[AssetPlan] = []
-    pct = f"{volume_tolerance * 100:g}%"
     with engine.connect() as conn:
         prev = _previous_batch(conn, as_of)
-        for e in contracts.ordered():
-            name = staged_table_name(e.name)
-            t = metadata.tables[name]
-            checks = [
-                Check("ExpectColumnValuesToNotBeNull", {"column": k},
-                      f"{name}: key column {k} is filled in on every row", "key")
-                for k in e.key if e.columns[k].required  # person_id may be blank
-            ]
-            if e.unique:
-                if len(e.key) == 1:
-                    checks.append(Check("ExpectColumnValuesToBeUnique", {"column": e.key[0]},
-                                        f"{name}: key {e.key[0]} is unique", "key"))
-                else:
-                    checks.append(Check("ExpectCompoundColumnsToBeUnique",
-                                        {"column_list": list(e.key)},
-                                        f"{name}: key ({', '.join(e.key)}) is unique", "key"))
-            if prev is not None:
-                prev_rows = int(conn.execute(
-                    sa.select(sa.func.count()).select_from(t).where(t.c.as_of == prev)
-                ).scalar_one())
-                least = math.ceil(volume_tolerance * prev_rows)
-                checks.append(Check(
-                    "ExpectTableRowCountToBeBetween", {"min_value": least},
-                    f"{name}: row count at least {pct} of the previous batch "
-                    f"({least} of {prev_rows} rows on {prev.isoformat()})", "volume"))
-            plans.append(AssetPlan(f"{name}_{day}", name,
-                                   _sql(engine, sa.select(t).where(t.c.as_of == as_of)),
-                                   checks))
+        plans = [_staged_plan(conn, engine, e, as_of, prev, volume_tolerance)
+                 for e in contracts.ordered()]
+    return [*plans, *_indicator_plans(engine, as_of), *_issue_and_batch_plans(engine, as_of)]
 
+
+def _key_checks(e: Extract, name: str) -> list[Check]:
+    """A staged table's key as the contract declares it: required key columns filled in, and
+    the key unique where the extract's key is unique."""
+    checks = [
+        Check("ExpectColumnValuesToNotBeNull", {"column": k},
+              f"{name}: key column {k} is filled in on every row", "key")
+        for k in e.key if e.columns[k].required  # person_id may be blank
+    ]
+    if e.unique:
+        if len(e.key) == 1:
+            checks.append(Check("ExpectColumnValuesToBeUnique", {"column": e.key[0]},
+                                f"{name}: key {e.key[0]} is unique", "key"))
+        else:
+            checks.append(Check("ExpectCompoundColumnsToBeUnique",
+                                {"column_list": list(e.key)},
+                                f"{name}: key ({', '.join(e.key)}) is unique", "key"))
+    return checks
+
+
+def _staged_plan(conn: sa.Connection, engine: sa.Engine, e: Extract, as_of: date,
+                 prev: date | None, volume_tolerance: float) -> AssetPlan:
+    """One `stg_<extract>` table of the batch: its key checks and, when there is a previous
+    batch, a row count of at least `volume_tolerance` of that batch's (a half-empty extract
+    is a truncated export); the threshold is counted now, so the check is a fixed number."""
+    name = staged_table_name(e.name)
+    t = metadata.tables[name]
+    checks = _key_checks(e, name)
+    if prev is not None:
+        prev_rows = int(conn.execute(
+            sa.select(sa.func.count()).select_from(t).where(t.c.as_of == prev)
+        ).scalar_one())
+        least = math.ceil(volume_tolerance * prev_rows)
+        checks.append(Check(
+            "ExpectTableRowCountToBeBetween", {"min_value": least},
+            f"{name}: row count at least {volume_tolerance * 100:g}% of the previous batch "
+            f"({least} of {prev_rows} rows on {prev.isoformat()})", "volume"))
+    return AssetPlan(f"{name}_{as_of.isoformat()}", name,
+                     _sql(engine, sa.select(t).where(t.c.as_of == as_of)), checks)
+
+
+def _indicator_plans(engine: sa.Engine, as_of: date) -> list[AssetPlan]:
+    """The indicators of the batch: `indicator_value` keys and arithmetic, rates within
+    0-100, and every catalogue indicator recorded in `indicator_run`."""
+    day = as_of.isoformat()
     iv = indicator_value
     keys = ["indicator_code", "period_type", "period_label", "breakdown", "breakdown_value"]
-    plans.append(AssetPlan(f"indicator_value_{day}", "indicator_value",
-                           _sql(engine, sa.select(iv).where(iv.c.as_of == as_of)), [
+    values = AssetPlan(f"indicator_value_{day}", "indicator_value",
+                       _sql(engine, sa.select(iv).where(iv.c.as_of == as_of)), [
         *(Check("ExpectColumnValuesToNotBeNull", {"column": k},
                 f"indicator_value: {k} is filled in on every row", "key") for k in keys),
         Check("ExpectCompoundColumnsToBeUnique", {"column_list": keys},
@@ -176,45 +193,52 @@ def plan_checks(engine: sa.Engine, as_of: date, *,
               "indicator_value: numerator is never greater than denominator", "indicator"),
         Check("ExpectColumnValuesToBeBetween", {"column": "denominator", "min_value": 1},
               "indicator_value: denominator is greater than 0", "indicator"),
-    ]))
+    ])
     rates = (sa.select(iv.c.indicator_code, iv.c.period_label, iv.c.breakdown_value,
                        iv.c.value)
              .join(indicator, indicator.c.code == iv.c.indicator_code)
              .where(iv.c.as_of == as_of, indicator.c.unit == "percent"))
-    plans.append(AssetPlan(f"indicator_rates_{day}", "indicator_value", _sql(engine, rates), [
+    rate_range = AssetPlan(f"indicator_rates_{day}", "indicator_value", _sql(engine, rates), [
         Check("ExpectColumnValuesToBeBetween",
               {"column": "value", "min_value": 0, "max_value": 100},
               "indicator_value: rates (unit percent) are between 0 and 100", "indicator"),
-    ]))
+    ])
     ir = indicator_run
     coverage = (sa.select(indicator.c.code.label("indicator_code"), ir.c.status)
                 .select_from(indicator)
                 .outerjoin(ir, sa.and_(ir.c.indicator_code == indicator.c.code,
                                        ir.c.as_of == as_of)))
-    plans.append(AssetPlan(f"indicator_run_{day}", "indicator_run", _sql(engine, coverage), [
+    runs = AssetPlan(f"indicator_run_{day}", "indicator_run", _sql(engine, coverage), [
         Check("ExpectColumnValuesToNotBeNull", {"column": "status"},
               f"indicator_run: every catalogue indicator is recorded for {day}", "catalogue"),
         Check("ExpectColumnValuesToBeInSet",
               {"column": "status", "value_set": ["computed", "skipped"]},
               "indicator_run: every indicator is computed or skipped", "catalogue"),
-    ]))
+    ])
+    return [values, rate_range, runs]
+
+
+def _issue_and_batch_plans(engine: sa.Engine, as_of: date) -> list[AssetPlan]:
+    """The batch's own records: every `dq_issue` complete with a known severity, and the
+    batch published (exactly one `batch` row)."""
+    day = as_of.isoformat()
     dq = dq_issue
-    plans.append(AssetPlan(f"dq_issue_{day}", "dq_issue",
-                           _sql(engine, sa.select(dq.c.extract, dq.c.rule_id, dq.c.severity,
-                                                  dq.c.message).where(dq.c.as_of == as_of)), [
+    issues = AssetPlan(f"dq_issue_{day}", "dq_issue",
+                       _sql(engine, sa.select(dq.c.extract, dq.c.rule_id, dq.c.severity,
+                                              dq.c.message).where(dq.c.as_of == as_of)), [
         *(Check("ExpectColumnValuesToNotBeNull", {"column": c},
                 f"dq_issue: {c} is filled in on every issue", "issue")
           for c in ("extract", "rule_id", "severity", "message")),
         Check("ExpectColumnValuesToBeInSet",
               {"column": "severity", "value_set": ["file_error", "error", "warning"]},
               "dq_issue: severity is file_error, error or warning", "issue"),
-    ]))
-    plans.append(AssetPlan(f"batch_{day}", "batch",
-                           _sql(engine, sa.select(batch).where(batch.c.as_of == as_of)), [
+    ])
+    published = AssetPlan(f"batch_{day}", "batch",
+                          _sql(engine, sa.select(batch).where(batch.c.as_of == as_of)), [
         Check("ExpectTableRowCountToEqual", {"value": 1},
               f"batch: {day} is published", "batch"),
-    ]))
-    return plans
+    ])
+    return [issues, published]
 
 
 def _raised(exception: dict[str, Any] | None) -> str | None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 
@@ -270,11 +270,11 @@ COLUMN_KEYS: frozenset[str] = frozenset(COLUMN_OPTIONS)
 REF_KEYS: frozenset[str] = frozenset({"extract", "column", "where"})
 CONDITION_KEYS: frozenset[str] = frozenset({"column", "in", "present"})
 ONLY_WHEN_KEYS: frozenset[str] = frozenset({"value", "column", "equals", "severity", "rule"})
-LOOKUP_KEYS: frozenset[str] = frozenset({"via", "extract", "column"})
+LOOKUP_KEYS: frozenset[str] = frozenset(f.name for f in fields(ParentLookup))
 LOOKUP_OPTIONS: tuple[str, ...] = ("matches_parent", "not_before_parent", "not_after_parent")
 REFERENCE_KEYS: frozenset[str] = frozenset({"columns", "extract", "to_columns"})
 CHECK_KINDS: frozenset[str] = frozenset({"overlap"})
-OVERLAP_KEYS: frozenset[str] = frozenset({"group", "start", "end"})
+OVERLAP_KEYS: frozenset[str] = frozenset(f.name for f in fields(Overlap))
 ROW_SEVERITIES: tuple[str, ...] = ("error", "warning")
 
 
@@ -383,11 +383,20 @@ def _condition(raw: Any, at: _At) -> Condition:
     return Condition(column=column, values=_values(raw["in"], at, "in"))
 
 
+_NameRecord = TypeVar("_NameRecord", ParentLookup, Overlap)
+
+
+def _name_record(cls: type[_NameRecord], raw: Any, at: _At) -> _NameRecord:
+    """A record whose every field is a name, from a mapping with exactly its fields, all
+    required (a lookup's `{via, extract, column}`, an overlap's `{group, start, end}`): the
+    dataclass is the one declaration of the keys (LOOKUP_KEYS, OVERLAP_KEYS)."""
+    keys = tuple(f.name for f in fields(cls))
+    raw = _keys(raw, frozenset(keys), at, required=keys)
+    return cls(*(_name(raw[k], at, k) for k in keys))
+
+
 def _lookup(raw: Any, at: _At) -> ParentLookup:
-    raw = _keys(raw, LOOKUP_KEYS, at, required=("via", "extract", "column"))
-    return ParentLookup(via=_name(raw["via"], at, "via"),
-                        extract=_name(raw["extract"], at, "extract"),
-                        column=_name(raw["column"], at, "column"))
+    return _name_record(ParentLookup, raw, at)
 
 
 def _only_when(raw: Any, at: _At) -> OnlyWhen:
@@ -615,13 +624,12 @@ def _overlap(er: dict[str, Any], columns: dict[str, Column], at: _At) -> Overlap
         if kind not in CHECK_KINDS:
             raise cat.error(f"unknown check {kind!r}{_suggest(kind, CHECK_KINDS)}")
         oat = at.at(f"checks[{i}].{kind}")
-        o = _keys(chk[kind], OVERLAP_KEYS, oat, required=("group", "start", "end"))
-        parts = [_name(o[k], oat, k) for k in ("group", "start", "end")]
-        for part in parts:
+        overlap = _name_record(Overlap, chk[kind], oat)
+        for part in (overlap.group, overlap.start, overlap.end):
             _own_column(part, columns, oat)
         if found is not None:
             raise cat.error("an extract has one overlap check")
-        found = Overlap(*parts)
+        found = overlap
     return found
 
 

@@ -244,34 +244,40 @@ def _reference_not_checked(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Dr
 # --- whole-row kinds ---------------------------------------------------------------------------
 
 
-@kind("field_count", "row", lambda r, c: pl.col(FIELD_COUNT_COL).is_null())
-def _field_count(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    yield Draft(None, "wrong_field_count",
-                f"This row of {e.file_name} has more or fewer fields than the header; it was "
-                "quarantined because its values cannot be matched to columns.",
-                "Look for an unquoted comma or a missing field in this record of the export; "
-                "the value column shows how many fields it had.", params={"at_column": None})
+_HELPER_ROW_KINDS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("field_count", FIELD_COUNT_COL, "wrong_field_count",
+     "This row of {fname} has more or fewer fields than the header; it was quarantined "
+     "because its values cannot be matched to columns.",
+     "Look for an unquoted comma or a missing field in this record of the export; the value "
+     "column shows how many fields it had."),
+    ("too_long", TOO_LONG_COL, "value_too_long",
+     "A value in this row of {fname} is longer than the configured limit; the row was "
+     "quarantined.",
+     "Check the record in Paris: a field this long is usually a broken export (a missing "
+     "closing quote swallowing the following rows)."),
+    ("invalid_byte", INVALID_BYTE_COL, "invalid_byte",
+     "A value in this row of {fname} holds a byte that is not a character of the file's "
+     "encoding (shown as \N{REPLACEMENT CHARACTER}); the row was quarantined rather than "
+     "guessed at.",
+     "Look at the record in Paris: the character was corrupted on export (often text pasted "
+     "from another program). Retype it and re-run the export; the value column shows where "
+     "the bad byte is."),
+)
+"""Whole-row kinds found while reading (validation sets a helper column on the rows they
+hit): kind, helper column, rule suffix, message, guidance. No one column is at fault, so
+their issues name none (`at_column` None)."""
 
 
-@kind("too_long", "row", lambda r, c: pl.col(TOO_LONG_COL).is_null())
-def _too_long(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    yield Draft(None, "value_too_long",
-                f"A value in this row of {e.file_name} is longer than the configured limit; "
-                "the row was quarantined.",
-                "Check the record in Paris: a field this long is usually a broken export (a "
-                "missing closing quote swallowing the following rows).",
-                params={"at_column": None})
+def _helper_row_kind(name: str, helper: str, suffix: str, message: str, guidance: str
+                     ) -> None:
+    @kind(name, "row", lambda r, c: pl.col(helper).is_null())
+    def produce(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+        yield Draft(None, suffix, message.format(fname=e.file_name), guidance,
+                    params={"at_column": None})
 
 
-@kind("invalid_byte", "row", lambda r, c: pl.col(INVALID_BYTE_COL).is_null())
-def _invalid_byte(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    yield Draft(None, "invalid_byte",
-                f"A value in this row of {e.file_name} holds a byte that is not a character of "
-                "the file's encoding (shown as \N{REPLACEMENT CHARACTER}); the row was "
-                "quarantined rather than guessed at.",
-                "Look at the record in Paris: the character was corrupted on export (often "
-                "text pasted from another program). Retype it and re-run the export; the "
-                "value column shows where the bad byte is.", params={"at_column": None})
+for _row_spec in _HELPER_ROW_KINDS:
+    _helper_row_kind(*_row_spec)
 
 
 @kind("duplicate_key", "row",
