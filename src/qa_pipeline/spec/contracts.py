@@ -88,6 +88,8 @@ class ParentLookup:
 
 @dataclass(frozen=True)
 class OnlyWhen:
+    """`value` is allowed only in a row whose `column` equals `equals` (a rule when not)."""
+
     value: str
     column: str
     equals: str
@@ -97,13 +99,18 @@ class OnlyWhen:
 
 @dataclass(frozen=True)
 class Overlap:
+    """Records of one `group` (a child) whose `start`..`end` periods must not overlap."""
+
     group: str
     start: str
     end: str
+    """A blank end is an open period: it overlaps every later start."""
 
 
 @dataclass(frozen=True)
 class Column:
+    """One delivered column: its type and every rule the contract sets on it."""
+
     name: str
     type: ColumnType
     description: str

@@ -67,13 +67,18 @@ class DeclarationError(ContractError):
 
 @dataclass(frozen=True)
 class PublishedColumn:
+    """One column BI reads: its logical type, nullability and what it means."""
+
     name: str
     type: LogicalType
     description: str
     nullable: bool = True
     length: int | None = None
+    """A string's VARCHAR(length); None: no limit (a string only)."""
     comment: str | None = None
+    """The SQL comment the frozen migrations gave the column (not always the description)."""
     references: str | None = None
+    """`relation.column` it names; documentation only (the database has no foreign keys)."""
 
     @property
     def sql_type(self) -> str:

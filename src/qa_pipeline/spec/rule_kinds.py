@@ -15,7 +15,7 @@ helper columns named below.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -324,38 +324,48 @@ def _parsed(r: Rule, c: CheckContext) -> pl.Expr:
     return c.text(r).is_null() | c.typed(r).is_not_null()
 
 
+Make = Callable[["Extract", Any, str], Draft]
+
+
+def per_column(applies: Callable[[Any], bool]) -> Callable[[Make], Produce]:
+    """A kind with one rule for each column that `applies` to (in column order): the
+    decorated function makes the rule of one column, given the extract, the column and the
+    column's name as a data officer reads it."""
+    def wrap(make: Make) -> Produce:
+        def produce(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+            for i, c, col_h in _columns(e):
+                if applies(c):
+                    yield replace(make(e, c, col_h), position=i)
+        return produce
+    return wrap
+
+
 @kind("unknown_code", "column", _parsed)
-def _unknown_code(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    for i, c, col_h in _columns(e):
-        if c.type == "code":
-            codes = ", ".join(c.codes)
-            yield Draft(c.name, "unknown_code", f"The {col_h} of the {e.label} is not one of "
-                        f"the allowed codes ({codes}).",
-                        f"Correct the {col_h} in Paris to one of: {codes}.", position=i)
+@per_column(lambda c: c.type == "code")
+def _unknown_code(e: Extract, c: Any, col_h: str) -> Draft:
+    codes = ", ".join(c.codes)
+    return Draft(c.name, "unknown_code", f"The {col_h} of the {e.label} is not one of the "
+                 f"allowed codes ({codes}).", f"Correct the {col_h} in Paris to one of: {codes}.")
 
 
 @kind("invalid_flag", "column", _parsed)
-def _invalid_flag(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    for i, c, col_h in _columns(e):
-        if c.type == "flag":
-            yield Draft(c.name, "invalid_flag", f"The {col_h} of the {e.label} is not an "
-                        f"allowed value ({'/'.join(c.flags)}).",
-                        f"Correct the {col_h} in Paris to one of: {', '.join(c.flags)}.",
-                        position=i)
+@per_column(lambda c: c.type == "flag")
+def _invalid_flag(e: Extract, c: Any, col_h: str) -> Draft:
+    return Draft(c.name, "invalid_flag", f"The {col_h} of the {e.label} is not an allowed "
+                 f"value ({'/'.join(c.flags)}).",
+                 f"Correct the {col_h} in Paris to one of: {', '.join(c.flags)}.")
 
 
 def _invalid_type(type_: str) -> Produce:
-    def produce(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+    @per_column(lambda c: c.type == type_)
+    def make(e: Extract, c: Any, col_h: str) -> Draft:
         from qa_pipeline.spec.contracts import TYPE_WORDS
 
-        for i, c, col_h in _columns(e):
-            if c.type == type_:
-                yield Draft(c.name, f"invalid_{type_}", f"The {col_h} of the {e.label} is not "
-                            f"{TYPE_WORDS[type_]}.",
-                            f"Correct the {col_h} in Paris; if it looks right there, the export "
-                            "format has changed and the Paris administrator should be told.",
-                            position=i)
-    return produce
+        return Draft(c.name, f"invalid_{type_}", f"The {col_h} of the {e.label} is not "
+                     f"{TYPE_WORDS[type_]}.", f"Correct the {col_h} in Paris; if it looks right "
+                     "there, the export format has changed and the Paris administrator should "
+                     "be told.")
+    return make
 
 
 kind("invalid_date", "column", _parsed)(_invalid_type("date"))
@@ -372,49 +382,44 @@ def _int_range(r: Rule, c: CheckContext) -> pl.Expr:
 
 
 @kind("int_range", "column", _int_range)
-def _out_of_range(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+@per_column(lambda c: c.type == "int")
+def _out_of_range(e: Extract, c: Any, col_h: str) -> Draft:
     from qa_pipeline.spec.contracts import INT_MAX, INT_MIN
 
-    for i, c, col_h in _columns(e):
-        if c.type == "int":
-            yield Draft(c.name, "out_of_range", f"The {col_h} of the {e.label} is a whole "
-                        f"number too large to be real (beyond {INT_MIN:,} to {INT_MAX:,}).",
-                        f"Correct the {col_h} in Paris: a number this size is a typing or "
-                        "export error.", position=i)
+    return Draft(c.name, "out_of_range", f"The {col_h} of the {e.label} is a whole number "
+                 f"too large to be real (beyond {INT_MIN:,} to {INT_MAX:,}).",
+                 f"Correct the {col_h} in Paris: a number this size is a typing or export "
+                 "error.")
 
 
 @kind("too_early", "column", lambda r, c: as_date(c.typed(r), c.ctype(r))
       >= pl.lit(c.earliest[r.params["earliest"]]))
-def _too_early(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    for i, c, col_h in _columns(e):
-        if c.type in ("date", "datetime"):
-            setting = f"earliest_{c.earliest}_date"
-            what = "date of birth" if c.earliest == "birth" else "date of a case event"
-            yield Draft(c.name, "too_early", f"The {col_h} of the {e.label} is earlier than "
-                        f"the earliest plausible {what} (the {setting} setting); the year is "
-                        "most likely mistyped.", f"Correct the year of the {col_h} in Paris.",
-                        position=i, params={"earliest": c.earliest, "setting": setting})
+@per_column(lambda c: c.type in ("date", "datetime"))
+def _too_early(e: Extract, c: Any, col_h: str) -> Draft:
+    setting = f"earliest_{c.earliest}_date"
+    what = "date of birth" if c.earliest == "birth" else "date of a case event"
+    return Draft(c.name, "too_early", f"The {col_h} of the {e.label} is earlier than the "
+                 f"earliest plausible {what} (the {setting} setting); the year is most likely "
+                 "mistyped.", f"Correct the year of the {col_h} in Paris.",
+                 params={"earliest": c.earliest, "setting": setting})
 
 
 @kind("future_date", "column", lambda r, c: as_date(c.typed(r), c.ctype(r))
       <= pl.lit(c.as_of))
-def _future_date(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    for i, c, col_h in _columns(e):
-        if c.type in ("date", "datetime") and not c.future_allowed:
-            yield Draft(c.name, "future_date", f"The {col_h} of the {e.label} is later than "
-                        "the extract date.", f"Correct the {col_h} in Paris: events cannot be "
-                        "recorded before they happen.", position=i)
+@per_column(lambda c: c.type in ("date", "datetime") and not c.future_allowed)
+def _future_date(e: Extract, c: Any, col_h: str) -> Draft:
+    return Draft(c.name, "future_date", f"The {col_h} of the {e.label} is later than the "
+                 "extract date.", f"Correct the {col_h} in Paris: events cannot be recorded "
+                 "before they happen.")
 
 
 @kind("first_of_month", "column", lambda r, c: c.typed(r).dt.day() == 1)
-def _first_of_month(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    for i, c, col_h in _columns(e):
-        if c.first_of_month:
-            yield Draft(c.name, "not_first_of_month", f"The {col_h} of the {e.label} is not "
-                        "anonymised to the first of the month; the value is withheld from "
-                        "reports.", "Tell the Paris administrator: the export's anonymisation "
-                        "of dates of birth is not working.", position=i,
-                        params={"sensitive": True})
+@per_column(lambda c: c.first_of_month)
+def _first_of_month(e: Extract, c: Any, col_h: str) -> Draft:
+    return Draft(c.name, "not_first_of_month", f"The {col_h} of the {e.label} is not "
+                 "anonymised to the first of the month; the value is withheld from reports.",
+                 "Tell the Paris administrator: the export's anonymisation of dates of birth "
+                 "is not working.", params={"sensitive": True})
 
 
 def _not_before(r: Rule, c: CheckContext) -> pl.Expr:
@@ -423,74 +428,66 @@ def _not_before(r: Rule, c: CheckContext) -> pl.Expr:
 
 
 @kind("not_before", "column", _not_before)
-def _not_before_rules(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+@per_column(lambda c: c.not_before is not None)
+def _not_before_rules(e: Extract, c: Any, col_h: str) -> Draft:
     from qa_pipeline.spec.contracts import date_word, human
 
-    for i, c, col_h in _columns(e):
-        if c.not_before is not None:
-            other = date_word(c.not_before)
-            yield Draft(c.name, f"before_{other}", f"The {col_h} of the {e.label} is earlier "
-                        f"than its {human(other)}.",
-                        f"Check both dates on the {e.label} in Paris and correct the wrong one.",
-                        position=i, params={"other": c.not_before})
+    other = date_word(c.not_before)
+    return Draft(c.name, f"before_{other}", f"The {col_h} of the {e.label} is earlier than its "
+                 f"{human(other)}.",
+                 f"Check both dates on the {e.label} in Paris and correct the wrong one.",
+                 params={"other": c.not_before})
 
 
 @kind("minimum", "column", lambda r, c: c.typed(r) >= r.params["minimum"])
-def _minimum(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    for i, c, col_h in _columns(e):
-        if c.minimum is not None:
-            yield Draft(c.name, "below_minimum", f"The {col_h} of the {e.label} is below "
-                        f"{c.minimum}.", f"Correct the {col_h} in Paris.", position=i,
-                        params={"minimum": c.minimum})
+@per_column(lambda c: c.minimum is not None)
+def _minimum(e: Extract, c: Any, col_h: str) -> Draft:
+    return Draft(c.name, "below_minimum", f"The {col_h} of the {e.label} is below "
+                 f"{c.minimum}.", f"Correct the {col_h} in Paris.", params={"minimum": c.minimum})
 
 
 @kind("not_equal", "column", lambda r, c: c.typed(r) != pl.col(r.params["other"]))
-def _not_equal(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+@per_column(lambda c: c.not_equal is not None)
+def _not_equal(e: Extract, c: Any, col_h: str) -> Draft:
     from qa_pipeline.spec.contracts import human
 
-    for i, c, col_h in _columns(e):
-        if c.not_equal is not None:
-            yield Draft(c.name, f"same_as_{c.not_equal}", f"The {col_h} of the {e.label} is "
-                        f"the same as its {human(c.not_equal)}.",
-                        f"Correct the {e.label} in Paris: it links a person to themself.",
-                        position=i, params={"other": c.not_equal})
+    return Draft(c.name, f"same_as_{c.not_equal}", f"The {col_h} of the {e.label} is the same "
+                 f"as its {human(c.not_equal)}.",
+                 f"Correct the {e.label} in Paris: it links a person to themself.",
+                 params={"other": c.not_equal})
 
 
 @kind("only_when", "column", lambda r, c: (c.typed(r) != r.params["value"])
       | (pl.col(r.params["other"]) == r.params["equals"]).fill_null(False))
-def _only_when(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
+@per_column(lambda c: c.only_when is not None)
+def _only_when(e: Extract, c: Any, col_h: str) -> Draft:
     from qa_pipeline.spec.contracts import human
 
-    for i, c, col_h in _columns(e):
-        ow = c.only_when
-        if ow is not None:
-            yield Draft(c.name, ow.rule or f"{ow.value.lower()}_without_{ow.column}",
-                        f"The {col_h} of the {e.label} is {ow.value} but its "
-                        f"{human(ow.column)} is not {ow.equals}.",
-                        f"Check the {col_h} and the {human(ow.column)} on the {e.label} in "
-                        "Paris.", ow.severity, position=i,
-                        params={"value": ow.value, "other": ow.column, "equals": ow.equals})
+    ow = c.only_when
+    return Draft(c.name, ow.rule or f"{ow.value.lower()}_without_{ow.column}",
+                 f"The {col_h} of the {e.label} is {ow.value} but its {human(ow.column)} is "
+                 f"not {ow.equals}.", f"Check the {col_h} and the {human(ow.column)} on the "
+                 f"{e.label} in Paris.", ow.severity,
+                 params={"value": ow.value, "other": ow.column, "equals": ow.equals})
 
 
 @kind("warn_missing", "column", lambda r, c: ~condition_expr(r.params["condition"])
       | c.text(r).is_not_null())
-def _warn_missing(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    for i, c, col_h in _columns(e):
-        cond = c.warn_missing_when
-        if cond is not None:
-            yield Draft(c.name, f"missing_for_{'_'.join(v.lower() for v in cond.values)}",
-                        f"The {col_h} of the {e.label} is blank {cond.describe()}.",
-                        f"Record the {col_h} in Paris where it is known.", "warning",
-                        position=i, params={"condition": cond})
+@per_column(lambda c: c.warn_missing_when is not None)
+def _warn_missing(e: Extract, c: Any, col_h: str) -> Draft:
+    cond = c.warn_missing_when
+    return Draft(c.name, f"missing_for_{'_'.join(v.lower() for v in cond.values)}",
+                 f"The {col_h} of the {e.label} is blank {cond.describe()}.",
+                 f"Record the {col_h} in Paris where it is known.", "warning",
+                 params={"condition": cond})
 
 
 @kind("weekend", "column", lambda r, c: c.typed(r).dt.weekday() <= 5)
-def _weekend(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
-    for i, c, col_h in _columns(e):
-        if c.weekend_warning:
-            yield Draft(c.name, "weekend", f"The {col_h} of the {e.label} falls on a Saturday "
-                        "or Sunday.", f"Check the {col_h} in Paris; correct it if it was "
-                        "mistyped.", "warning", position=i)
+@per_column(lambda c: c.weekend_warning)
+def _weekend(e: Extract, c: Any, col_h: str) -> Draft:
+    return Draft(c.name, "weekend", f"The {col_h} of the {e.label} falls on a Saturday or "
+                 "Sunday.", f"Check the {col_h} in Paris; correct it if it was mistyped.",
+                 "warning")
 
 
 @kind("matches_parent", "column",
