@@ -60,7 +60,6 @@ def test_issues_filters_and_csv(db: str, capsys: pytest.CaptureFixture[str]) -> 
     team = new["team_id"]
     assert team
     assert {r["rule_id"] for r in _csv(capsys, "--db", db, "--team", team)} >= {NEW}
-    assert _csv(capsys, "--db", db, "--team", "NO-SUCH-TEAM") == []
     no_team = _csv(capsys, "--db", db, "--team", "none")
     assert all(r["team_id"] == "" for r in no_team)
 
@@ -81,3 +80,21 @@ def test_report_command(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert str(report) in printed and str(workbook) in printed
     text = report.read_text(encoding="utf-8")
     assert PERSISTING in text and "were not run for this report" in text
+
+
+def test_an_unknown_team_is_a_usage_error_naming_the_known_ones(
+        db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = base()  # team T1 becomes 0069: an id with leading zeros, as Paris gives them
+    data = {e: [{k: "0069" if v == "T1" else v for k, v in row.items()} for row in rows]
+            for e, rows in data.items()}
+    data["cin_reviews"][0]["child_participated"] = "MAYBE"
+    run_path(write_batch(tmp_path / "landing", data, as_of=date(2026, 11, 25)), db_url)
+    assert {r["team_id"] for r in _csv(capsys, "--db", db_url)} == {"0069"}
+    for wrong in ("9999", "69", "0069 ", "T1"):
+        assert main(["issues", "--db", db_url, "--team", wrong]) == 2, wrong
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert f"unknown team {wrong!r}" in captured.err
+        assert "0069, T2" in captured.err  # the known teams, named
+    assert [r["team_id"] for r in _csv(capsys, "--db", db_url, "--team", "0069")] == ["0069"]
+    assert _csv(capsys, "--db", db_url, "--team", "T2") == []  # known, and no issues

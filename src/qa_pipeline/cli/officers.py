@@ -78,6 +78,14 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]],
         print("  ".join(cut(v, w).ljust(w) for v, w in zip(r, cols, strict=True)).rstrip())
 
 
+def _known_teams(engine: Any, issues: Sequence[Any]) -> set[str]:
+    """The team ids of the latest batch: its teams extract, and any team an issue names."""
+    from qa_pipeline.officers.issues import latest_batch, team_names
+
+    return set(team_names(engine, latest_batch(engine))) | {
+        i.team_id for i in issues if i.team_id}
+
+
 def cmd_issues(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
@@ -92,6 +100,13 @@ def cmd_issues(args: argparse.Namespace) -> int:
                                  {"r": args.rule}).first()
         if known is None:
             _err(f"unknown rule id {args.rule!r} (see docs/rules.md)")
+            return ExitStatus.USAGE
+    if args.team is not None and args.team.lower() != "none":
+        known = _known_teams(engine, issues)
+        if args.team not in known:
+            shown = ", ".join(sorted(known)) or "none in this batch"
+            _err(f"unknown team {args.team!r} (team ids are compared exactly; the teams of the "
+                 f"latest batch are: {shown}; 'none' lists the issues no team owns)")
             return ExitStatus.USAGE
     chosen = filter_issues(issues, team=args.team, rule=args.rule, status=args.status,
                            include_accepted=args.include_accepted)
@@ -262,7 +277,9 @@ def add_commands(sub: Any) -> None:
         "issues", parents=shared, help="list the open issues of the latest batch",
         description="The open issues of the latest published batch (accepted exceptions "
                     "left out unless --include-accepted).")
-    issues.add_argument("--team", help="a team id; 'none' for issues that no team owns")
+    issues.add_argument("--team", help="a team id, exactly as in Paris (0069, not 69; an "
+                        "unknown team is an error naming the known ones); 'none' for issues "
+                        "that no team owns")
     issues.add_argument("--rule", help="a rule id (see docs/rules.md)")
     issues.add_argument("--status", choices=["new", "persisting"],
                         help="only issues new in the latest batch, or only those persisting "
