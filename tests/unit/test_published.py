@@ -146,6 +146,20 @@ def test_officers_read_declared_columns_of_dq_issue_latest() -> None:
         view.pick("team_id", "colour")
 
 
+def test_worklists_read_declared_columns_of_dq_issue_resolved() -> None:
+    view = P["dq_issue_resolved"]
+    hints = typing.get_type_hints(issues.ResolvedIssue)
+    python = {"date": date, "int": int, "string": str, "text": str}
+    for f in fields(issues.ResolvedIssue):
+        assert f.name in view.columns, f.name
+        declared = view.columns[f.name]
+        assert python[declared.type] in typing.get_args(hints[f.name]) + (hints[f.name],)
+        assert (type(None) in typing.get_args(hints[f.name])) == declared.nullable, f.name
+    assert issues.RESOLVED_COLUMNS == tuple(
+        c for c in view.column_names() if c in {f.name for f in fields(issues.ResolvedIssue)})
+    assert set(issues.RESOLVED_COLUMNS) == {f.name for f in fields(issues.ResolvedIssue)}
+
+
 def _declaration(**change: Any) -> dict[str, Any]:
     data = copy.deepcopy(RAW)
     for path, value in change.items():

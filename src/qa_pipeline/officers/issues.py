@@ -82,12 +82,18 @@ _CONVERT: dict[str, Any] = {"date": as_date, "int": int}
 """What a value of each declared type is converted with (SQLite returns dates as text)."""
 
 
-def _issue(r: Any) -> Issue:
+def _converted(view: Any, columns: Iterable[str], r: Any) -> dict[str, Any]:
+    """A row's declared columns, each converted by its declared type."""
     values = {}
-    for c in ISSUE_COLUMNS:
+    for c in columns:
         v = r[c]
-        convert = _CONVERT.get(LATEST_VIEW.columns[c].type)
+        convert = _CONVERT.get(view.columns[c].type)
         values[c] = v if v is None or convert is None else convert(v)
+    return values
+
+
+def _issue(r: Any) -> Issue:
+    values = _converted(LATEST_VIEW, ISSUE_COLUMNS, r)
     values["team_id"] = values["team_id"] or None
     values["age_days"] = values["age_days"] or 0
     return Issue(**values)
@@ -105,6 +111,56 @@ def load_latest_issues(engine: sa.Engine) -> list[Issue]:
         rows = conn.execute(sa.select(_LATEST)).mappings().all()
     out = [_issue(r) for r in rows]
     return sorted(out, key=issue_sort_key)
+
+
+@dataclass(frozen=True)
+class ResolvedIssue:
+    """One row of `dq_issue_resolved`: an issue of the previous published batch that the
+    latest batch no longer has (a test checks each field against the declaration)."""
+
+    last_seen: date
+    first_seen: date
+    resolved_in: date
+    extract: str
+    record_id: str | None
+    child_id: str | None
+    team_id: str | None
+    rule_id: str
+    severity: str
+    column_name: str | None
+    value: str | None
+    message: str
+
+
+RESOLVED_VIEW = published()["dq_issue_resolved"]
+RESOLVED_COLUMNS: tuple[str, ...] = tuple(
+    c for c in RESOLVED_VIEW.column_names() if c in {f.name for f in fields(ResolvedIssue)})
+"""The columns of dq_issue_resolved read into a `ResolvedIssue`, in declared order."""
+_RESOLVED = sa.table(RESOLVED_VIEW.name, *(sa.column(c) for c in RESOLVED_COLUMNS))
+
+
+def load_resolved_issues(engine: sa.Engine) -> list[ResolvedIssue]:
+    """The issues of the previous published batch that the latest one no longer has, sorted
+    like the open issues (team, severity, extract, record, rule)."""
+    require_schema(engine, "dq_issue_resolved")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(_RESOLVED)).mappings().all()
+    out = []
+    for r in rows:
+        values = _converted(RESOLVED_VIEW, RESOLVED_COLUMNS, r)
+        values["team_id"] = values["team_id"] or None
+        out.append(ResolvedIssue(**values))
+    return sorted(out, key=lambda i: (
+        i.team_id or "~", SEVERITY_ORDER.get(i.severity, 9), i.extract, i.record_id or "",
+        i.rule_id, i.column_name or ""))
+
+
+def previous_batch(engine: sa.Engine, as_of: date) -> date | None:
+    """The as_of of the published batch before `as_of`, if there is one."""
+    with engine.connect() as conn:
+        v = conn.execute(sa.text("SELECT MAX(as_of) FROM batch WHERE as_of < :d"),
+                         {"d": as_of}).scalar()
+    return None if v is None else as_date(v)
 
 
 def filter_issues(issues: Iterable[Issue], *, team: str | None = None,

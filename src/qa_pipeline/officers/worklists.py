@@ -3,7 +3,14 @@
 `load_latest_issues` reads the `dq_issue_latest` view (issues of the latest published batch,
 with `first_seen`, `status` new/persisting, `age_days` and the accepted `exception_id`);
 `write_workbook` writes them to one Excel workbook per batch — a summary sheet, one sheet per
-team and one for issues no team owns — for the officers to work through in Paris.
+team with open issues, one for open issues no team owns, and a Resolved sheet (the issues of
+the previous batch that the latest no longer has, from `dq_issue_resolved`) — for the
+officers to work through in Paris.
+
+Counts are stored as numbers and dates as Excel dates. The summary links to each sheet
+(internal hyperlinks, `'Sheet name'!A1`) and each sheet links back to it. A team with nothing
+to fix gets no sheet: its summary row shows 0 and "nothing to fix", without a link. Sheet
+names keep the team id whole and cut the team's name at a word boundary (`sheet_title`).
 
 Only open issues are listed: an issue covered by an accepted exception in force is left out
 (and counted on the summary sheet). Every text cell that a spreadsheet could take for a
@@ -17,6 +24,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,15 +33,19 @@ import sqlalchemy as sa
 
 from qa_pipeline.officers.issues import (
     Issue,
+    ResolvedIssue,
     filter_issues,
     latest_batch,
     load_latest_issues,
+    load_resolved_issues,
+    previous_batch,
     team_names,
 )
 from qa_pipeline.privacy.redaction import redact, redact_cut
 
 NO_TEAM = "No team"
 SUMMARY = "Summary"
+RESOLVED = "Resolved"
 
 # Text a spreadsheet (or a CSV import) may read as a formula or a command.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -56,21 +68,63 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
-def sheet_title(name: str, taken: Iterable[str] = ()) -> str:
+SHEET_MAX = 31
+"""Excel's longest sheet name."""
+CUT = "\u2026"
+"""Marks a sheet name cut short (…)."""
+_CUT_TRAIL = " ,;:.–—-'"
+
+
+def _clean_name(text: str) -> str:
+    t = _SHEET_FORBIDDEN.sub(" ", redact(text))
+    return re.sub(r"\s+", " ", t).strip().strip("'").strip()
+
+
+def _cut_words(text: str, room: int) -> str:
+    """`text` in at most `room` characters: cut at the last word boundary that fits, marked
+    with …; a first word longer than the room is cut within it (never left empty)."""
+    if len(text) <= room:
+        return text
+    if room <= 1:
+        return CUT[:room]
+    cut = text[: room - 1]
+    if text[room - 1] != " " and " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(_CUT_TRAIL) + CUT
+
+
+def _fit(head: str, body: str, room: int) -> str:
+    if not head:
+        return _cut_words(body, room)
+    if not body or len(head) + 2 > room:
+        return _cut_words(head, room) if len(head) > room else head
+    return f"{head} {_cut_words(body, room - len(head) - 1)}"
+
+
+def sheet_title(name: str, taken: Iterable[str] = (), *, head: str = "") -> str:
     """A valid, unique Excel sheet name: ≤ 31 characters, none of []:*?/\\, not 'History',
-    not starting or ending with an apostrophe."""
-    t = _SHEET_FORBIDDEN.sub(" ", redact(name))
-    t = re.sub(r"\s+", " ", t).strip().strip("'").strip()
-    if not t or t.lower() == "history":
-        t = f"Sheet {t}".strip()
-    t = t[:31].rstrip().rstrip("'")
+    not starting or ending with an apostrophe, never empty.
+
+    `head` (a team id) is kept whole at the start; `name` follows it, cut at a word boundary
+    with … when it does not fit. A name Excel already has (compared without case) gets
+    " (2)", " (3)"... with the name cut shorter to make room."""
+    head, body = _clean_name(head), _clean_name(name)
+    if not head and (not body or body.lower() == "history"):
+        body = f"Sheet {body}".strip()
     used = {x.lower() for x in taken}
-    base, n = t, 2
-    while t.lower() in used:
-        suffix = f" ({n})"
-        t = base[: 31 - len(suffix)].rstrip().rstrip("'") + suffix
+    n = 1
+    while True:
+        suffix = f" ({n})" if n > 1 else ""
+        title = _fit(head, body, SHEET_MAX - len(suffix)) + suffix
+        if title.lower() not in used:
+            return title
         n += 1
-    return t
+
+
+def sheet_ref(title: str, cell: str = "A1") -> str:
+    """The in-workbook reference to a cell of sheet `title`: `'Sheet name'!A1`, an
+    apostrophe in the name doubled."""
+    return "'" + title.replace("'", "''") + "'!" + cell
 
 
 CELL_MAX = 1000
@@ -132,73 +186,170 @@ def _table_sheet(ws: Any, header: Sequence[tuple[str, int]],
     ws.freeze_panes = f"A{top + 1}"
 
 
+RESOLVED_COLUMNS: list[tuple[str, int]] = [
+    # header, width
+    ("Team id", 10), ("Team", 30), ("Extract", 18), ("Record id", 16), ("Rule", 44),
+    ("Severity", 10), ("Column", 22), ("First seen", 12), ("Last seen", 12),
+    ("Resolved in", 12),
+]
+NOTHING_TO_FIX = "nothing to fix"
+"""The Sheet cell of a team with no open issue: it gets no sheet."""
+
+
+def _resolved_cells(i: ResolvedIssue, names: dict[str, str]) -> list[tuple[Any, str | None]]:
+    return [
+        (i.team_id or "", None), (names.get(i.team_id, i.team_id) if i.team_id else "(no team)",
+                                  None),
+        (i.extract, None), (i.record_id or "", None), (i.rule_id, None), (i.severity, None),
+        (i.column_name or "", None), (i.first_seen, DATE_FORMAT), (i.last_seen, DATE_FORMAT),
+        (i.resolved_in, DATE_FORMAT),
+    ]
+
+
+def _link(ws: Any, row: int, col: int, text: str, title: str) -> None:
+    """A cell showing `text` that jumps to cell A1 of sheet `title` of the same workbook."""
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    _put(ws, row, col, text)
+    cell = ws.cell(row=row, column=col)
+    cell.hyperlink = Hyperlink(ref=cell.coordinate, location=sheet_ref(title))
+    cell.style = "Hyperlink"
+
+
 def workbook_path(out_dir: Path, as_of: date) -> Path:
     return Path(out_dir) / f"qa_worklists_{as_of.isoformat()}.xlsx"
 
 
-def write_workbook(engine: sa.Engine, out_dir: Path, *,
-                   issues: list[Issue] | None = None) -> Path:
-    """Write `qa_worklists_<as_of>.xlsx` for the latest batch into out_dir; return its path."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+@dataclass
+class _Book:
+    """What the workbook shows: the batch, its open issues by team, what was resolved."""
 
+    as_of: date
+    previous: date | None
+    names: dict[str, str]
+    by_team: dict[str | None, list[Issue]]
+    accepted: int
+    resolved: list[ResolvedIssue]
+    sheets: dict[str | None, str] = field(default_factory=dict)
+    """Team id (None: no team) -> its sheet; only teams with open issues have one."""
+
+    @property
+    def open_count(self) -> int:
+        return sum(len(v) for v in self.by_team.values())
+
+    def teams(self) -> list[str | None]:
+        """Every team of the batch in id order, then None (no team)."""
+        return sorted(self.by_team, key=lambda t: (t is None, t or ""))
+
+
+def _book(engine: sa.Engine, issues: list[Issue] | None) -> _Book:
     as_of = latest_batch(engine)
     all_issues = load_latest_issues(engine) if issues is None else issues
     names = team_names(engine, as_of)
-    open_issues = filter_issues(all_issues)
-    accepted = [i for i in all_issues if i.accepted]
-
     by_team: dict[str | None, list[Issue]] = {t: [] for t in sorted(names)}
     by_team[None] = []
-    for i in open_issues:
+    for i in filter_issues(all_issues):
         by_team.setdefault(i.team_id, []).append(i)
-
-    wb = Workbook()
-    summary = wb.active
-    summary.title = SUMMARY
-    taken = [SUMMARY, NO_TEAM]
-    sheets: dict[str | None, str] = {None: NO_TEAM}
-    for tid in sorted(k for k in by_team if k is not None):
-        title = sheet_title(f"{tid} {names.get(tid, '')}".strip(), taken)
+    book = _Book(as_of=as_of, previous=previous_batch(engine, as_of), names=names,
+                 by_team=by_team, accepted=sum(i.accepted for i in all_issues),
+                 resolved=load_resolved_issues(engine))
+    taken = [SUMMARY, NO_TEAM, RESOLVED]
+    for t in book.teams():
+        if not by_team[t]:
+            continue  # nothing to fix: no sheet, a row with 0 on the summary
+        title = NO_TEAM if t is None else sheet_title(names.get(t, ""), taken, head=t)
         taken.append(title)
-        sheets[tid] = title
+        book.sheets[t] = title
+    return book
 
-    # Summary: a few lines of context, then one row per team sheet.
-    info = [
-        ("Worklists of batch", as_of.isoformat()),
-        ("Generated (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
-        ("Open issues", str(len(open_issues))),
-        ("Accepted exceptions (not listed)", str(len(accepted))),
+
+def _summary_info(ws: Any, book: _Book) -> int:
+    """The summary's lines of context, counts as numbers; returns the next free row."""
+    from openpyxl.styles import Font
+
+    since = (f"Resolved since {book.previous.isoformat()}" if book.previous
+             else "Resolved (no previous batch)")
+    generated = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    info: list[tuple[str, Any, str | None]] = [
+        ("Worklists of batch", book.as_of, DATE_FORMAT),
+        ("Generated (UTC)", generated, "yyyy-mm-dd hh:mm"),
+        ("Open issues", book.open_count, "0"),
+        ("Accepted exceptions (not listed)", book.accepted, "0"),
+        (since, len(book.resolved), "0"),
         ("How to use", "Each team sheet lists its open issues, oldest first within severity. "
-                       "Put each one right in Paris; it drops off after the next nightly run. "
-                       "If a failure is correct practice, ask for an accepted exception "
-                       "(qa-pipeline exceptions add)."),
+                       "Put each one right in Paris; it drops off after the next nightly run "
+                       "(and is listed on the Resolved sheet). A team with nothing to fix has "
+                       "no sheet. If a failure is correct practice, ask for an accepted "
+                       "exception (qa-pipeline exceptions add).", None),
     ]
-    for r, (k, v) in enumerate(info, start=1):
-        _put(summary, r, 1, k)
-        summary.cell(row=r, column=1).font = Font(bold=True)
-        _put(summary, r, 2, v)
-    top = len(info) + 2
-    team_rows = []
-    for t, title in sorted(sheets.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
-        items = by_team.get(t, [])
-        team_rows.append([
-            (t or "", None), (names.get(t, "") if t else "(no team)", None), (title, None),
+    for r, (k, v, fmt) in enumerate(info, start=1):
+        if k == since:
+            _link(ws, r, 1, k, RESOLVED)
+        else:
+            _put(ws, r, 1, k)
+            ws.cell(row=r, column=1).font = Font(bold=True)
+        _put(ws, r, 2, v, fmt)
+    return len(info) + 2
+
+
+SUMMARY_COLUMNS: list[tuple[str, int]] = [
+    ("Team id", 10), ("Team", 36), ("Sheet", 32), ("Open", 8), ("New", 8),
+    ("Persisting", 11), ("Errors", 8), ("Warnings", 10), ("Oldest (days)", 13),
+]
+
+
+def _summary(ws: Any, book: _Book) -> None:
+    """Context lines, then one row per team (counts as numbers), its sheet linked."""
+    top = _summary_info(ws, book)
+    rows = []
+    for t in book.teams():
+        items = book.by_team[t]
+        rows.append([
+            (t or "", None), (book.names.get(t, "") if t else "(no team)", None),
+            (book.sheets.get(t, NOTHING_TO_FIX), None),
             (len(items), "0"), (sum(i.status == "new" for i in items), "0"),
             (sum(i.status == "persisting" for i in items), "0"),
             (sum(i.severity in ("error", "file_error") for i in items), "0"),
             (sum(i.severity == "warning" for i in items), "0"),
             (max((i.age_days for i in items), default=0), "0"),
         ])
-    _table_sheet(summary, [("Team id", 10), ("Team", 36), ("Sheet", 32), ("Open", 8),
-                           ("New", 8), ("Persisting", 11), ("Errors", 8), ("Warnings", 10),
-                           ("Oldest (days)", 13)], team_rows, top=top)
+    _table_sheet(ws, SUMMARY_COLUMNS, rows, top=top)
+    for r, t in enumerate(book.teams(), start=top + 1):
+        if t in book.sheets:
+            _link(ws, r, 3, book.sheets[t], book.sheets[t])
 
-    for t, title in sorted(sheets.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
-        ws = wb.create_sheet(title)
-        _table_sheet(ws, WORKLIST_COLUMNS, (_issue_cells(i) for i in by_team.get(t, [])))
 
-    out = workbook_path(out_dir, as_of)
+def _sheet_top(ws: Any, text: str) -> None:
+    """Row 1 of a list sheet: a link back to the summary, and what the sheet lists."""
+    from openpyxl.styles import Font
+
+    _link(ws, 1, 1, "\u2190 Summary", SUMMARY)
+    _put(ws, 1, 2, text)
+    ws.cell(row=1, column=2).font = Font(bold=True)
+
+
+def _list_sheets(wb: Any, book: _Book) -> None:
+    for t in book.teams():
+        if t not in book.sheets:
+            continue
+        ws = wb.create_sheet(book.sheets[t])
+        who = f"{t} {book.names.get(t, '')}".strip() if t else "Issues no team owns"
+        _sheet_top(ws, f"{who}: {len(book.by_team[t])} open issues in batch "
+                       f"{book.as_of.isoformat()}")
+        _table_sheet(ws, WORKLIST_COLUMNS, (_issue_cells(i) for i in book.by_team[t]), top=2)
+    ws = wb.create_sheet(RESOLVED)
+    if book.previous is None:
+        text = "No previous batch to compare with: nothing resolved yet"
+    else:
+        text = (f"{len(book.resolved)} issues of batch {book.previous.isoformat()} gone "
+                f"from batch {book.as_of.isoformat()}")
+    _sheet_top(ws, text)
+    _table_sheet(ws, RESOLVED_COLUMNS,
+                 (_resolved_cells(i, book.names) for i in book.resolved), top=2)
+
+
+def _save(wb: Any, out: Path) -> None:
+    """Save atomically: a reader sees the old workbook or the new one, never half of one."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".qa_worklists_", suffix=".xlsx", dir=out.parent)
     os.close(fd)
@@ -208,4 +359,19 @@ def write_workbook(engine: sa.Engine, out_dir: Path, *,
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_workbook(engine: sa.Engine, out_dir: Path, *,
+                   issues: list[Issue] | None = None) -> Path:
+    """Write `qa_worklists_<as_of>.xlsx` for the latest batch into out_dir; return its path."""
+    from openpyxl import Workbook
+
+    book = _book(engine, issues)
+    wb = Workbook()
+    summary = wb.active
+    summary.title = SUMMARY
+    _summary(summary, book)
+    _list_sheets(wb, book)
+    out = workbook_path(out_dir, book.as_of)
+    _save(wb, out)
     return out
