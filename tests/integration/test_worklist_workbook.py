@@ -3,6 +3,7 @@ summary and a no-team sheet, open issues only, formula injection neutralised."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,11 @@ def _target(location: str) -> str:
     assert cell == "A1"
     if sheet.startswith("'"):
         assert sheet.endswith("'")
-        sheet = sheet[1:-1].replace("''", "'")
+        sheet = sheet[1:-1]
+        assert "'" not in sheet.replace("''", ""), location  # an apostrophe is doubled
+        sheet = sheet.replace("''", "'")
+    else:
+        assert re.fullmatch(r"\w+", sheet), location  # only a plain name goes unquoted
     return sheet
 
 
