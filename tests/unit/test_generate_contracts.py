@@ -117,4 +117,5 @@ def test_the_arguments_are_the_clis() -> None:
     gen = sub.choices["generate-sample"]  # type: ignore[attr-defined]
     options = {o for a in gen._actions for o in a.option_strings}
     assert {"--children", "--seed", "--as-of", "--years", "--defects",
-            "--identifying"} <= options
+            "--identifying", "--nights", "--change-rate", "--new-rate",
+            "--delete-rate"} <= options

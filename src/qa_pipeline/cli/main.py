@@ -124,14 +124,29 @@ def _cmd_release(args: argparse.Namespace) -> int:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from qa_pipeline.sample.generate import generate_batch
+    from qa_pipeline.sample.nights import Rates, check_nights, generate_nights
 
     if args.children < 1:
         err("--children must be at least 1")
         return ExitStatus.USAGE
-    out = generate_batch(args.out, children=args.children, seed=args.seed,
-                         as_of=args.as_of, defects=args.defects,
-                         identifying=args.identifying, years=args.years)
-    print(f"wrote {out}")
+    rates = Rates(change=args.change_rate, new=args.new_rate, delete=args.delete_rate)
+    try:
+        check_nights(args.nights, rates)
+    except ValueError as exc:
+        err(f"--{str(exc).replace(' rate', '-rate', 1)}")
+        return ExitStatus.USAGE
+    if args.nights == 1:
+        out = generate_batch(args.out, children=args.children, seed=args.seed,
+                             as_of=args.as_of, defects=args.defects,
+                             identifying=args.identifying, years=args.years)
+        print(f"wrote {out}")
+        return ExitStatus.OK
+    if args.identifying:
+        err("--identifying is for one batch: it cannot be combined with --nights")
+        return ExitStatus.USAGE
+    generate_nights(args.out, nights=args.nights, children=args.children, seed=args.seed,
+                    as_of=args.as_of, defects=args.defects, years=args.years, rates=rates,
+                    progress=lambda batch: print(f"wrote {batch}", flush=True))
     return ExitStatus.OK
 
 
@@ -207,6 +222,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="inject deliberate defects and write OUT/<as-of>.ground_truth.csv")
     gen.add_argument("--identifying", action="store_true",
                      help="plant identifying data (the persons file must then be rejected)")
+    gen.add_argument("--nights", type=int, default=1, metavar="N",
+                     help="write N consecutive nightly batches of one evolving caseload, "
+                          "OUT/<as-of>/ .. OUT/<as-of + N-1 days>/, ids stable (1)")
+    gen.add_argument("--change-rate", type=float, default=0.01, metavar="R",
+                     help="with --nights: share of records changed each night (0.01)")
+    gen.add_argument("--new-rate", type=float, default=0.005, metavar="R",
+                     help="with --nights: share of new records each night (0.005)")
+    gen.add_argument("--delete-rate", type=float, default=0.001, metavar="R",
+                     help="with --nights: share of records deleted each night (0.001)")
     gen.set_defaults(handler=_cmd_generate)
 
     dbp = sub.add_parser("db", parents=options(db=True, config=True),

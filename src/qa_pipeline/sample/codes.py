@@ -80,6 +80,8 @@ DECISION_LAST = weights("referrals", "decision", {
 DECISION_EARLIER = weights("referrals", "decision", {
     "NFA": 27, "INFO_ADVICE": 15, "INITIAL_ASSESSMENT": 45, "STRATEGY_DISCUSSION": 0,
     "FIT_REFERRAL": 8, "OTHER": 5})
+DECISION_LATER = weights("referrals", "decision", {  # recorded on a later night (--nights)
+    "NFA": 35, "INFO_ADVICE": 20, "INITIAL_ASSESSMENT": 40, "OTHER": 5})
 SOURCE = weights("referrals", "referral_source", {
     "POLICE": 25, "HEALTH": 17, "SCHOOL": 18, "LA_SERVICES": 10, "FAMILY": 8, "SELF": 4,
     "ANONYMOUS": 4, "OTHER_AGENCY": 9, "OTHER": 5})

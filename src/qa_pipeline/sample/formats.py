@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,7 +17,10 @@ import polars as pl
 from qa_pipeline.sample.arrays import Arrays
 from qa_pipeline.sample.schema import EXTRACTS, ID_NAMESPACES, SCHEMA, kinds
 
-__all__ = ["CsvSink", "FileFormat", "FormatPlan", "format_plan", "header_name", "to_frame"]
+__all__ = [
+    "CsvSink", "FileFormat", "FormatPlan", "date_text", "format_plan", "header_name", "read_file",
+    "to_frame",
+]
 
 _DT_FORMATS = (
     "%d/%m/%Y %H:%M",
@@ -282,3 +286,30 @@ class CsvSink:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def date_text(fmt: FileFormat, day: date, rng: np.random.Generator, n: int) -> np.ndarray:
+    """n copies of ``day`` written as a file of this format writes its dates (a ``mixed``
+    file: ISO or dd/mm/yyyy, row by row): for a value set on an existing row."""
+    dmy, iso = day.strftime("%d/%m/%Y"), day.isoformat()
+    if fmt.date_style == "dmy":
+        return np.full(n, dmy)
+    if fmt.date_style == "iso":
+        return np.full(n, iso)
+    return np.where(rng.random(n) < 0.5, iso, dmy)
+
+
+def read_file(path: Path, extract: str, fmt: FileFormat) -> pl.DataFrame:
+    """A file this module wrote, read back as delivered (every value a string, blanks null,
+    white space kept), with the canonical column names in contract order: written again
+    with :class:`CsvSink`, an unchanged frame gives the same bytes."""
+    data = path.read_bytes()
+    if fmt.encoding == "cp1252":
+        data = data.decode("cp1252").encode("utf-8")
+    elif data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    frame = pl.read_csv(io.BytesIO(data), infer_schema=False, has_header=True)
+    if frame.width != len(fmt.order):
+        raise ValueError(f"{path}: not a file of this format ({frame.width} columns)")
+    frame.columns = list(fmt.order)
+    return frame.select([c for c, _ in SCHEMA[extract]])

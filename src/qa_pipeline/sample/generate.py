@@ -22,7 +22,8 @@ defined once, in ``qa_pipeline.cli.main``). The output is a pure function of the
 (``children``, ``seed``, ``as_of``, ``defects``, ``identifying``, ``years``,
 ``chunk_children``): the same arguments always give byte-identical files. ``chunk_children``
 only bounds memory, but it is part of the random stream, so change it and the (equally valid)
-data changes too.
+data changes too. Consecutive nights of one evolving caseload (``generate-sample --nights``)
+are :mod:`qa_pipeline.sample.nights`'s, whose first night is this batch.
 
 Clean data (``defects=False``) obeys every rule of the specification: every reference
 resolves, every conditional value is present, every date is in order and not after the
@@ -103,9 +104,11 @@ __all__ = [
     "SCHEMA",
     "SIZES",
     "DefectKind",
+    "batch_context",
     "children_count",
     "defects_per_kind",
     "generate_batch",
+    "write_truth",
 ]
 
 SIZES: dict[str, int] = {"S": 300, "M": 30_000, "L": 1_000_000}
@@ -156,7 +159,7 @@ def generate_batch(
     batch = out_root / as_of.isoformat()
     batch.mkdir(parents=True, exist_ok=True)
     plan = format_plan(seed)
-    ctx = _context(seed, as_of, years)
+    ctx = batch_context(seed, as_of, years)
     sinks: dict[str, CsvSink] = {}
     try:
         for e in EXTRACTS:
@@ -170,7 +173,7 @@ def generate_batch(
     finally:
         for sink in sinks.values():
             sink.close()
-    _write_truth(out_root / f"{as_of.isoformat()}.ground_truth.csv", truth, defects,
+    write_truth(out_root / f"{as_of.isoformat()}.ground_truth.csv", truth, defects,
                  identifying)
     return batch
 
@@ -186,7 +189,9 @@ def _check_arguments(children: int, years: int, chunk_children: int) -> None:
         raise ValueError("children too large for the 8-digit id spaces")
 
 
-def _context(seed: int, as_of: date, years: int) -> Ctx:
+def batch_context(seed: int, as_of: date, years: int) -> Ctx:
+    """The batch context of these arguments: extract date, history, calendar, teams and the
+    first id of each id space (drawn from the seed)."""
     a = np.datetime64(as_of.isoformat(), "D")
     id_rng = np.random.default_rng([seed, 0x1D])
     counters = {ns: int(id_rng.integers(1_000, 60_000)) for ns in ID_NAMESPACES}
@@ -236,7 +241,8 @@ def _write_all(
     return found.truth
 
 
-def _write_truth(path: Path, truth: Truth, defects: bool, identifying: bool) -> None:
+def write_truth(path: Path, truth: Truth, defects: bool, identifying: bool) -> None:
+    """The ground-truth file of a batch (or, with neither flag, a stale one removed)."""
     if identifying:
         k = IDENTIFYING_KIND
         truth.insert(0, (k.extract, "", k.rule_id, k.column_name, k.severity))
