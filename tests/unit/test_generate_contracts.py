@@ -59,9 +59,9 @@ def test_every_weighted_code_is_in_the_contracts_code_list(
 
 
 def test_a_chunk_gives_every_contract_column_in_contract_order() -> None:
-    from qa_pipeline.sample.generate import _context  # noqa: PLC2701 - the driver's context
+    from qa_pipeline.sample.generate import batch_context
 
-    ctx = _context(5, date(2026, 11, 25), 3)
+    ctx = batch_context(5, date(2026, 11, 25), 3)
     chunk = gen_chunk(ctx, np.random.default_rng([5, 0]), 400)
     plan = format_plan(5)
     for extract in EXTRACTS[1:]:
