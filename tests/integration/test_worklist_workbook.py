@@ -245,3 +245,27 @@ def test_long_team_names_are_cut_at_a_word(db_url: str, tmp_path: Path) -> None:
     shown = title.removesuffix("…").removeprefix("0069 ")
     assert LONG.startswith(shown) and LONG[len(shown)] == " "  # cut between two words
     assert wb[SUMMARY]["A5"].value == "Resolved (no previous batch)"
+
+
+def test_resolved_sheet_of_a_run_of_nights(db_url: str, tmp_path: Path) -> None:
+    """Two nights of one caseload (`generate-sample --nights 2 --defects`): the Resolved
+    sheet lists exactly the planted defects of night 1 that night 2 no longer has."""
+    import polars as pl
+
+    from qa_pipeline.sample.nights import generate_nights
+
+    first, second = generate_nights(tmp_path / "landing", nights=2, children=400, seed=11,
+                                    as_of=date(2026, 11, 25), defects=True)
+    for night in (first, second):
+        assert run_path(night, db_url).exit_code == 0, night.name
+
+    def planted(batch: Path) -> set[tuple[str, str, str]]:
+        truth = pl.read_csv(batch.parent / f"{batch.name}.ground_truth.csv", infer_schema=False)
+        return set(truth.select("extract", "record_id", "rule_id").iter_rows())
+
+    gone = planted(first) - planted(second)
+    assert gone and planted(second) - planted(first)  # some fixed, some new
+    wb = load_workbook(write_workbook(make_engine(db_url), tmp_path / "out"))
+    check_workbook(wb)
+    listed = [(r["Extract"], r["Record id"], r["Rule"]) for r in _table(wb[RESOLVED])]
+    assert sorted(listed) == sorted(gone)
