@@ -34,6 +34,7 @@ import sqlalchemy as sa
 
 from qa_pipeline.officers.expectations import (
     DEFAULT_VOLUME_TOLERANCE,
+    Acknowledgement,
     ExpectationsResult,
     data_docs_dir,
     run_checkpoint,
@@ -59,6 +60,8 @@ class AftercareResult:
     workbook_path: Path
     data_docs_path: Path | None
     failed_expectations: list[str] = field(default_factory=list)
+    accepted_expectations: list[str] = field(default_factory=list)
+    """Failed checks a release acknowledged ("... — accepted by NAME at release")."""
     open_issues_by_rule: list[dict[str, Any]] = field(default_factory=list)
     summary_markdown: str = ""
     expectations_passed: int = 0
@@ -117,8 +120,15 @@ def summary_markdown(data: ReportData, expectations: ExpectationsResult | None,
         lines += [f"**Data checks:** {len(failed)} failed:", ""]
         lines += [f"- {_md(f)}" for f in failed]
         lines.append("")
+    elif expectations.acknowledged:
+        lines += [f"**Data checks:** the other "
+                  f"{len(expectations.outcomes) - len(expectations.acknowledged)} passed.", ""]
     else:
         lines += [f"**Data checks:** all {len(expectations.outcomes)} passed.", ""]
+    if expectations is not None and expectations.acknowledged:
+        lines += ["**Accepted at release** (computed, not counted as failures):", ""]
+        lines += [f"- {_md(a)}" for a in expectations.acknowledged]
+        lines.append("")
     if problems:
         lines += ["**Not written** (rebuild with `qa-pipeline report`):", ""]
         lines += [f"- {_md(p)}" for p in problems]
@@ -131,12 +141,15 @@ def summary_markdown(data: ReportData, expectations: ExpectationsResult | None,
 
 
 def after_publish(engine: sa.Engine, as_of: date, run_id: str, report_dir: Path, *,
-                  volume_tolerance: float = DEFAULT_VOLUME_TOLERANCE) -> AftercareResult:
+                  volume_tolerance: float = DEFAULT_VOLUME_TOLERANCE,
+                  acknowledge: Acknowledgement | None = None) -> AftercareResult:
     """Check the published batch `as_of`, write the report and worklists of the latest batch
     into report_dir, and return what the flow needs for its artifacts and run status.
 
     `volume_tolerance`: each `stg_*` table must hold at least this share (0–1) of the rows it
     held in the previous published batch (default 0.5: a half-empty extract is truncated).
+    `acknowledge` (a release): the volume checks of the extracts whose drop held the batch
+    are still run but accepted, not failed (`Acknowledgement`).
     """
     report_dir = Path(report_dir).absolute()  # Great Expectations wants absolute paths
     problems: list[str] = []
@@ -152,21 +165,10 @@ def after_publish(engine: sa.Engine, as_of: date, run_id: str, report_dir: Path,
             "worklists or Data Docs were written"))
         log.error("%s: %s", as_of, problems[-1])
     docs: Path | None = data_docs_dir(report_dir, as_of) if folder_ok else None
-    try:
-        checks = run_checkpoint(engine, as_of, docs, volume_tolerance=volume_tolerance)
-    except OSError as exc:  # the Data Docs could not be written: check without them
-        problems.append(write_problem("Data Docs", docs or report_dir, exc))
-        log.error("%s: %s", as_of, problems[-1])
-        docs = None
-        try:
-            checks = run_checkpoint(engine, as_of, None, volume_tolerance=volume_tolerance)
-        except Exception as again:
-            log.exception("expectations checkpoint failed")
-            checks = ExpectationsResult(as_of=as_of,
-                                        error=redact(f"{type(again).__name__}: {again}"))
-    except Exception as exc:  # the checks could not run: report it, carry on
-        log.exception("expectations checkpoint failed")
-        checks = ExpectationsResult(as_of=as_of, error=redact(f"{type(exc).__name__}: {exc}"))
+    checks, docs = _checks(engine, as_of, docs, report_dir, problems,
+                           volume_tolerance=volume_tolerance)
+    if acknowledge is not None:
+        checks = acknowledge.apply(checks)
     data = gather(engine, run_id=run_id if _is_latest(engine, as_of) else None)
     workbook = workbook_file(report_dir, data.as_of)
     workbook_ok = report_ok = False
@@ -188,7 +190,8 @@ def after_publish(engine: sa.Engine, as_of: date, run_id: str, report_dir: Path,
             log.error("%s: %s", as_of, problems[-1])
     return AftercareResult(
         report_path=report, workbook_path=workbook, data_docs_path=checks.data_docs_path,
-        failed_expectations=checks.failed, problems=problems, report_written=report_ok,
+        failed_expectations=checks.failed, accepted_expectations=checks.acknowledged,
+        problems=problems, report_written=report_ok,
         workbook_written=workbook_ok,
         data_docs_written=docs is not None and checks.data_docs_path is not None,
         open_issues_by_rule=[
@@ -201,6 +204,28 @@ def after_publish(engine: sa.Engine, as_of: date, run_id: str, report_dir: Path,
         expectations_passed=sum(o.success for o in checks.outcomes),
         expectations_total=len(checks.outcomes),
     )
+
+
+def _checks(engine: sa.Engine, as_of: date, docs: Path | None, report_dir: Path,
+            problems: list[str], *, volume_tolerance: float
+            ) -> tuple[ExpectationsResult, Path | None]:
+    """The checkpoint of batch `as_of` and the Data Docs folder it wrote (None: not written,
+    the reason added to `problems`). Checks that cannot run are one failed expectation."""
+    try:
+        return run_checkpoint(engine, as_of, docs, volume_tolerance=volume_tolerance), docs
+    except OSError as exc:  # the Data Docs could not be written: check without them
+        problems.append(write_problem("Data Docs", docs or report_dir, exc))
+        log.error("%s: %s", as_of, problems[-1])
+        try:
+            return run_checkpoint(engine, as_of, None, volume_tolerance=volume_tolerance), None
+        except Exception as again:
+            log.exception("expectations checkpoint failed")
+            return ExpectationsResult(as_of=as_of, error=redact(
+                f"{type(again).__name__}: {again}")), None
+    except Exception as exc:  # the checks could not run: report it, carry on
+        log.exception("expectations checkpoint failed")
+        return ExpectationsResult(as_of=as_of,
+                                  error=redact(f"{type(exc).__name__}: {exc}")), docs
 
 
 def _is_latest(engine: sa.Engine, as_of: date) -> bool:

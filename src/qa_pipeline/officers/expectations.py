@@ -31,7 +31,7 @@ import os
 import shutil
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -83,10 +83,16 @@ class Outcome:
     kind: str
     success: bool
     observed: str     # what was found, e.g. "422 rows" or "3 unexpected rows"
+    accepted: str | None = None
+    """A failed check a release acknowledged ("accepted by NAME at release"): still computed
+    and shown, not counted as a failure."""
 
     @property
     def label(self) -> str:
-        return self.name if self.success else f"{self.name} — found {self.observed}"
+        if self.success:
+            return self.name
+        found = f"{self.name} — found {self.observed}"
+        return f"{found} — {self.accepted}" if self.accepted else found
 
 
 @dataclass
@@ -99,14 +105,42 @@ class ExpectationsResult:
     @property
     def failed(self) -> list[str]:
         """Human-readable names of the failed expectations (empty: all passed)."""
-        out = [o.label for o in self.outcomes if not o.success]
+        out = [o.label for o in self.outcomes if not o.success and not o.accepted]
         if self.error:
             out.insert(0, f"the expectations checkpoint did not run: {self.error}")
         return out
 
     @property
+    def acknowledged(self) -> list[str]:
+        """The failed checks a release acknowledged, with who accepted them."""
+        return [o.label for o in self.outcomes if not o.success and o.accepted]
+
+    @property
     def success(self) -> bool:
         return not self.failed
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """What `qa-pipeline release` acknowledges: the volume checks of the extracts whose row
+    drop held the batch (`batch_hold.reason`), accepted by the officer who released it."""
+
+    by: str
+    extracts: tuple[str, ...]
+
+    @property
+    def note(self) -> str:
+        return f"accepted by {self.by} at release"
+
+    def apply(self, result: ExpectationsResult) -> ExpectationsResult:
+        """The result with those extracts' failed volume checks marked accepted; every other
+        check (another extract's volume, the other expectations) counts as before."""
+        tables = {staged_table_name(e) for e in self.extracts}
+        result.outcomes = [
+            replace(o, accepted=self.note)
+            if o.kind == "volume" and o.table in tables and not o.success else o
+            for o in result.outcomes]
+        return result
 
 
 def _sql(engine: sa.Engine, stmt: sa.Select[Any]) -> str:

@@ -615,8 +615,14 @@ def _expectations_section(result: ExpectationsResult | None, out_dir: Path) -> s
     if failed:
         head += ('<h3>Failed checks</h3><ul>'
                  + "".join(f'<li class="worse">{e(f)}</li>' for f in failed) + "</ul>")
+    if result.acknowledged:
+        head += ('<h3>Accepted at release</h3><p class="muted">Still checked, not counted as '
+                 'failed: the row drop that held the batch, accepted by the officer who '
+                 'released it.</p><ul>'
+                 + "".join(f"<li>{e(a)}</li>" for a in result.acknowledged) + "</ul>")
     rows = [[e(o.table), e(o.kind), e(o.name),
              '<span class="better">passed</span>' if o.success
+             else e(o.accepted) if o.accepted
              else '<span class="worse">failed</span>', e(o.observed)]
             for o in result.outcomes]
     return head + ("<details><summary>All checks</summary>"

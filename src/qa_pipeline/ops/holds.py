@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -95,6 +96,21 @@ def hold_batch(engine: Engine, manifest: Manifest, run_id: str, drops: list[Volu
     return RunOutcome(run_id=run_id, status="succeeded_with_issues",
                       exit_code=ExitStatus.ISSUES,
                       message=message)
+
+
+def dropped_extracts(reason: str, extracts: Iterable[str]) -> list[str]:
+    """The extracts whose row drop a hold's `reason` names (`hold_batch` joins one
+    `VolumeDrop.describe` per extract with "; "), among `extracts`, in their order."""
+    parts = reason.split("; ")
+    return [e for e in extracts if any(p.startswith(f"{e} has ") for p in parts)]
+
+
+def held_drops(engine: Engine, hold_id: int, manifest: Manifest) -> list[str]:
+    """The extracts of a held batch whose row drop caused its hold (as the hold recorded)."""
+    with engine.connect() as conn:
+        reason = conn.execute(sa.select(batch_hold.c.reason)
+                              .where(batch_hold.c.hold_id == hold_id)).scalar()
+    return dropped_extracts(reason or "", manifest.extracts)
 
 
 def held_manifest(engine: Engine, as_of: date) -> tuple[int, Manifest]:

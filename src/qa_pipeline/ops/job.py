@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -38,7 +38,7 @@ from qa_pipeline.load.publish import (
     start_run,
 )
 from qa_pipeline.ops.exits import ExitStatus
-from qa_pipeline.ops.holds import held_manifest, hold_batch, volume_drops
+from qa_pipeline.ops.holds import held_drops, held_manifest, hold_batch, volume_drops
 from qa_pipeline.ops.locking import run_lock
 from qa_pipeline.ops.settings import Settings, load_settings, using
 from qa_pipeline.ops.work_folders import (
@@ -163,9 +163,12 @@ def publish_or_hold(engine: Engine, manifest: Manifest, run_id: str, settings: S
         note=redelivery_note(engine, manifest), keep_batches=settings.keep_batches), False
 
 
-def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settings) -> None:
+def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settings,
+              released: tuple[str, list[str]] | None = None) -> None:
     """After a publish: data checks on the published tables, the report and the worklists
     (`qa_pipeline.officers.aftercare`); failed checks mark the run succeeded_with_issues.
+    `released` (who, the extracts whose drop held the batch): a release acknowledges those
+    extracts' volume checks, named in the run's message as accepted by that officer.
 
     The batch is committed by now: nothing here may turn it into a failed run. A report,
     workbook or Data Docs that cannot be written (no permission, disk full), or after-publish
@@ -175,13 +178,17 @@ def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settin
         return
     failed: list[str] = []
     problems: list[str] = []
+    accepted: list[str] = []
     try:
         from qa_pipeline.officers.aftercare import (
             after_publish,  # Great Expectations and matplotlib
         )
+        from qa_pipeline.officers.expectations import Acknowledgement
 
         care = after_publish(engine, as_of, result.outcome.run_id, settings.reports,
-                             volume_tolerance=settings.volume_drop_threshold)
+                             volume_tolerance=settings.volume_drop_threshold,
+                             acknowledge=None if released is None else Acknowledgement(
+                                 released[0], tuple(released[1])))
     except Exception as exc:  # the database went away, a bug: the batch stays published
         problems.append(redact(f"the after-publish checks and report did not complete: "
                                f"{type(exc).__name__}: {mask_url(str(exc))}"))
@@ -189,6 +196,7 @@ def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settin
         docs_missing = True
     else:
         failed, problems = care.failed_expectations, care.problems
+        accepted = care.accepted_expectations
         docs_missing = not care.data_docs_written
         # (the run summary prints both; a file that is missing is named as such)
         result.summary_markdown = care.summary_markdown
@@ -199,12 +207,12 @@ def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settin
                                 else f"not written ({care.workbook_path})")
     try:
         result.outcome = record_checks(engine, result.outcome, failed, problems,
-                                       rebuild=docs_missing)
+                                       rebuild=docs_missing, accepted=accepted)
     except Exception:  # the database is gone now; the published batch is not undone
         log.exception("%s: could not record the after-publish outcome", as_of)
         if failed or problems:
             message = _aftercare_message(result.outcome.message, failed, problems,
-                                         docs_missing)
+                                         docs_missing, accepted)
             result.outcome = RunOutcome(result.outcome.run_id, "succeeded_with_issues",
                                         ExitStatus.ISSUES, message)
     result.failed_checks = failed
@@ -216,8 +224,11 @@ def _quotes_nothing(exc: BaseException) -> bool:
 
 
 def _aftercare_message(message: str, failed: list[str], problems: list[str],
-                       rebuild: bool = False) -> str:
-    """The run's message with what went wrong after the publish, redacted and bounded."""
+                       rebuild: bool = False, accepted: Sequence[str] = ()) -> str:
+    """The run's message with what went wrong after the publish (and the checks a release
+    accepted), redacted and bounded."""
+    if accepted:
+        message = f"{message}; data checks accepted: {'; '.join(accepted)}"
     if failed:
         message = f"{message}; data checks failed: {'; '.join(failed)}"
     if problems:
@@ -228,19 +239,23 @@ def _aftercare_message(message: str, failed: list[str], problems: list[str],
 
 
 def record_checks(engine: Engine, outcome: RunOutcome, failed: list[str],
-                  problems: list[str] | None = None, *, rebuild: bool = False) -> RunOutcome:
+                  problems: list[str] | None = None, *, rebuild: bool = False,
+                  accepted: Sequence[str] = ()) -> RunOutcome:
     """A failed data check on the published tables, or a report / worklists / Data Docs that
     could not be written (`problems`), marks the run succeeded_with_issues (exit 3) and says
-    so in its message; `rebuild`: the Data Docs are missing too (`report --check`)."""
-    if not failed and not problems:
+    so in its message; `rebuild`: the Data Docs are missing too (`report --check`). Checks a
+    release `accepted` are named in the message and leave the status as it was."""
+    if not failed and not problems and not accepted:
         return outcome
-    message = _aftercare_message(outcome.message, failed, list(problems or []), rebuild)
+    message = _aftercare_message(outcome.message, failed, list(problems or []), rebuild,
+                                 accepted)
+    status, code = ((outcome.status, outcome.exit_code) if not failed and not problems
+                    else ("succeeded_with_issues", ExitStatus.ISSUES))
     with engine.begin() as conn:
         conn.execute(pipeline_run.update().where(pipeline_run.c.run_id == outcome.run_id)
-                     .values(status="succeeded_with_issues", exit_code=ExitStatus.ISSUES,
-                             message=message))
-    log.warning("%s", message)
-    return RunOutcome(outcome.run_id, "succeeded_with_issues", ExitStatus.ISSUES, message)
+                     .values(status=status, exit_code=code, message=message))
+    (log.warning if code != ExitStatus.OK else log.info)("%s", message)
+    return RunOutcome(outcome.run_id, status, code, message)
 
 
 def check_site_files(settings: Settings) -> None:
@@ -460,6 +475,7 @@ def _release(as_of: date, by: str, settings: Settings) -> RunOutcome:
         with run_lock(engine, settings.lock_timeout_seconds):
             upgrade(engine)
             hold_id, manifest = held_manifest(engine, as_of)
+            dropped = held_drops(engine, hold_id, manifest)  # acknowledged by the release
             run_id = start_run(engine, as_of, manifest.batch_path)
             try:
                 outcome = publish_with_retry(
@@ -473,7 +489,7 @@ def _release(as_of: date, by: str, settings: Settings) -> RunOutcome:
                 raise
             shutil.rmtree(manifest.work_dir, ignore_errors=True)
             result = BatchResult(as_of.isoformat(), manifest.batch_path, outcome, manifest)
-            aftercare(engine, result, as_of, settings)
+            aftercare(engine, result, as_of, settings, released=(by, dropped))
             assert result.outcome is not None
             return result.outcome
     finally:
