@@ -66,7 +66,7 @@ def test_issues_filters_and_csv(db: str, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["issues", "--db", db, "--rule", "no.such.rule"]) == 2
     assert "unknown rule id" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        main(["issues", "--db", db, "--status", "resolved"])
+        main(["issues", "--db", db, "--status", "fixed"])
     assert exc.value.code == 2
 
 
@@ -98,3 +98,84 @@ def test_an_unknown_team_is_a_usage_error_naming_the_known_ones(
         assert "0069, T2" in captured.err  # the known teams, named
     assert [r["team_id"] for r in _csv(capsys, "--db", db_url, "--team", "0069")] == ["0069"]
     assert _csv(capsys, "--db", db_url, "--team", "T2") == []  # known, and no issues
+
+
+@pytest.fixture
+def nights(db_url: str, tmp_path: Path) -> str:
+    """Four batches: PERSISTING (V1) in the first three, gone from the fourth; NEW (FR1) in
+    the first, gone from the second, back in the third and fourth."""
+    for as_of, v1, fr1 in ((date(2026, 11, 22), True, True), (date(2026, 11, 23), True, False),
+                           (date(2026, 11, 24), True, True), (date(2026, 11, 25), False, True)):
+        data = base()
+        if v1:
+            data["cin_reviews"][0]["child_participated"] = "MAYBE"
+        if fr1:
+            data["fit_referrals"][0]["outcome_achieved"] = FORMULA
+        run_path(write_batch(tmp_path / "landing", data, as_of=as_of), db_url)
+    return db_url
+
+
+def _resolved(capsys: pytest.CaptureFixture[str], *args: str) -> list[tuple[str, ...]]:
+    return [(r["resolved_in"], r["rule_id"], r["first_seen"], r["last_seen"])
+            for r in _csv(capsys, "--status", "resolved", *args)]
+
+
+def test_resolved_issues_of_the_latest_batch_and_since_a_date(
+        nights: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlalchemy as sa
+
+    from qa_pipeline.load.db import make_engine
+
+    v1 = ("2026-11-25", PERSISTING, "2026-11-22", "2026-11-24")
+    fr1 = ("2026-11-23", NEW, "2026-11-22", "2026-11-22")
+    # without --since: the latest batch against the one before, exactly the view
+    assert _resolved(capsys, "--db", nights) == [v1]
+    with make_engine(nights).connect() as conn:
+        view = conn.execute(sa.text("SELECT resolved_in, rule_id, first_seen, last_seen "
+                                    "FROM dq_issue_resolved")).all()
+    assert [tuple(str(v) for v in r) for r in view] == [v1]
+    # --since: every published batch on or after the date, each against the one before
+    assert _resolved(capsys, "--db", nights, "--since", "2026-11-22") == [v1, fr1]
+    assert _resolved(capsys, "--db", nights, "--since", "2026-11-23") == [v1, fr1]
+    assert _resolved(capsys, "--db", nights, "--since", "2026-11-24") == [v1]
+    assert _resolved(capsys, "--db", nights, "--since", "2026-11-26") == []
+    assert _resolved(capsys, "--db", nights, "--since", "2026-11-01", "--rule", NEW) == [fr1]
+    rows = _csv(capsys, "--db", nights, "--status", "resolved", "--since", "2026-11-01")
+    assert list(rows[0]) == ["resolved_in", "team_id", "extract", "record_id", "child_id",
+                             "rule_id", "severity", "first_seen", "last_seen", "column_name",
+                             "value", "message"]
+    fr1_row = next(r for r in rows if r["rule_id"] == NEW)
+    assert fr1_row["value"] == "'" + FORMULA  # neutralised for spreadsheets
+    team = fr1_row["team_id"]
+    assert team and team != next(r for r in rows if r["rule_id"] == PERSISTING)["team_id"]
+    assert _resolved(capsys, "--db", nights, "--since", "2026-11-01", "--team", team) == [fr1]
+    assert main(["issues", "--db", nights, "--status", "resolved", "--team", "T9"]) == 2
+    assert "unknown team 'T9'" in capsys.readouterr().err
+
+    assert main(["issues", "--db", nights, "--status", "resolved", "--since",
+                 "2026-11-23"]) == 0
+    out = capsys.readouterr().out
+    assert PERSISTING in out and NEW in out
+    assert ("2 issue(s) resolved in the batches from 2026-11-23 to 2026-11-25, each against "
+            "the batch before") in out
+    assert main(["issues", "--db", nights, "--status", "resolved"]) == 0
+    assert "1 issue(s) resolved in batch 2026-11-25 (gone since the previous batch)" in \
+        capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--since", "2026-11-23"], "--since DATE limits the resolved issues"),
+    (["--status", "new", "--since", "2026-11-23"], "use it with --status resolved"),
+    (["--status", "resolved", "--include-accepted"], "--include-accepted is for open issues"),
+])
+def test_options_that_do_not_go_together_are_a_usage_error(
+        db: str, args: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["issues", "--db", db, *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and says in captured.err
+
+
+def test_since_must_be_a_date(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["issues", "--db", db, "--status", "resolved", "--since", "25/11/2026"])
+    assert exc.value.code == 2

@@ -8,6 +8,8 @@ creates a database. Each takes `--db URL`, `--config FILE` and `-v` (`cli_common
 
     qa-pipeline issues [--team T] [--rule R] [--status new|persisting] [--include-accepted]
                        [--format table|csv]
+    qa-pipeline issues --status resolved [--since YYYY-MM-DD] [--team T] [--rule R]
+                       [--format table|csv]
     qa-pipeline exceptions add --rule R --extract E [--record ID] --reason TEXT --by NAME
                        [--expires YYYY-MM-DD]
     qa-pipeline exceptions list [--all]
@@ -58,6 +60,10 @@ ISSUE_FIELDS = published()["dq_issue_latest"].pick(
     "first_seen", "age_days", "column_name", "value", "message", "guidance")
 """The columns of dq_issue_latest that `qa-pipeline issues` shows, in its order (a name the
 declaration does not have is refused when the module loads)."""
+RESOLVED_FIELDS = published()["dq_issue_resolved"].pick(
+    "resolved_in", "team_id", "extract", "record_id", "child_id", "rule_id", "severity",
+    "first_seen", "last_seen", "column_name", "value", "message")
+"""The columns of dq_issue_resolved that `qa-pipeline issues --status resolved` shows."""
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]],
@@ -86,14 +92,47 @@ def _known_teams(engine: Any, issues: Sequence[Any]) -> set[str]:
         i.team_id for i in issues if i.team_id}
 
 
+def _combination_problem(args: argparse.Namespace) -> str | None:
+    """Why the options given do not go together (None: they do)."""
+    if args.since is not None and args.status != "resolved":
+        return ("--since DATE limits the resolved issues: use it with --status resolved "
+                "(open issues are always those of the latest batch)")
+    if args.status == "resolved" and args.include_accepted:
+        return ("--include-accepted is for open issues; --status resolved lists every "
+                "resolved issue, covered by an exception or not")
+    return None
+
+
+def _value(i: Any, f: str) -> str:
+    v = getattr(i, f)
+    return "" if v is None else (v.isoformat() if isinstance(v, date) else str(v))
+
+
+def _write_csv(fields: Sequence[str], items: Sequence[Any]) -> None:
+    from qa_pipeline.officers.worklists import csv_safe
+
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(fields)
+    for i in items:
+        w.writerow([csv_safe(_value(i, f)) for f in fields])
+
+
 def cmd_issues(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
-    from qa_pipeline.officers.issues import filter_issues, load_latest_issues
-    from qa_pipeline.officers.worklists import csv_safe
+    from qa_pipeline.officers.issues import (
+        filter_issues,
+        load_latest_issues,
+        load_resolved_issues,
+    )
 
+    if (problem := _combination_problem(args)) is not None:
+        _err(problem)
+        return ExitStatus.USAGE
     engine = _engine(args)
     issues = load_latest_issues(engine)
+    resolved = (load_resolved_issues(engine, args.since) if args.status == "resolved"
+                else None)
     if args.rule is not None:
         with engine.connect() as conn:
             known = conn.execute(sa.text("SELECT 1 FROM dq_rule WHERE rule_id = :r"),
@@ -102,25 +141,21 @@ def cmd_issues(args: argparse.Namespace) -> int:
             _err(f"unknown rule id {args.rule!r} (see docs/rules.md)")
             return ExitStatus.USAGE
     if args.team is not None and args.team.lower() != "none":
-        known = _known_teams(engine, issues)
+        known = _known_teams(engine, issues) | {
+            r.team_id for r in resolved or [] if r.team_id}
         if args.team not in known:
             shown = ", ".join(sorted(known)) or "none in this batch"
             _err(f"unknown team {args.team!r} (team ids are compared exactly; the teams of the "
                  f"latest batch are: {shown}; 'none' lists the issues no team owns)")
             return ExitStatus.USAGE
+    if resolved is not None:
+        return _print_resolved(args, engine, resolved)
     chosen = filter_issues(issues, team=args.team, rule=args.rule, status=args.status,
                            include_accepted=args.include_accepted)
     fields = ISSUE_FIELDS + (["exception_id"] if args.include_accepted else [])
-
-    def value(i: Any, f: str) -> str:
-        v = getattr(i, f)
-        return "" if v is None else (v.isoformat() if isinstance(v, date) else str(v))
-
+    value = _value
     if args.format == "csv":
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(fields)
-        for i in chosen:
-            w.writerow([csv_safe(value(i, f)) for f in fields])
+        _write_csv(fields, chosen)
         return ExitStatus.OK
     as_of = issues[0].as_of.isoformat() if issues else _latest(engine)
     header = ["team", "extract", "record", "rule", "severity", "status", "first seen", "age",
@@ -136,6 +171,27 @@ def cmd_issues(args: argparse.Namespace) -> int:
     print(f"\n{len(chosen)} issue(s) in batch {as_of} ({new} new, {len(chosen) - new} "
           "persisting)" + ("" if args.include_accepted else
                            f"; {accepted} accepted exception(s) not shown"))
+    return ExitStatus.OK
+
+
+def _print_resolved(args: argparse.Namespace, engine: Any, resolved: Sequence[Any]) -> int:
+    """`issues --status resolved [--since DATE]`: the issues gone since the batch before."""
+    from qa_pipeline.officers.issues import filter_resolved
+
+    chosen = filter_resolved(resolved, team=args.team, rule=args.rule)
+    if args.format == "csv":
+        _write_csv(RESOLVED_FIELDS, chosen)
+        return ExitStatus.OK
+    header = ["resolved in", "team", "extract", "record", "rule", "severity", "first seen",
+              "last seen", "column", "value", "message"]
+    rows = [[_value(i, f) for f in RESOLVED_FIELDS if f != "child_id"] for i in chosen]
+    if rows:
+        _print_table(header, rows, {"value": 24, "message": 70, "column": 24})
+    latest = _latest(engine)
+    where = (f"in the batches from {args.since} to {latest}, each against the batch before"
+             if args.since is not None else f"in batch {latest} (gone since the previous "
+                                                "batch)")
+    print(f"\n{len(chosen)} issue(s) resolved {where}")
     return ExitStatus.OK
 
 
@@ -276,14 +332,20 @@ def add_commands(sub: Any) -> None:
     issues = sub.add_parser(
         "issues", parents=shared, help="list the open issues of the latest batch",
         description="The open issues of the latest published batch (accepted exceptions "
-                    "left out unless --include-accepted).")
+                    "left out unless --include-accepted); with --status resolved, the issues "
+                    "resolved in it (or, with --since, in every batch since a date).")
     issues.add_argument("--team", help="a team id, exactly as in Paris (0069, not 69; an "
                         "unknown team is an error naming the known ones); 'none' for issues "
                         "that no team owns")
     issues.add_argument("--rule", help="a rule id (see docs/rules.md)")
-    issues.add_argument("--status", choices=["new", "persisting"],
+    issues.add_argument("--status", choices=["new", "persisting", "resolved"],
                         help="only issues new in the latest batch, or only those persisting "
-                             "from earlier batches")
+                             "from earlier batches; resolved: the issues of the previous "
+                             "batch that the latest batch no longer has (put right)")
+    issues.add_argument("--since", type=iso_date, default=None, metavar="YYYY-MM-DD",
+                        help="with --status resolved: the issues resolved in every published "
+                             "batch on or after this date, each batch compared with the "
+                             "published batch before it (all batches are kept)")
     issues.add_argument("--include-accepted", action="store_true",
                         help="also list issues covered by an accepted exception")
     issues.add_argument("--format", choices=["table", "csv"], default="table",

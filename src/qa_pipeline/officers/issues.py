@@ -174,18 +174,24 @@ def filter_issues(issues: Iterable[Issue], *, team: str | None = None,
     for i in issues:
         if i.accepted and not include_accepted:
             continue
-        if team is not None:
-            if team.lower() == "none":
-                if i.team_id:
-                    continue
-            elif i.team_id != team:
-                continue
+        if not in_team(i.team_id, team):
+            continue
         if rule is not None and i.rule_id != rule:
             continue
         if status is not None and i.status != status:
             continue
         out.append(i)
     return out
+
+
+def in_team(team_id: str | None, team: str | None) -> bool:
+    """Whether an issue of `team_id` is listed for `team` (None: every team; `none`: the
+    issues that no team owns; else the team id, compared exactly)."""
+    if team is None:
+        return True
+    if team.lower() == "none":
+        return not team_id
+    return team_id == team
 
 
 def team_names(engine: sa.Engine, as_of: date) -> dict[str, str]:
@@ -201,3 +207,98 @@ def team_names(engine: sa.Engine, as_of: date) -> dict[str, str]:
             {"d": as_date(newest)},
         ).all()
     return {str(t): str(n or t) for t, n in rows if t}
+
+
+# --- resolved issues ------------------------------------------------------------------------
+
+RESOLVED_VIEW = published()["dq_issue_resolved"]
+
+
+@dataclass(frozen=True)
+class ResolvedIssue:
+    """An issue of one published batch that the next published batch no longer has: the
+    declared columns of `dq_issue_resolved` (a test checks them against the declaration)."""
+
+    last_seen: date
+    first_seen: date
+    resolved_in: date
+    extract: str
+    record_id: str | None
+    child_id: str | None
+    team_id: str | None
+    rule_id: str
+    severity: str
+    column_name: str | None
+    value: str | None
+    message: str
+
+
+RESOLVED_SQL = """
+WITH batches AS (
+    SELECT as_of, ROW_NUMBER() OVER (ORDER BY as_of) AS seq FROM batch
+),
+pairs AS (
+    SELECT p.as_of AS last_seen, n.as_of AS resolved_in
+    FROM batches p JOIN batches n ON n.seq = p.seq + 1
+),
+keyed AS (
+    SELECT DISTINCT i.extract, COALESCE(i.record_id, '') AS rk, i.rule_id,
+           COALESCE(i.column_name, '') AS ck, b.seq, i.as_of
+    FROM dq_issue i JOIN batches b ON b.as_of = i.as_of
+),
+islands AS (
+    SELECT extract, rk, rule_id, ck, as_of,
+           seq - ROW_NUMBER() OVER (PARTITION BY extract, rk, rule_id, ck ORDER BY seq) AS grp
+    FROM keyed
+),
+spans AS (
+    SELECT extract, rk, rule_id, ck, MIN(as_of) AS first_seen, MAX(as_of) AS last_seen
+    FROM islands GROUP BY extract, rk, rule_id, ck, grp
+)
+SELECT pr.last_seen, s.first_seen, pr.resolved_in, i.extract, i.record_id, i.child_id,
+       i.team_id, i.rule_id, i.severity, i.column_name, i.value, i.message
+FROM dq_issue i
+JOIN pairs pr ON pr.last_seen = i.as_of
+JOIN spans s ON s.extract = i.extract AND s.rk = COALESCE(i.record_id, '')
+    AND s.rule_id = i.rule_id AND s.ck = COALESCE(i.column_name, '')
+    AND s.last_seen = i.as_of
+WHERE pr.resolved_in >= :since
+  AND NOT EXISTS (
+      SELECT 1 FROM dq_issue l
+      WHERE l.as_of = pr.resolved_in
+        AND l.extract = i.extract AND COALESCE(l.record_id, '') = COALESCE(i.record_id, '')
+        AND l.rule_id = i.rule_id AND COALESCE(l.column_name, '') = COALESCE(i.column_name, ''))
+"""
+"""`dq_issue_resolved` for every pair of consecutive published batches, not only the last
+two: the issues of each batch that the next one no longer has, resolved in a batch on or
+after `:since` (`dq_issue` keeps every batch, so this covers all published batches)."""
+
+
+def load_resolved_issues(engine: sa.Engine, since: date | None = None
+                         ) -> list[ResolvedIssue]:
+    """The issues resolved in the latest batch (gone since the previous one, as the view
+    `dq_issue_resolved` holds them), or, with `since`, in every published batch on or after
+    `since`, each against the batch before it. Newest resolution first, then as issues sort.
+    An issue that was fixed, came back and was fixed again is listed once per fix."""
+    latest = latest_batch(engine)
+    stmt = sa.text(RESOLVED_SQL).bindparams(sa.bindparam("since", type_=sa.Date()))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt, {"since": latest if since is None else since}
+                            ).mappings().all()
+    out = []
+    for r in rows:
+        values = {c: r[c] for c in RESOLVED_VIEW.column_names()}
+        for c in ("last_seen", "first_seen", "resolved_in"):
+            values[c] = as_date(values[c])
+        values["team_id"] = values["team_id"] or None
+        out.append(ResolvedIssue(**values))
+    return sorted(out, key=lambda i: (-i.resolved_in.toordinal(), i.team_id or "~",
+                                      SEVERITY_ORDER.get(i.severity, 9), i.extract,
+                                      i.record_id or "", i.rule_id, i.column_name or ""))
+
+
+def filter_resolved(items: Iterable[ResolvedIssue], *, team: str | None = None,
+                    rule: str | None = None) -> list[ResolvedIssue]:
+    """The resolved issues of a team (`in_team`) and / or a rule."""
+    return [i for i in items
+            if in_team(i.team_id, team) and (rule is None or i.rule_id == rule)]
