@@ -62,6 +62,8 @@ def test_guide_steps_run_as_written(tmp_path: Path) -> None:
     assert "held, not published" in out and "exit status 3 (3: held" in out
     assert "exit status 3 (3: a batch is held)" in out
     assert "released by a.officer after a hold" in out and "held batches: 0" in out
+    assert "accepted by a.officer at release" in out  # the row drop that held it
+    assert "published, but a data check other than" not in out  # exit 0
     # 12./13. backups that open
     backups = sorted((tmp_path / "qa" / "backups").glob("*.db"))
     assert len(backups) == 2
@@ -77,9 +79,9 @@ def test_guide_steps_run_as_written(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         results = [conn.execute(q).fetchall() for q in queries]
     runs, extracts, holds, batches = results[:4]
-    # newest first: the release (published; its data checks flag the short extract), the
-    # held run, then the two clean nights
-    assert [r[1] for r in runs] == ["succeeded_with_issues", "succeeded_with_issues",
+    # newest first: the release (published; the volume checks of the short extracts it
+    # accepts), the held run, then the two clean nights
+    assert [r[1] for r in runs] == ["succeeded", "succeeded_with_issues",
                                     "succeeded", "succeeded"]
     assert len({e[1] for e in extracts}) == 12 and {e[0] for e in extracts} == {"2026-11-25"}
     assert [(h[0], h[4], h[6]) for h in holds] == [("2026-11-25", "released", "a.officer")]
