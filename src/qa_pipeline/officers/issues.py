@@ -136,25 +136,6 @@ RESOLVED_VIEW = published()["dq_issue_resolved"]
 RESOLVED_COLUMNS: tuple[str, ...] = tuple(
     c for c in RESOLVED_VIEW.column_names() if c in {f.name for f in fields(ResolvedIssue)})
 """The columns of dq_issue_resolved read into a `ResolvedIssue`, in declared order."""
-_RESOLVED = sa.table(RESOLVED_VIEW.name, *(sa.column(c) for c in RESOLVED_COLUMNS))
-
-
-def load_resolved_issues(engine: sa.Engine) -> list[ResolvedIssue]:
-    """The issues of the previous published batch that the latest one no longer has, sorted
-    like the open issues (team, severity, extract, record, rule)."""
-    require_schema(engine, "dq_issue_resolved")
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(_RESOLVED)).mappings().all()
-    out = []
-    for r in rows:
-        values = _converted(RESOLVED_VIEW, RESOLVED_COLUMNS, r)
-        values["team_id"] = values["team_id"] or None
-        out.append(ResolvedIssue(**values))
-    return sorted(out, key=lambda i: (
-        i.team_id or "~", SEVERITY_ORDER.get(i.severity, 9), i.extract, i.record_id or "",
-        i.rule_id, i.column_name or ""))
-
-
 def previous_batch(engine: sa.Engine, as_of: date) -> date | None:
     """The as_of of the published batch before `as_of`, if there is one."""
     with engine.connect() as conn:
@@ -211,28 +192,6 @@ def team_names(engine: sa.Engine, as_of: date) -> dict[str, str]:
 
 # --- resolved issues ------------------------------------------------------------------------
 
-RESOLVED_VIEW = published()["dq_issue_resolved"]
-
-
-@dataclass(frozen=True)
-class ResolvedIssue:
-    """An issue of one published batch that the next published batch no longer has: the
-    declared columns of `dq_issue_resolved` (a test checks them against the declaration)."""
-
-    last_seen: date
-    first_seen: date
-    resolved_in: date
-    extract: str
-    record_id: str | None
-    child_id: str | None
-    team_id: str | None
-    rule_id: str
-    severity: str
-    column_name: str | None
-    value: str | None
-    message: str
-
-
 RESOLVED_SQL = """
 WITH batches AS (
     SELECT as_of, ROW_NUMBER() OVER (ORDER BY as_of) AS seq FROM batch
@@ -287,9 +246,7 @@ def load_resolved_issues(engine: sa.Engine, since: date | None = None
                             ).mappings().all()
     out = []
     for r in rows:
-        values = {c: r[c] for c in RESOLVED_VIEW.column_names()}
-        for c in ("last_seen", "first_seen", "resolved_in"):
-            values[c] = as_date(values[c])
+        values = _converted(RESOLVED_VIEW, RESOLVED_COLUMNS, r)
         values["team_id"] = values["team_id"] or None
         out.append(ResolvedIssue(**values))
     return sorted(out, key=lambda i: (-i.resolved_in.toordinal(), i.team_id or "~",
