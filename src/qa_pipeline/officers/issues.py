@@ -5,15 +5,18 @@ worklists, the report, the data checks and `qa-pipeline issues` all read them th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from qa_pipeline.load.db import as_date
 from qa_pipeline.spec.published import published
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SEVERITY_ORDER = {"file_error": 0, "error": 1, "warning": 2}
 
@@ -27,11 +30,10 @@ class SchemaMissing(LookupError):
 
 
 @dataclass(frozen=True)
-class Issue:
-    """One row of `dq_issue_latest`: the declared columns (spec/published.yaml) that data
-    officers read; a test checks each field against the declaration."""
+class IssueRow:
+    """What every issue row names, open or resolved: the record, the rule broken, the value
+    and the message (declared columns of dq_issue; a test checks each field)."""
 
-    as_of: date
     extract: str
     record_id: str | None
     child_id: str | None
@@ -41,6 +43,13 @@ class Issue:
     column_name: str | None
     value: str | None
     message: str
+
+
+@dataclass(frozen=True)
+class Issue(IssueRow):
+    """One row of `dq_issue_latest`: an open issue of the latest batch, with its history."""
+
+    as_of: date
     guidance: str | None
     first_seen: date
     status: str
@@ -114,22 +123,13 @@ def load_latest_issues(engine: sa.Engine) -> list[Issue]:
 
 
 @dataclass(frozen=True)
-class ResolvedIssue:
-    """One row of `dq_issue_resolved`: an issue of the previous published batch that the
-    latest batch no longer has (a test checks each field against the declaration)."""
+class ResolvedIssue(IssueRow):
+    """One row of `dq_issue_resolved`: an issue of a published batch that the next one no
+    longer has."""
 
     last_seen: date
     first_seen: date
     resolved_in: date
-    extract: str
-    record_id: str | None
-    child_id: str | None
-    team_id: str | None
-    rule_id: str
-    severity: str
-    column_name: str | None
-    value: str | None
-    message: str
 
 
 RESOLVED_VIEW = published()["dq_issue_resolved"]
@@ -192,45 +192,28 @@ def team_names(engine: sa.Engine, as_of: date) -> dict[str, str]:
 
 # --- resolved issues ------------------------------------------------------------------------
 
-RESOLVED_SQL = """
-WITH batches AS (
-    SELECT as_of, ROW_NUMBER() OVER (ORDER BY as_of) AS seq FROM batch
-),
-pairs AS (
-    SELECT p.as_of AS last_seen, n.as_of AS resolved_in
-    FROM batches p JOIN batches n ON n.seq = p.seq + 1
-),
-keyed AS (
-    SELECT DISTINCT i.extract, COALESCE(i.record_id, '') AS rk, i.rule_id,
-           COALESCE(i.column_name, '') AS ck, b.seq, i.as_of
-    FROM dq_issue i JOIN batches b ON b.as_of = i.as_of
-),
-islands AS (
-    SELECT extract, rk, rule_id, ck, as_of,
-           seq - ROW_NUMBER() OVER (PARTITION BY extract, rk, rule_id, ck ORDER BY seq) AS grp
-    FROM keyed
-),
-spans AS (
-    SELECT extract, rk, rule_id, ck, MIN(as_of) AS first_seen, MAX(as_of) AS last_seen
-    FROM islands GROUP BY extract, rk, rule_id, ck, grp
-)
-SELECT pr.last_seen, s.first_seen, pr.resolved_in, i.extract, i.record_id, i.child_id,
-       i.team_id, i.rule_id, i.severity, i.column_name, i.value, i.message
-FROM dq_issue i
-JOIN pairs pr ON pr.last_seen = i.as_of
-JOIN spans s ON s.extract = i.extract AND s.rk = COALESCE(i.record_id, '')
-    AND s.rule_id = i.rule_id AND s.ck = COALESCE(i.column_name, '')
-    AND s.last_seen = i.as_of
-WHERE pr.resolved_in >= :since
-  AND NOT EXISTS (
-      SELECT 1 FROM dq_issue l
-      WHERE l.as_of = pr.resolved_in
-        AND l.extract = i.extract AND COALESCE(l.record_id, '') = COALESCE(i.record_id, '')
-        AND l.rule_id = i.rule_id AND COALESCE(l.column_name, '') = COALESCE(i.column_name, ''))
-"""
-"""`dq_issue_resolved` for every pair of consecutive published batches, not only the last
-two: the issues of each batch that the next one no longer has, resolved in a batch on or
-after `:since` (`dq_issue` keeps every batch, so this covers all published batches)."""
+KEY = ("extract", "record_id", "rule_id", "column_name")
+"""What makes issue rows of different batches the same issue."""
+
+
+def resolutions(batches: Sequence[date], keys: pl.DataFrame, since: date) -> pl.DataFrame:
+    """Each run of consecutive published batches in which an issue was present and after
+    which it was gone: its KEY, first_seen, last_seen and resolved_in (the next batch), for
+    the runs resolved in a batch on or after `since`. `keys`: distinct (as_of, *KEY)."""
+    import polars as pl
+
+    seq = pl.DataFrame({"as_of": list(batches), "seq": range(len(batches))},
+                       schema={"as_of": pl.Date, "seq": pl.Int64})
+    runs = (keys.join(seq, on="as_of").sort([*KEY, "seq"], nulls_last=True)
+            # within a run the batch number rises by one a row: seq - row number is constant
+            .with_columns((pl.col("seq") - pl.int_range(pl.len()).over(KEY))
+                          .alias("run"))
+            .group_by([*KEY, "run"])
+            .agg(pl.col("as_of").min().alias("first_seen"), pl.col("seq").max().alias("seq")))
+    after = seq.with_columns(pl.col("as_of").alias("last_seen"),
+                             pl.col("as_of").shift(-1).alias("resolved_in")).drop("as_of")
+    return (runs.join(after, on="seq").filter(pl.col("resolved_in") >= since)
+            .select(*KEY, "first_seen", "last_seen", "resolved_in"))
 
 
 def load_resolved_issues(engine: sa.Engine, since: date | None = None
@@ -239,19 +222,43 @@ def load_resolved_issues(engine: sa.Engine, since: date | None = None
     `dq_issue_resolved` holds them), or, with `since`, in every published batch on or after
     `since`, each against the batch before it. Newest resolution first, then as issues sort.
     An issue that was fixed, came back and was fixed again is listed once per fix."""
+
+    from qa_pipeline.load.db import batch, dq_issue
+
     latest = latest_batch(engine)
-    stmt = sa.text(RESOLVED_SQL).bindparams(sa.bindparam("since", type_=sa.Date()))
+    details = [c for c in RESOLVED_COLUMNS if c not in (*KEY, "first_seen", "last_seen",
+                                                           "resolved_in")]
     with engine.connect() as conn:
-        rows = conn.execute(stmt, {"since": latest if since is None else since}
-                            ).mappings().all()
+        batches = [as_date(d) for d in conn.execute(
+            sa.select(batch.c.as_of).order_by(batch.c.as_of)).scalars()]
+        keys = conn.execute(sa.select(dq_issue.c.as_of, *(dq_issue.c[k] for k in KEY))
+                            .distinct()).all()
+        gone = resolutions(batches, _frame(keys, ("as_of", *KEY)),
+                           latest if since is None else since)
+        rows = conn.execute(sa.select(dq_issue.c.as_of, *(dq_issue.c[c] for c in (*KEY, *details)))
+                            .where(dq_issue.c.as_of.in_(gone["last_seen"].unique().to_list()))
+                            ).all() if gone.height else []
+    found = _frame(rows, ("as_of", *KEY, *details)).rename({"as_of": "last_seen"})
+    joined = gone.join(found, on=["last_seen", *KEY], nulls_equal=True).unique(
+        ["last_seen", *KEY], keep="first", maintain_order=True)
     out = []
-    for r in rows:
+    for r in joined.iter_rows(named=True):
         values = _converted(RESOLVED_VIEW, RESOLVED_COLUMNS, r)
         values["team_id"] = values["team_id"] or None
         out.append(ResolvedIssue(**values))
     return sorted(out, key=lambda i: (-i.resolved_in.toordinal(), i.team_id or "~",
                                       SEVERITY_ORDER.get(i.severity, 9), i.extract,
                                       i.record_id or "", i.rule_id, i.column_name or ""))
+
+
+def _frame(rows: Sequence[Any], names: Sequence[str]) -> pl.DataFrame:
+    """Database rows as a frame: `as_of` a date, every other column text."""
+    import polars as pl
+
+    return pl.DataFrame([(as_date(r[0]), *(None if v is None else str(v) for v in r[1:]))
+                         for r in rows],
+                        schema={"as_of": pl.Date, **dict.fromkeys(names[1:], pl.String)},
+                        orient="row")
 
 
 def filter_resolved(items: Iterable[ResolvedIssue], *, team: str | None = None,
