@@ -132,3 +132,21 @@ def write_batch(root: Path, data: dict[str, list[Row]], as_of: date = AS_OF,
             (folder / f"{name}.csv").write_bytes(
                 csv_text(rows).encode(encoding, errors="surrogateescape"))
     return folder
+
+
+def plant_defects(data: dict[str, list[Row]], defects: set[str]) -> None:
+    """Add a second CIN review V2 and plant the lifecycle tests' defects by letter: A V1's
+    child_participated, B FR1's tasks_outcomes_defined, C a Saturday conference (warning),
+    D V2's progress_recorded, E CP1's category."""
+    v2 = dict(data["cin_reviews"][0], review_id="V2", review_date="15/10/2024")
+    data["cin_reviews"].append(v2)
+    planted: dict[str, tuple[Row, str, str]] = {
+        "A": (data["cin_reviews"][0], "child_participated", "MAYBE"),
+        "B": (data["fit_referrals"][0], "tasks_outcomes_defined", "MAYBE"),
+        "C": (data["cp_conferences"][0], "conference_date", "18/05/2024"),  # a Saturday
+        "D": (v2, "progress_recorded", "MAYBE"),
+        "E": (data["cp_plans"][0], "category", "BOGUS"),
+    }
+    for letter in defects:
+        row, column, value = planted[letter]
+        row[column] = value

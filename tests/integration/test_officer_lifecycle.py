@@ -21,7 +21,7 @@ from qa_pipeline.officers.exceptions import add_exception
 from qa_pipeline.officers.issues import filter_issues, load_latest_issues
 from qa_pipeline.officers.report import counts_by_rule, counts_by_team, gather
 from qa_pipeline.ops.job import run_path
-from tests.batch_builder import base, write_batch
+from tests.batch_builder import base, plant_defects, write_batch
 
 B1, B2, B3 = date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)
 A = ("V1", "cin_reviews.child_participated.invalid_flag")
@@ -32,16 +32,7 @@ D = ("V2", "cin_reviews.progress_recorded.invalid_flag")
 
 def _batch(root: Path, as_of: date, defects: set[str]) -> Path:
     data = base()
-    v2 = dict(data["cin_reviews"][0], review_id="V2", review_date="15/10/2024")
-    data["cin_reviews"].append(v2)
-    if "A" in defects:
-        data["cin_reviews"][0]["child_participated"] = "MAYBE"
-    if "B" in defects:
-        data["fit_referrals"][0]["tasks_outcomes_defined"] = "MAYBE"
-    if "C" in defects:
-        data["cp_conferences"][0]["conference_date"] = "18/05/2024"  # a Saturday
-    if "D" in defects:
-        v2["progress_recorded"] = "MAYBE"
+    plant_defects(data, defects)
     return write_batch(root, data, as_of=as_of)
 
 

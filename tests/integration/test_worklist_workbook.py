@@ -23,7 +23,7 @@ from qa_pipeline.officers.worklists import (
     write_workbook,
 )
 from qa_pipeline.ops.job import run_path
-from tests.batch_builder import AS_OF, base, write_batch
+from tests.batch_builder import AS_OF, base, plant_defects, write_batch
 
 INJECTIONS = {  # (extract, row, column) -> a value a spreadsheet would evaluate
     ("fit_referrals", 0, "outcome_achieved"): '=HYPERLINK("http://example.invalid","x")',
@@ -170,18 +170,7 @@ def _night(root: Path, as_of: date) -> Path:
     ]
     data["fit_referrals"][0]["team_id"] = "0069"
     data["cp_conferences"][0]["team_id"] = "T3"
-    v2 = dict(data["cin_reviews"][0], review_id="V2", review_date="15/10/2024")
-    data["cin_reviews"].append(v2)
-    if "A" in defects:
-        data["cin_reviews"][0]["child_participated"] = "MAYBE"
-    if "B" in defects:
-        data["fit_referrals"][0]["tasks_outcomes_defined"] = "MAYBE"
-    if "C" in defects:
-        data["cp_conferences"][0]["conference_date"] = "18/05/2024"  # a Saturday
-    if "D" in defects:
-        v2["progress_recorded"] = "MAYBE"
-    if "E" in defects:
-        data["cp_plans"][0]["category"] = "BOGUS"
+    plant_defects(data, defects)
     return write_batch(root, data, as_of=as_of)
 
 
