@@ -143,7 +143,7 @@ def test_summary_markdown(sqlite_checked: Checked) -> None:
     assert sqlite_checked.run_id in md
     assert "| extract | status | read | loaded | quarantined | warnings |" in md
     assert "| referrals | loaded |" in md
-    assert "**Open issues:**" in md and f"resolved since {D1}" in md
+    assert "**Open issues (records to fix):**" in md and f"resolved since {D1}" in md
     assert VOLUME in md
     assert str(sqlite_checked.result.report_path) in md
     assert str(sqlite_checked.result.workbook_path) in md

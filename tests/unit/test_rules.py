@@ -191,7 +191,12 @@ def test_rule_fails_bad_row_and_passes_good_row(rule: Rule, tmp_path: Path) -> N
         assert loaded[rule.extract] == bad_row - n_quarantined
         assert n_quarantined >= 1
     else:
-        assert loaded[rule.extract] == bad_row
+        # A warning quarantines nothing: the row loads unless another rule's error hit it
+        # (a dependent assessment whose new child differs from its referral's child, say).
+        assert loaded[rule.extract] == bad_row - n_quarantined
+        assert not extract_issues.filter(
+            (pl.col("source_row") == bad_row) & (pl.col("severity") == "error")
+            & (pl.col("rule_id") == rule.rule_id)).height
 
 
 def test_every_rule_kind_has_a_mutation() -> None:
@@ -231,21 +236,37 @@ def test_sensitive_value_withheld(tmp_path: Path) -> None:
     assert row["value"] is None
 
 
-def test_cascade_reference_quarantined(tmp_path: Path) -> None:
-    """A bad child quarantines the rows that hang off it, each under reference_quarantined."""
+def test_dependent_rows_are_loaded_with_their_root_cause(tmp_path: Path) -> None:
+    """A bad child is quarantined; the rows that refer to it are loaded, each listed once as a
+    warning naming the child's own fault (extracts.md "Severity", version 1.1)."""
     data = base()
     data["persons"][0]["sex"] = "X"  # child 000101 quarantined
     issues, loaded = _stage(tmp_path, data)
-    cascaded = issues.filter(pl.col("rule_id").str.ends_with("reference_quarantined"))
-    assert set(cascaded["extract"]) >= {"relationships", "referrals", "fit_referrals"}
-    # assessments of the child hang off both the child and the (now quarantined) referral
-    assert "assessments.referral_id.reference_quarantined" in set(cascaded["rule_id"])
-    assert loaded["referrals"] == 1
+    base_rows = {n: len(rows) for n, rows in base().items()}
+    assert loaded["persons"] == base_rows["persons"] - 1
+    assert issues.filter(pl.col("severity") == "error")["rule_id"].to_list() == [
+        "persons.sex.unknown_code"]
+    dependent = issues.filter(pl.col("rule_id").str.ends_with("reference_quarantined"))
+    assert set(dependent["severity"]) == {"warning"}
+    assert set(dependent["root_rule_id"]) == {"persons.sex.unknown_code"}
+    assert set(dependent["root_record_id"]) == {"000101"}
+    # The child's referrals, relationships and FIT referral are loaded; the referral of
+    # another child, and what hangs off a loaded (dependent) referral, are ordinary rows.
+    assert {n: loaded[n] for n in ("referrals", "relationships", "fit_referrals",
+                                   "assessments")} == {
+        n: base_rows[n] for n in ("referrals", "relationships", "fit_referrals", "assessments")}
+    assert "assessments.referral_id.reference_quarantined" not in set(dependent["rule_id"])
+    per_record = dependent.group_by("extract", "record_id").len()
+    assert per_record["len"].max() == 1  # listed once per row and reference
+    # The issues of other rows carry no root cause.
+    assert issues.filter(~pl.col("rule_id").str.ends_with("reference_quarantined"))[
+        "root_rule_id"].null_count() == issues.height - dependent.height
 
 
 def test_reference_to_a_duplicated_key_finds_the_loaded_copy(tmp_path: Path) -> None:
     """The second copy of a key is quarantined, the first loads: references to that key
-    resolve (they are not "quarantined"); when every copy is quarantined, they cascade."""
+    resolve (they are not "quarantined"); when every copy is quarantined, they depend on the
+    first copy's fault."""
     data = base()
     data["persons"].append(dict(data["persons"][0]))  # child 000101 twice
     issues, loaded = _stage(tmp_path, data)
@@ -255,9 +276,10 @@ def test_reference_to_a_duplicated_key_finds_the_loaded_copy(tmp_path: Path) -> 
 
     data["persons"][0]["sex"] = "X"  # now the first copy is bad too: no copy loads
     issues, loaded = _stage(tmp_path / "again", data)
-    cascaded = issues.filter(pl.col("rule_id").str.ends_with("reference_quarantined"))
-    assert "referrals.child_id.reference_quarantined" in set(cascaded["rule_id"])
-    assert loaded["referrals"] == 1
+    dependent = issues.filter(pl.col("rule_id") == "referrals.child_id.reference_quarantined")
+    assert dependent.select("record_id", "root_rule_id", "root_record_id").rows() == [
+        ("R1", "persons.sex.unknown_code", "000101")]
+    assert loaded["referrals"] == 2
 
 
 def test_missing_parent_extract_loads_rows_unchecked(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ or input the register refuses, 3 (`report --check`) the data checks failed. None
 creates a database. Each takes `--db URL`, `--config FILE` and `-v` (`cli_common`).
 
     qa-pipeline issues [--team T] [--rule R] [--status new|persisting] [--include-accepted]
-                       [--format table|csv]
+                       [--all] [--format table|csv]
     qa-pipeline issues --status resolved [--since YYYY-MM-DD] [--team T] [--rule R]
                        [--format table|csv]
     qa-pipeline exceptions add --rule R --extract E [--record ID] --reason TEXT --by NAME
@@ -97,6 +97,9 @@ def _combination_problem(args: argparse.Namespace) -> str | None:
     if args.since is not None and args.status != "resolved":
         return ("--since DATE limits the resolved issues: use it with --status resolved "
                 "(open issues are always those of the latest batch)")
+    if args.status == "resolved" and args.all:
+        return ("--all is for open issues (root causes and their dependent rows); --status "
+                "resolved lists every resolved issue")
     if args.status == "resolved" and args.include_accepted:
         return ("--include-accepted is for open issues; --status resolved lists every "
                 "resolved issue, covered by an exception or not")
@@ -120,11 +123,7 @@ def _write_csv(fields: Sequence[str], items: Sequence[Any]) -> None:
 def cmd_issues(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
-    from qa_pipeline.officers.issues import (
-        filter_issues,
-        load_latest_issues,
-        load_resolved_issues,
-    )
+    from qa_pipeline.officers.issues import load_latest_issues, load_resolved_issues
 
     if (problem := _combination_problem(args)) is not None:
         _err(problem)
@@ -150,28 +149,70 @@ def cmd_issues(args: argparse.Namespace) -> int:
             return ExitStatus.USAGE
     if resolved is not None:
         return _print_resolved(args, engine, resolved)
-    chosen = filter_issues(issues, team=args.team, rule=args.rule, status=args.status,
-                           include_accepted=args.include_accepted)
-    fields = ISSUE_FIELDS + (["exception_id"] if args.include_accepted else [])
-    value = _value
+    chosen = _chosen(args, issues)
+    extra = (["exception_id"] if args.include_accepted else []) + (
+        list(ROOT_FIELDS) if args.all else ["dependents"])
     if args.format == "csv":
-        _write_csv(fields, chosen)
+        _write_csv(ISSUE_FIELDS + extra, chosen)
         return ExitStatus.OK
     as_of = issues[0].as_of.isoformat() if issues else _latest(engine)
+    columns = ("team_id", "extract", "record_id", "rule_id", "severity", "status",
+               "first_seen", "age_days", "column_name", "value", "message", *extra)
     header = ["team", "extract", "record", "rule", "severity", "status", "first seen", "age",
-              "column", "value", "message"] + (["exception"] if args.include_accepted else [])
-    rows = [[value(i, f) for f in ("team_id", "extract", "record_id", "rule_id", "severity",
-                                   "status", "first_seen", "age_days", "column_name",
-                                   "value", "message")]
-            + ([value(i, "exception_id")] if args.include_accepted else []) for i in chosen]
+              "column", "value", "message"] + (["exception"] if args.include_accepted else []
+                                              ) + (["root rule", "root record"] if args.all
+                                                   else ["dependents"])
+    rows = [[_value(i, f) for f in columns] for i in chosen]
     if rows:
         _print_table(header, rows, {"value": 24, "message": 70, "column": 24})
+    print(_issues_summary(args, issues, chosen, as_of))
+    return ExitStatus.OK
+
+
+ROOT_FIELDS = published()["dq_issue_latest"].pick("root_rule_id", "root_record_id")
+"""The columns `issues --all` adds: the root cause a dependent row's warning names."""
+
+
+class _Line:
+    """A line of `qa-pipeline issues`: an issue's fields, and (by default, one line per
+    record to fix) how many dependent records it has."""
+
+    def __init__(self, issue: Any, dependents: int = 0) -> None:
+        self.issue, self.dependents = issue, dependents
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.issue, name)
+
+
+def _chosen(args: argparse.Namespace, issues: Sequence[Any]) -> list[_Line]:
+    """The lines to show: by default the root causes (each dependent row's warning counted
+    under the record to fix), with --all every issue; filtered by team, rule and status."""
+    from qa_pipeline.officers.issues import filter_issues, root_causes
+
+    def wanted(items: Sequence[Any]) -> list[Any]:
+        return filter_issues(items, team=args.team, rule=args.rule, status=args.status,
+                             include_accepted=True)
+
+    open_ = filter_issues(issues, include_accepted=args.include_accepted)
+    if args.all:
+        return [_Line(i) for i in wanted(open_)]
+    roots = root_causes(open_)
+    keep = {id(i) for i in wanted([r.issue for r in roots])}
+    return [_Line(r.issue, len(r.dependents)) for r in roots if id(r.issue) in keep]
+
+
+def _issues_summary(args: argparse.Namespace, issues: Sequence[Any], chosen: Sequence[Any],
+                    as_of: str) -> str:
     accepted = sum(i.accepted for i in issues)
     new = sum(i.status == "new" for i in chosen)
-    print(f"\n{len(chosen)} issue(s) in batch {as_of} ({new} new, {len(chosen) - new} "
-          "persisting)" + ("" if args.include_accepted else
-                           f"; {accepted} accepted exception(s) not shown"))
-    return ExitStatus.OK
+    what = "issue(s)" if args.all else "record(s) to fix"
+    line = f"\n{len(chosen)} {what} in batch {as_of} ({new} new, {len(chosen) - new} persisting)"
+    if not args.all:
+        dependents = sum(i.dependents for i in chosen)
+        line += (f"; {dependents} dependent record(s) counted under their root cause "
+                 "(--all lists every issue)")
+    return line + ("" if args.include_accepted else f"; {accepted} accepted exception(s) "
+                   "not shown")
 
 
 def _print_resolved(args: argparse.Namespace, engine: Any, resolved: Sequence[Any]) -> int:
@@ -297,7 +338,7 @@ def _report(args: argparse.Namespace, settings: Any, engine: Any) -> int:
         _err(redact(f"the report of batch {data.as_of} could not be written to {out}: "
                     f"{reason}"))
         return ExitStatus.FAILED
-    print(f"batch {data.as_of}: {len(data.open_issues)} open issue(s)")
+    print(f"batch {data.as_of}: {len(data.root_causes)} open issue(s) (records to fix)")
     print(f"wrote {report}")
     print(f"wrote {workbook}")
     if checks is not None:
@@ -348,6 +389,10 @@ def add_commands(sub: Any) -> None:
                              "published batch before it (all batches are kept)")
     issues.add_argument("--include-accepted", action="store_true",
                         help="also list issues covered by an accepted exception")
+    issues.add_argument("--all", action="store_true",
+                        help="list every issue, the warnings of dependent rows too (by "
+                        "default they are counted under their root cause: one line per "
+                        "record to fix)")
     issues.add_argument("--format", choices=["table", "csv"], default="table",
                         help="a table for the terminal, or CSV for a spreadsheet (table)")
     issues.set_defaults(handler=cmd_issues)

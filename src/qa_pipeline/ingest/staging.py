@@ -28,7 +28,14 @@ from qa_pipeline.ingest.findings import (
     findings_frame,
 )
 from qa_pipeline.ingest.reading import ROW_COLUMN, FileProblem, RawFile, read_text_csv
-from qa_pipeline.ingest.validation import ParentState, ValidationResult, raw, validate_extract
+from qa_pipeline.ingest.validation import (
+    ROOT_RECORD_COL,
+    ROOT_RULE_COL,
+    ParentState,
+    ValidationResult,
+    raw,
+    validate_extract,
+)
 from qa_pipeline.ops.faults import failpoint
 from qa_pipeline.ops.settings import Settings
 from qa_pipeline.privacy.identifying import forbidden_headers, nhs_number_rows
@@ -267,12 +274,14 @@ def _unchecked_reference_findings(result: ValidationResult, e: Extract, as_of: d
 
 def _offered_state(e: Extract, result: ValidationResult) -> ParentState:
     """What a loaded extract offers the extracts that reference it: its loaded rows, the keys
-    of its quarantined rows, and the key it is known to be unique on."""
+    of its quarantined rows with their root causes, and the key it is known to be unique
+    on."""
     return ParentState(
         status="loaded",
         loaded=result.loaded,
         quarantined_keys=result.quarantined_rows.select(
-            [pl.col(raw(k)).alias(k) for k in _offered_keys(e)]),
+            *[pl.col(raw(k)).alias(k) for k in _offered_keys(e)], ROOT_RULE_COL,
+            ROOT_RECORD_COL),
         unique_key=tuple(e.key) if e.unique and all(
             e.columns[k].type == "id" for k in e.key) else (),
         column_types={c.name: c.type for c in e.columns.values()},

@@ -56,6 +56,17 @@ DTYPES: dict[str, pl.DataType] = {
 }
 
 
+ROOT_RULE_COL = "__root_rule_id"
+ROOT_RECORD_COL = "__root_record_id"
+"""A quarantined row's root cause, offered to the rows that refer to it: the first error rule
+it broke (in the contract's rule order) and its record_id."""
+
+
+def ref_roots(index: int) -> tuple[str, str]:
+    """The helper columns holding the root cause a reference found (null unless quarantined)."""
+    return f"__ref{index}_root_rule", f"__ref{index}_root_record"
+
+
 DEFAULT_MAX_FIELD_CHARS = 32_767
 """The longest value a row may carry (Excel's cell limit); configurable."""
 
@@ -109,7 +120,9 @@ class ParentState:
 
     status: str  # loaded | rejected | missing
     loaded: pl.DataFrame | None = None
-    quarantined_keys: pl.DataFrame | None = None  # keys (as delivered) of quarantined rows
+    quarantined_keys: pl.DataFrame | None = None
+    """Keys (as delivered) of the quarantined rows, each with its root cause (ROOT_RULE_COL,
+    ROOT_RECORD_COL)."""
     unique_key: tuple[str, ...] = ()
     """Key columns on which the loaded rows are known to be unique (duplicates are
     quarantined and the key is text as delivered), so no grouping is needed."""
@@ -118,7 +131,8 @@ class ParentState:
 
     def key_status(self, columns: tuple[str, ...], where: Condition | None) -> pl.DataFrame:
         """Every distinct delivered key with what a reference to it finds: ok, wrong_type
-        (loaded, but the `where` condition fails for all its rows) or quarantined. Built once
+        (loaded, but the `where` condition fails for all its rows) or quarantined (with the
+        root cause of its first quarantined row, null otherwise). Built once
         per parent and key, however many extracts refer to it (persons is referred to eight
         times), so each reference is one join (docs/performance.md)."""
         cache_key = (columns, where)
@@ -130,10 +144,15 @@ class ParentState:
             if columns != self.unique_key:
                 loaded = loaded.group_by(cols).agg(pl.col("__where_ok").any())
             loaded = loaded.select(*cols, pl.when(pl.col("__where_ok")).then(pl.lit("ok"))
-                                   .otherwise(pl.lit("wrong_type")).alias(REF_STATUS_COL))
-            quarantined = self.quarantined_keys.select(cols).unique().join(
+                                   .otherwise(pl.lit("wrong_type")).alias(REF_STATUS_COL),
+                                   pl.lit(None, pl.String).alias(ROOT_RULE_COL),
+                                   pl.lit(None, pl.String).alias(ROOT_RECORD_COL))
+            quarantined = self.quarantined_keys.select(
+                *cols, ROOT_RULE_COL, ROOT_RECORD_COL
+            ).unique(subset=cols, keep="first", maintain_order=True).join(
                 loaded, on=cols, how="anti", nulls_equal=False
-            ).with_columns(pl.lit("quarantined").alias(REF_STATUS_COL))
+            ).select(*cols, pl.lit("quarantined").alias(REF_STATUS_COL), ROOT_RULE_COL,
+                     ROOT_RECORD_COL)
             self._key_status[cache_key] = pl.concat([loaded, quarantined])
         return self._key_status[cache_key]
 
@@ -141,13 +160,16 @@ class ParentState:
 def _reference_status(frame: pl.DataFrame, e: Extract, parents: dict[str, ParentState]
                       ) -> tuple[pl.DataFrame, list[int]]:
     """Add one status column per reference: ok, missing, quarantined, wrong_type, or null where
-    the value is blank or the referenced extract was not loaded. Returns the unchecked refs."""
+    the value is blank or the referenced extract was not loaded; and, for a quarantined one,
+    the root cause (`ref_roots`). Returns the unchecked refs."""
     unchecked: list[int] = []
     for i, ref in enumerate(e.references):
         state = parents.get(ref.extract)
         name = ref_status(i)
+        root_rule, root_record = ref_roots(i)
         if state is None or state.status != "loaded" or state.loaded is None:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c)
+                                       for c in (name, root_rule, root_record))
             unchecked.append(i)
             continue
         keys = state.key_status(ref.to_columns, ref.where).rename(
@@ -157,7 +179,9 @@ def _reference_status(frame: pl.DataFrame, e: Extract, parents: dict[str, Parent
         any_null = pl.any_horizontal([pl.col(c).is_null() for c in ref.columns])
         status = (pl.when(any_null).then(None)
                   .otherwise(pl.col(REF_STATUS_COL).fill_null(pl.lit("missing"))))
-        frame = frame.with_columns(joined.select(status.alias(name)).to_series())
+        frame = frame.with_columns(joined.select(
+            status.alias(name), pl.col(ROOT_RULE_COL).alias(root_rule),
+            pl.col(ROOT_RECORD_COL).alias(root_record)))
     return frame, unchecked
 
 
@@ -313,8 +337,22 @@ def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
     keep = ~pl.int_range(pl.len()).is_in(bad_pos.cast(pl.Int64).implode())
     loaded = frame.filter(keep).select([ROW_COLUMN, *e.columns])
     warnings = issues.filter(pl.col("severity") == "warning").height
-    return ValidationResult(loaded, frame.filter(~keep), issues,
+    return ValidationResult(loaded, _with_root_cause(frame, keep, failures, rules, e), issues,
                             frame.height - loaded.height, warnings, unchecked)
+
+
+def _with_root_cause(frame: pl.DataFrame, keep: pl.Expr, failures: pl.DataFrame,
+                     rules: list[Rule], e: Extract) -> pl.DataFrame:
+    """The quarantined rows, each with its root cause: the first error rule it broke, in the
+    contract's rule order (the order docs/rules.md lists them), and its record_id."""
+    order = {r.rule_id: n for n, r in enumerate(rules) if r.severity == "error"}
+    first = failures.filter(pl.col("rule_id").is_in(list(order))).with_columns(
+        pl.col("rule_id").replace_strict(order, return_dtype=pl.Int64).alias("__order")
+    ).sort("index", "__order").unique("index", keep="first").select(
+        pl.col("index").alias("__pos"), pl.col("rule_id").alias(ROOT_RULE_COL))
+    return frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos")).filter(
+        ~keep).join(first, on="__pos", how="left", maintain_order="left").with_columns(
+        record_id_expr(e).alias(ROOT_RECORD_COL)).drop("__pos")
 
 
 def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame:
@@ -369,6 +407,8 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
         *[pl.col(raw(c)) for c in e.columns],
         *[pl.col(c) for c in (*ROW_COLUMN_RULES.values(), FIELD_COUNT_COL)
           if c in frame.columns],
+        *[pl.col(c) for i in range(len(e.references)) for c in ref_roots(i)
+          if c in frame.columns],
     )
     joined = failures.join(meta, on="rule_id", how="left").join(positions, on="index", how="left")
     value = pl.lit(None, dtype=pl.String)
@@ -397,6 +437,14 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
         is_count = pl.col("rule_id") == f"{e.name}.wrong_field_count"
         value = pl.when(is_count).then(
             pl.col(FIELD_COUNT_COL).cast(pl.String) + " fields").otherwise(value)
+    root_rule = root_record = pl.lit(None, dtype=pl.String)
+    for r in rules:
+        if r.kind == "reference_quarantined" and ref_roots(r.params["ref_index"])[0] in \
+                frame.columns:
+            this = pl.col("rule_id") == r.rule_id
+            rule_col, record_col = ref_roots(r.params["ref_index"])
+            root_rule = pl.when(this).then(pl.col(rule_col)).otherwise(root_rule)
+            root_record = pl.when(this).then(pl.col(record_col)).otherwise(root_record)
     return joined.select(
         pl.lit(as_of).alias("as_of"),
         pl.lit(e.name).alias("extract"),
@@ -405,6 +453,8 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
         value.alias("value"),  # cut to VALUE_MAX, length noted, by findings.bound_issues
         "message",
         "source_row",
+        root_rule.alias("root_rule_id"),
+        root_record.alias("root_record_id"),
     ).sort(["source_row", "rule_id"]).cast(ISSUE_SCHEMA)  # type: ignore[arg-type]
 
 

@@ -106,10 +106,12 @@ def summary_markdown(data: ReportData, expectations: ExpectationsResult | None,
                   f"{x['rows_loaded']} | {x['rows_quarantined']} | {x['warnings']} |"
                   for x in data.extracts]
         lines.append("")
-    opened = data.open_issues
+    opened = [rc.issue for rc in data.root_causes]
     new = sum(i.status == "new" for i in opened)
     since = f" since {data.previous_as_of}" if data.previous_as_of else ""
-    lines += [f"**Open issues:** {len(opened)} — {new} new, {len(opened) - new} persisting; "
+    dependents = sum(len(rc.dependents) for rc in data.root_causes)
+    lines += [f"**Open issues (records to fix):** {len(opened)} — {new} new, "
+              f"{len(opened) - new} persisting, with {dependents} dependent records; "
               f"{len(data.resolved)} resolved{since}; {len(data.accepted)} accepted "
               "exceptions not counted.", ""]
     if expectations is None:

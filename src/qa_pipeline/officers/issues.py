@@ -56,10 +56,50 @@ class Issue(IssueRow):
     age_days: int
     exception_id: int | None
     source_row: int | None
+    root_rule_id: str | None = None
+    root_record_id: str | None = None
 
     @property
     def accepted(self) -> bool:
         return self.exception_id is not None
+
+    @property
+    def is_dependent(self) -> bool:
+        """A dependent row's warning: the row is loaded, its parent was quarantined."""
+        return self.root_rule_id is not None
+
+    @property
+    def root_key(self) -> tuple[str, str | None]:
+        """(rule, record) of the root cause this issue is or names."""
+        if self.root_rule_id is not None:
+            return self.root_rule_id, self.root_record_id
+        return self.rule_id, self.record_id
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """One record to fix: an issue that is not a dependent row's warning, with the warnings of
+    the dependent rows that name it as their root cause (fixing it clears them too)."""
+
+    issue: Issue
+    dependents: tuple[Issue, ...] = ()
+
+
+def root_causes(issues: Iterable[Issue]) -> list[RootCause]:
+    """The issues as records to fix, in their order: each dependent row's warning is listed
+    under its root cause, when that is among `issues`; one whose root cause is not (it was
+    left out, accepted, say) stays a line of its own, so nothing is lost."""
+    items = list(issues)
+    roots: dict[tuple[str, str | None], int] = {}
+    for n, i in enumerate(items):
+        if not i.is_dependent:
+            roots.setdefault(i.root_key, n)
+    under: dict[int, list[Issue]] = {}
+    for i in items:
+        if i.is_dependent and i.root_key in roots:
+            under.setdefault(roots[i.root_key], []).append(i)
+    return [RootCause(i, tuple(under.get(n, ()))) for n, i in enumerate(items)
+            if not (i.is_dependent and i.root_key in roots)]
 
 
 def require_schema(engine: sa.Engine, *tables: str) -> None:

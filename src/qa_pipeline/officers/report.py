@@ -39,9 +39,11 @@ from qa_pipeline.load.db import (
 from qa_pipeline.officers.issues import (
     SEVERITY_ORDER,
     Issue,
+    RootCause,
     filter_issues,
     latest_batch,
     load_latest_issues,
+    root_causes,
     team_names,
 )
 from qa_pipeline.privacy.redaction import redact_cut
@@ -128,6 +130,12 @@ class ReportData:
     @property
     def open_issues(self) -> list[Issue]:
         return filter_issues(self.issues)
+
+    @property
+    def root_causes(self) -> list[RootCause]:
+        """The open issues as records to fix: what the counts count (a dependent row's
+        warning is counted under its root cause, not on its own)."""
+        return root_causes(self.open_issues)
 
     @property
     def accepted(self) -> list[Issue]:
@@ -230,8 +238,9 @@ def _extract_order() -> list[str]:
 
 
 def counts_by_rule(data: ReportData) -> list[dict[str, Any]]:
-    """Per rule: open (not accepted) issues of the latest batch, new, persisting, resolved
-    since the previous batch, and accepted exceptions."""
+    """Per rule: open (not accepted) issues of the latest batch as records to fix (root
+    causes), new, persisting, their dependent records, resolved since the previous batch,
+    and accepted exceptions."""
     rows: dict[str, dict[str, Any]] = {}
 
     def row(rule_id: str, extract: str, severity: str) -> dict[str, Any]:
@@ -240,16 +249,17 @@ def counts_by_rule(data: ReportData) -> list[dict[str, Any]]:
             rows[rule_id] = {"rule_id": rule_id, "extract": rule.get("extract", extract),
                              "severity": rule.get("severity", severity),
                              "description": rule.get("description", ""), "open": 0,
-                             "new": 0, "persisting": 0, "resolved": 0, "accepted": 0}
+                             "new": 0, "persisting": 0, "dependent": 0, "resolved": 0,
+                             "accepted": 0}
         return rows[rule_id]
 
-    for i in data.issues:
-        r = row(i.rule_id, i.extract, i.severity)
-        if i.accepted:
-            r["accepted"] += 1
-        else:
-            r["open"] += 1
-            r[i.status] += 1
+    for i in data.accepted:
+        row(i.rule_id, i.extract, i.severity)["accepted"] += 1
+    for rc in data.root_causes:
+        r = row(rc.issue.rule_id, rc.issue.extract, rc.issue.severity)
+        r["open"] += 1
+        r[rc.issue.status] += 1
+        r["dependent"] += len(rc.dependents)
     for x in data.resolved:
         row(x["rule_id"], x["extract"], x["severity"])["resolved"] += 1
     return sorted(rows.values(), key=lambda r: (-r["open"], SEVERITY_ORDER.get(
@@ -257,7 +267,8 @@ def counts_by_rule(data: ReportData) -> list[dict[str, Any]]:
 
 
 def counts_by_team(data: ReportData) -> list[dict[str, Any]]:
-    """Per team (and "no team"): open, new, persisting, resolved, accepted."""
+    """Per team (and "no team"): open (records to fix), new, persisting, their dependent
+    records, resolved, accepted."""
     rows: dict[str | None, dict[str, Any]] = {}
 
     def row(team: str | None) -> dict[str, Any]:
@@ -265,19 +276,19 @@ def counts_by_team(data: ReportData) -> list[dict[str, Any]]:
         if team not in rows:
             rows[team] = {"team_id": team or "", "team_name": data.teams.get(team, "")
                           if team else "(no team)", "open": 0, "new": 0, "persisting": 0,
-                          "resolved": 0, "accepted": 0, "oldest_days": 0}
+                          "dependent": 0, "resolved": 0, "accepted": 0, "oldest_days": 0}
         return rows[team]
 
     for t in data.teams:
         row(t)
-    for i in data.issues:
-        r = row(i.team_id)
-        if i.accepted:
-            r["accepted"] += 1
-        else:
-            r["open"] += 1
-            r[i.status] += 1
-            r["oldest_days"] = max(r["oldest_days"], i.age_days)
+    for i in data.accepted:
+        row(i.team_id)["accepted"] += 1
+    for rc in data.root_causes:
+        r = row(rc.issue.team_id)
+        r["open"] += 1
+        r[rc.issue.status] += 1
+        r["dependent"] += len(rc.dependents)
+        r["oldest_days"] = max(r["oldest_days"], rc.issue.age_days)
     for x in data.resolved:
         row(x["team_id"])["resolved"] += 1
     return sorted(rows.values(), key=lambda r: (r["team_id"] == "", r["team_id"]))
@@ -504,32 +515,37 @@ def _rule_section(data: ReportData) -> str:
     cells = [[f'<code>{e(r["rule_id"])}</code><br><span class="muted">'
               f'{e(r["description"])}</span>', e(r["extract"]),
               f'<span class="sev-{e(r["severity"])}">{e(r["severity"])}</span>',
-              e(r["open"]), e(r["new"]), e(r["persisting"]), e(r["resolved"]),
-              e(r["accepted"])] for r in rows]
+              e(r["open"]), e(r["new"]), e(r["persisting"]), e(r["dependent"]),
+              e(r["resolved"]), e(r["accepted"])] for r in rows]
     tot = ["Total", "", "", *(e(sum(r[k] for r in rows)) for k in (
-        "open", "new", "persisting", "resolved", "accepted"))]
+        "open", "new", "persisting", "dependent", "resolved", "accepted"))]
     since = (f"since the previous batch ({data.previous_as_of})" if data.previous_as_of
              else "(first batch: nothing to compare)")
-    return (f'<p>Open issues of batch {e(data.as_of)}: <b>new</b> first appeared in this '
-            'batch, <b>persisting</b> were already there in the previous one. '
-            f'<b>Resolved</b>: gone {e(since)}. <b>Accepted</b>: covered by an accepted '
-            'exception (not counted as open).</p>'
+    return (f'<p>Open issues of batch {e(data.as_of)}, one per record to fix: <b>new</b> '
+            'first appeared in this batch, <b>persisting</b> were already there in the '
+            'previous one. <b>Dependent</b>: records loaded although the record they refer to '
+            'was quarantined for this fault; they are left out of the indicators that read '
+            'it, and their warnings are counted here, under their root cause, not as open '
+            f'issues of their own. <b>Resolved</b>: gone {e(since)}. <b>Accepted</b>: covered '
+            'by an accepted exception (not counted as open).</p>'
             + _table([("Rule", False), ("Extract", False), ("Severity", False),
                       ("Open", True), ("New", True), ("Persisting", True),
-                      ("Resolved", True), ("Accepted", True)], cells, tot))
+                      ("Dependent", True), ("Resolved", True), ("Accepted", True)],
+                     cells, tot))
 
 
 def _team_section(data: ReportData) -> str:
     rows = counts_by_team(data)
     cells = [[e(r["team_id"] or "—"), e(r["team_name"]), e(r["open"]), e(r["new"]),
-              e(r["persisting"]), e(r["resolved"]), e(r["accepted"]), e(r["oldest_days"])]
-             for r in rows]
+              e(r["persisting"]), e(r["dependent"]), e(r["resolved"]), e(r["accepted"]),
+              e(r["oldest_days"])] for r in rows]
     tot = ["Total", "", *(e(sum(r[k] for r in rows)) for k in (
-        "open", "new", "persisting", "resolved", "accepted")), ""]
-    return ('<p>Each team has its own sheet of the Excel worklists of this batch.</p>'
+        "open", "new", "persisting", "dependent", "resolved", "accepted")), ""]
+    return ('<p>Each team with records to fix has its own sheet of the Excel worklists of '
+            'this batch.</p>'
             + _table([("Team", False), ("Name", False), ("Open", True), ("New", True),
-                      ("Persisting", True), ("Resolved", True), ("Accepted", True),
-                      ("Oldest (days)", True)], cells, tot))
+                      ("Persisting", True), ("Dependent", True), ("Resolved", True),
+                      ("Accepted", True), ("Oldest (days)", True)], cells, tot))
 
 
 def _trend_section(data: ReportData) -> str:
@@ -538,14 +554,33 @@ def _trend_section(data: ReportData) -> str:
     return f'<div class="chart">{issues_chart(data.history)}</div>'
 
 
+DEPENDENTS_SHOWN = 10
+"""How many dependent records the report names beneath a root cause (the worklists list
+them all)."""
+
+
+def dependents_html(rc: RootCause, shown: int = DEPENDENTS_SHOWN) -> str:
+    """"N dependent records", and the first of them, beneath a root cause's record."""
+    if not rc.dependents:
+        return ""
+    names = ", ".join(f"{e(d.extract)} {e(d.record_id)}" for d in rc.dependents[:shown])
+    more = len(rc.dependents) - shown
+    return (f'<br><span class="muted">{len(rc.dependents)} dependent record'
+            f'{"s" if len(rc.dependents) != 1 else ""}: {names}'
+            f'{f" and {more} more" if more > 0 else ""}</span>')
+
+
 def _oldest_section(data: ReportData, limit: int = 25) -> str:
-    items = sorted(data.open_issues, key=lambda i: (-i.age_days, SEVERITY_ORDER.get(
-        i.severity, 9), i.extract, i.record_id or ""))[:limit]
-    cells = [[e(i.record_id or "(file)"), e(i.extract), f"<code>{e(i.rule_id)}</code>",
-              f'<span class="sev-{e(i.severity)}">{e(i.severity)}</span>',
-              e(i.team_id or "—"), e(i.first_seen.isoformat()), e(i.age_days)] for i in items]
-    return (f'<p>The {limit} oldest open issues (record ids are pseudonymised Paris keys; '
-            'the full lists are in the worklists).</p>'
+    roots = sorted(data.root_causes, key=lambda rc: (-rc.issue.age_days, SEVERITY_ORDER.get(
+        rc.issue.severity, 9), rc.issue.extract, rc.issue.record_id or ""))[:limit]
+    cells = [[e(rc.issue.record_id or "(file)") + dependents_html(rc), e(rc.issue.extract),
+              f"<code>{e(rc.issue.rule_id)}</code>",
+              f'<span class="sev-{e(rc.issue.severity)}">{e(rc.issue.severity)}</span>',
+              e(rc.issue.team_id or "—"), e(rc.issue.first_seen.isoformat()),
+              e(rc.issue.age_days)] for rc in roots]
+    return (f'<p>The {limit} oldest records to fix (record ids are pseudonymised Paris keys; '
+            'the full lists are in the worklists). Beneath a record: the records that depend '
+            'on it (loaded, but left out of the indicators that read it).</p>'
             + _table([("Record", False), ("Extract", False), ("Rule", False),
                       ("Severity", False), ("Team", False), ("First seen", False),
                       ("Age (days)", True)], cells))
@@ -638,7 +673,7 @@ def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
            out_dir: Path = Path("."), workbook: Path | None = None) -> str:
     failed = expectations.failed if expectations is not None else []
     status = effective_status((data.run or {}).get("status"), failed)
-    open_n = len(data.open_issues)
+    open_n = len(data.root_causes)
     bodies = {
         "run": _run_section(data, failed),
         "issues-by-rule": _rule_section(data),
@@ -654,7 +689,7 @@ def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
     if workbook is not None:
         rel = Path(os.path.relpath(workbook, out_dir)).as_posix()
         wb = f' · worklists: <a style="color:#fff" href="{e(rel)}">{e(Path(rel).name)}</a>'
-    new = sum(i.status == "new" for i in data.open_issues)
+    new = sum(rc.issue.status == "new" for rc in data.root_causes)
     header = (f'<header id="top"><h1>Data quality and indicators — batch '
               f'{e(data.as_of)}</h1><p><span class="badge {e(status)}">{e(status)}</span> '
               f'· {open_n} open issues ({new} new) · generated '

@@ -34,11 +34,13 @@ import sqlalchemy as sa
 from qa_pipeline.officers.issues import (
     Issue,
     ResolvedIssue,
+    RootCause,
     filter_issues,
     latest_batch,
     load_latest_issues,
     load_resolved_issues,
     previous_batch,
+    root_causes,
     team_names,
 )
 from qa_pipeline.privacy.redaction import redact, redact_cut
@@ -151,17 +153,34 @@ WORKLIST_COLUMNS: list[tuple[str, int]] = [
     ("Record id", 16), ("Child id", 12), ("Extract", 18), ("Rule", 44), ("Severity", 10),
     ("Column", 22), ("Value", 20), ("Message", 70), ("How to fix it in Paris", 70),
     ("First seen", 12), ("Age (days)", 10), ("Status", 11), ("Row in file", 11),
+    ("Dependent records", 12), ("Dependent records (extract: record ids)", 50),
 ]
 DATE_FORMAT = "yyyy-mm-dd"
+CELL_MAX = 32_767
+"""Excel's limit on the characters of a cell."""
 
 
-def _issue_cells(i: Issue) -> list[tuple[Any, str | None]]:
+def dependent_list(rc: RootCause, limit: int = CELL_MAX) -> str:
+    """The dependent records of a root cause, by extract: "assessments: A3, A4; ..." (cut,
+    with how many more, where a cell could not hold them)."""
+    by_extract: dict[str, list[str]] = {}
+    for d in rc.dependents:
+        by_extract.setdefault(d.extract, []).append(d.record_id or "")
+    text = "; ".join(f"{x}: {', '.join(ids)}" for x, ids in by_extract.items())
+    if len(text) <= limit:
+        return text
+    note = f" … ({len(rc.dependents)} records in all; qa-pipeline issues --all lists them)"
+    return text[: limit - len(note)].rsplit(",", 1)[0] + note
+
+
+def _issue_cells(rc: RootCause) -> list[tuple[Any, str | None]]:
+    i = rc.issue
     return [
         (i.record_id or "", None), (i.child_id or "", None), (i.extract, None),
         (i.rule_id, None), (i.severity, None), (i.column_name or "", None),
         (i.value or "", None), (i.message, None), (i.guidance or "", None),
         (i.first_seen, DATE_FORMAT), (i.age_days, "0"), (i.status, None),
-        (i.source_row, "0"),
+        (i.source_row, "0"), (len(rc.dependents), "0"), (dependent_list(rc), None),
     ]
 
 
@@ -227,7 +246,8 @@ class _Book:
     as_of: date
     previous: date | None
     names: dict[str, str]
-    by_team: dict[str | None, list[Issue]]
+    by_team: dict[str | None, list[RootCause]]
+    """The records to fix of each team: one root cause a line, its dependents under it."""
     accepted: int
     resolved: list[ResolvedIssue]
     sheets: dict[str | None, str] = field(default_factory=dict)
@@ -236,6 +256,10 @@ class _Book:
     @property
     def open_count(self) -> int:
         return sum(len(v) for v in self.by_team.values())
+
+    @property
+    def dependent_count(self) -> int:
+        return sum(len(rc.dependents) for v in self.by_team.values() for rc in v)
 
     def teams(self) -> list[str | None]:
         """Every team of the batch in id order, then None (no team)."""
@@ -246,10 +270,10 @@ def _book(engine: sa.Engine, issues: list[Issue] | None) -> _Book:
     as_of = latest_batch(engine)
     all_issues = load_latest_issues(engine) if issues is None else issues
     names = team_names(engine, as_of)
-    by_team: dict[str | None, list[Issue]] = {t: [] for t in sorted(names)}
+    by_team: dict[str | None, list[RootCause]] = {t: [] for t in sorted(names)}
     by_team[None] = []
-    for i in filter_issues(all_issues):
-        by_team.setdefault(i.team_id, []).append(i)
+    for rc in root_causes(filter_issues(all_issues)):
+        by_team.setdefault(rc.issue.team_id, []).append(rc)
     book = _Book(as_of=as_of, previous=previous_batch(engine, as_of), names=names,
                  by_team=by_team, accepted=sum(i.accepted for i in all_issues),
                  resolved=load_resolved_issues(engine))
@@ -273,10 +297,14 @@ def _summary_info(ws: Any, book: _Book) -> int:
     info: list[tuple[str, Any, str | None]] = [
         ("Worklists of batch", book.as_of, DATE_FORMAT),
         ("Generated (UTC)", generated, "yyyy-mm-dd hh:mm"),
-        ("Open issues", book.open_count, "0"),
+        ("Open issues (records to fix)", book.open_count, "0"),
+        ("Dependent records (listed with their root cause)", book.dependent_count, "0"),
         ("Accepted exceptions (not listed)", book.accepted, "0"),
         (since, len(book.resolved), "0"),
-        ("How to use", "Each team sheet lists its open issues, oldest first within severity. "
+        ("How to use", "Each team sheet lists its open issues, oldest first within severity: "
+                       "one line per record to fix. A record whose fault keeps other records "
+                       "out of some indicators (their parent was quarantined) lists them in "
+                       "its last columns; fixing it clears them too. "
                        "Put each one right in Paris; it drops off after the next nightly run "
                        "(and is listed on the Resolved sheet). A team with nothing to fix has "
                        "no sheet. If a failure is correct practice, ask for an accepted "
@@ -295,6 +323,7 @@ def _summary_info(ws: Any, book: _Book) -> int:
 SUMMARY_COLUMNS: list[tuple[str, int]] = [
     ("Team id", 10), ("Team", 36), ("Sheet", 32), ("Open", 8), ("New", 8),
     ("Persisting", 11), ("Errors", 8), ("Warnings", 10), ("Oldest (days)", 13),
+    ("Dependent records", 12),
 ]
 
 
@@ -303,7 +332,7 @@ def _summary(ws: Any, book: _Book) -> None:
     top = _summary_info(ws, book)
     rows = []
     for t in book.teams():
-        items = book.by_team[t]
+        items = [rc.issue for rc in book.by_team[t]]
         rows.append([
             (t or "", None), (book.names.get(t, "") if t else "(no team)", None),
             (book.sheets.get(t, NOTHING_TO_FIX), None),
@@ -312,6 +341,7 @@ def _summary(ws: Any, book: _Book) -> None:
             (sum(i.severity in ("error", "file_error") for i in items), "0"),
             (sum(i.severity == "warning" for i in items), "0"),
             (max((i.age_days for i in items), default=0), "0"),
+            (sum(len(rc.dependents) for rc in book.by_team[t]), "0"),
         ])
     _table_sheet(ws, SUMMARY_COLUMNS, rows, top=top)
     for r, t in enumerate(book.teams(), start=top + 1):
@@ -334,8 +364,10 @@ def _list_sheets(wb: Any, book: _Book) -> None:
             continue
         ws = wb.create_sheet(book.sheets[t])
         who = f"{t} {book.names.get(t, '')}".strip() if t else "Issues no team owns"
-        _sheet_top(ws, f"{who}: {len(book.by_team[t])} open issues in batch "
-                       f"{book.as_of.isoformat()}")
+        deps = sum(len(rc.dependents) for rc in book.by_team[t])
+        _sheet_top(ws, f"{who}: {len(book.by_team[t])} open issues (records to fix) in batch "
+                       f"{book.as_of.isoformat()}" + (f", with {deps} dependent records"
+                                                      if deps else ""))
         _table_sheet(ws, WORKLIST_COLUMNS, (_issue_cells(i) for i in book.by_team[t]), top=2)
     ws = wb.create_sheet(RESOLVED)
     if book.previous is None:

@@ -18,10 +18,16 @@ Severities: **file_error** — the whole file is rejected, nothing of it is load
 **error** — the row is quarantined (kept out of the case tables and the indicators);
 **warning** — the row is loaded and used, and listed for the data officers.
 
-A row that refers to a record which was itself quarantined is quarantined too, under the
-rule `<extract>.<column>.reference_quarantined`, so the case tables never hold a dangling
-reference. When the referenced extract is missing or rejected, references to it are not
-checked: the rows are loaded and one `<extract>.reference_not_checked` warning says so.
+A row that refers to a record which exists but was itself quarantined (a **dependent row**,
+extracts.md "Severity") is loaded, with one `<extract>.<column>.reference_quarantined`
+warning whose `root_rule_id` and `root_record_id` name the quarantined record's own fault
+(its root cause): the officer fixes that one record, not its whole family. The row is kept
+out of exactly the indicators that read the quarantined record (indicators.md, "Dependent
+rows"; the drill-through gives the `excluded_reason`); comparisons with the parent (same
+child, dates against the parent's) are not applied to it. A reference that names no record
+at all stays an error (`unresolved_reference`). When the referenced extract is missing or
+rejected, references to it are not checked: the rows are loaded and one
+`<extract>.reference_not_checked` warning says so.
 """
 
 
@@ -89,6 +95,11 @@ rejected in a batch is not recomputed for it (`indicator_run.status = 'skipped'`
 `indicator_value_latest` keeps showing its last computed values.
 
 The cases behind every value of the latest batch are in `indicator_case_latest`.
+
+A **dependent row** (a row whose reference names a quarantined record: `indicators.md`,
+"Dependent rows") counts in every indicator except those that read the quarantined record;
+each indicator below says which, if any. Such a case is listed in the drill-through with
+outcome `excluded` and an `excluded_reason`, and counts in neither numerator nor denominator.
 """
 
 
@@ -120,6 +131,10 @@ def render_indicators() -> str:
             out.append(f"- Timescales (configuration): {used}")
         out.append(f"- Target: {'none set' if r['target'] is None else r['target']}")
         out.append(f"- Needs the extracts: {r['requires'].replace(',', ', ')}")
+        parent = (i.excluded_by or "").removesuffix("_quarantined").replace(
+            "_", " ").replace("cin ", "CIN ")
+        out.append(f"- Dependent rows left out: those whose {parent} was quarantined"
+                   if i.excluded_by else "- Dependent rows left out: none (all counted)")
         out.append("")
     return "\n".join(out)
 

@@ -8,7 +8,7 @@ configuration; all derivations are polars expressions over whole columns.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -22,6 +22,17 @@ FATHER_ROLES = ("FATHER", "MALE_CARER")
 Staged = dict[str, pl.DataFrame]
 
 
+DEPENDENT_SCHEMA: dict[str, pl.DataType] = {
+    "extract": pl.String(), "column_name": pl.String(), "record_id": pl.String(),
+    "root_rule_id": pl.String(), "root_record_id": pl.String()}
+"""The dependent rows of a batch (extracts.md, "Severity"): each loaded row whose reference
+(column_name) names a quarantined record, and that record's root cause."""
+
+
+def no_dependents() -> pl.DataFrame:
+    return pl.DataFrame(schema=DEPENDENT_SCHEMA)
+
+
 @dataclass(frozen=True)
 class Context:
     """What every fact builder needs besides the data."""
@@ -29,6 +40,7 @@ class Context:
     as_of: date
     timescales: dict[str, int]
     holidays: tuple[date, ...]
+    dependents: pl.DataFrame = field(default_factory=no_dependents)
 
     def wd(self, a: pl.Expr, b: pl.Expr) -> pl.Expr:
         return working_days(a, b, self.holidays)
@@ -36,9 +48,26 @@ class Context:
     def t(self, name: str) -> int:
         return int(self.timescales[name])
 
+    def quarantined_parent(self, frame: pl.DataFrame, extract: str, column: str, on: str,
+                           alias: str) -> pl.DataFrame:
+        """`frame` with a column `alias`: why the record (its key in column `on`) depends on a
+        quarantined record through `column` — "<column> <root record> was quarantined
+        (<root rule>)" — or null where it does not (indicators.md, "Dependent rows")."""
+        deps = self.dependents.filter(
+            (pl.col("extract") == extract) & (pl.col("column_name") == column)
+        ).select(
+            pl.col("record_id").alias(on),
+            pl.format("{} {} was quarantined ({})", pl.lit(column), pl.col("root_record_id"),
+                      pl.col("root_rule_id")).alias(alias),
+        ).unique(on, keep="first")
+        return frame.join(deps.cast({on: frame.schema[on]}), on=on, how="left",
+                          maintain_order="left")
 
-def make_context(as_of: date, timescales: dict[str, int], first_year: int = 2000) -> Context:
-    return Context(as_of, timescales, tuple(bank_holidays(first_year, as_of.year + 2)))
+
+def make_context(as_of: date, timescales: dict[str, int], first_year: int = 2000,
+                 dependents: pl.DataFrame | None = None) -> Context:
+    return Context(as_of, timescales, tuple(bank_holidays(first_year, as_of.year + 2)),
+                   no_dependents() if dependents is None else dependents)
 
 
 def _local_date(col: str) -> pl.Expr:
@@ -79,7 +108,10 @@ def referral_facts(s: Staged, ctx: Context) -> pl.DataFrame:
 
 
 def assessment_facts(s: Staged, ctx: Context) -> pl.DataFrame:
-    a = s["assessments"]
+    # A dependent assessment (its referral quarantined) has no referral date, and its
+    # initial assessment starts no core's delay (indicators.md, "Dependent rows").
+    a = ctx.quarantined_parent(s["assessments"], "assessments", "referral_id",
+                               "assessment_id", "referral_quarantined")
     if "referrals" in s:
         ref_dates = s["referrals"].select(
             "referral_id", _local_date("referral_datetime").alias("referral_date"))
@@ -87,7 +119,8 @@ def assessment_facts(s: Staged, ctx: Context) -> pl.DataFrame:
     else:
         a = a.with_columns(pl.lit(None, pl.Date).alias("referral_date"))
     initials = a.filter((pl.col("assessment_type") == "INITIAL")
-                        & pl.col("completed_date").is_not_null()).select(
+                        & pl.col("completed_date").is_not_null()
+                        & pl.col("referral_quarantined").is_null()).select(
         "referral_id", pl.col("completed_date").alias("initial_completed_date"))
     cores = a.filter(pl.col("assessment_type") == "CORE").select(
         "assessment_id", "referral_id", "start_date")
@@ -104,7 +137,7 @@ def assessment_facts(s: Staged, ctx: Context) -> pl.DataFrame:
     return a.select(
         "assessment_id", "referral_id", "child_id", "team_id", "assessment_type",
         "referral_date", "start_date", "completed_date",
-        "child_seen", "child_seen_alone", "father_involved",
+        "child_seen", "child_seen_alone", "father_involved", "referral_quarantined",
         pl.when(pl.col("assessment_type") == "INITIAL").then(completion_wd)
         .alias("initial_completion_wd"),
         (completion_wd <= ctx.t("initial_assessment_working_days")).fill_null(False)
@@ -131,8 +164,9 @@ def _active_on(d: str) -> pl.Expr:
 
 
 def conference_facts(s: Staged, ctx: Context) -> pl.DataFrame:
-    c = s["cp_conferences"].with_columns(
-        (pl.col("conference_id") + "|" + pl.col("child_id")).alias("record_id"))
+    c = ctx.quarantined_parent(s["cp_conferences"].with_columns(
+        (pl.col("conference_id") + "|" + pl.col("child_id")).alias("record_id")),
+        "cp_conferences", "strategy_id", "record_id", "strategy_discussion_quarantined")
     # CPC01: the strategy discussion that led to the initial conference.
     if "strategy_discussions" in s:
         strat = s["strategy_discussions"].select("strategy_id", "strategy_date")
@@ -182,7 +216,7 @@ def conference_facts(s: Staged, ctx: Context) -> pl.DataFrame:
                            pl.lit(None, pl.Boolean).alias("father_attended"))
     return c.select(
         "record_id", "conference_id", "child_id", "team_id", "conference_type",
-        "conference_date", "strategy_id", "strategy_date",
+        "conference_date", "strategy_id", "strategy_date", "strategy_discussion_quarantined",
         icpc_wd.alias("icpc_wd"),
         (icpc_wd <= ctx.t("icpc_working_days")).fill_null(False).alias("icpc_within_timescale"),
         "previous_conference_date", "review_due_date",
@@ -244,15 +278,18 @@ def open_plan_father_facts(s: Staged, ctx: Context) -> pl.DataFrame:
         ((pl.col("name_recorded") == "Y") & (pl.col("dob_recorded") == "Y")
          & (pl.col("address_recorded") == "Y") & (pl.col("contact_recorded") == "Y"))
         .alias("full_details_recorded"))
+    fathers = ctx.quarantined_parent(_father_figures(s), "relationships", "related_person_id",
+                                     "relationship_id", "related_person_quarantined")
     return (
         children.select("period_type", "period_label", "period_start", "period_end",
                         "period_date", "child_id", "team_id")
-        .join(_father_figures(s), on="child_id", how="inner")
+        .join(fathers, on="child_id", how="inner")
         .filter(_active_on("period_date"))
         .join(persons, on="related_person_id", how="left")
         .select("period_type", "period_label", "period_start", "period_end", "period_date",
                 "relationship_id", "child_id", "team_id", "related_person_id",
-                pl.col("full_details_recorded").fill_null(False))
+                pl.col("full_details_recorded").fill_null(False),
+                "related_person_quarantined")
     )
 
 
@@ -267,7 +304,9 @@ def cin_plan_facts(s: Staged, ctx: Context) -> pl.DataFrame:
 def cin_review_facts(s: Staged, ctx: Context) -> pl.DataFrame:
     plans = s["cin_plans"].select("cin_plan_id", "team_id",
                                   pl.col("start_date").alias("plan_start_date"))
-    r = s["cin_reviews"].join(plans, on="cin_plan_id", how="inner")
+    # A review of a quarantined plan is kept (left join), with no plan start or team.
+    r = ctx.quarantined_parent(s["cin_reviews"], "cin_reviews", "cin_plan_id", "review_id",
+                               "cin_plan_quarantined").join(plans, on="cin_plan_id", how="left")
     by_date = (
         r.select("cin_plan_id", "review_date").unique().sort(["cin_plan_id", "review_date"])
         .with_columns(pl.col("review_date").shift(1).over("cin_plan_id")
@@ -281,6 +320,7 @@ def cin_review_facts(s: Staged, ctx: Context) -> pl.DataFrame:
         "previous_review_date", "plan_start_date", due.alias("review_due_date"),
         (pl.col("review_date") <= due).fill_null(False).alias("review_on_time"),
         (pl.col("progress_recorded") == "Y").alias("progress_recorded"),
+        "cin_plan_quarantined",
     )
 
 

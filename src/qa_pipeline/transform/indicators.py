@@ -20,7 +20,13 @@ import yaml
 from qa_pipeline.ingest.staging import WORK_PARQUET_COMPRESSION
 from qa_pipeline.spec.published import polars_schema
 from qa_pipeline.transform.calendar import PERIOD_TYPES, period_end, period_label, period_start
-from qa_pipeline.transform.facts import SUBJECTS, Context, Staged, make_context
+from qa_pipeline.transform.facts import (
+    DEPENDENT_SCHEMA,
+    SUBJECTS,
+    Context,
+    Staged,
+    make_context,
+)
 
 Unit = Literal["percent", "working_days"]
 Polarity = Literal["higher_is_better", "lower_is_better"]
@@ -47,6 +53,12 @@ class Indicator:
     team_text: str = ""
     requires: tuple[str, ...] = ()      # extracts needed beyond the subject's own
     timescales: tuple[str, ...] = ()    # configuration values the definition uses
+    excluded_by: str | None = None
+    """The fact column naming why a case depends on a quarantined record this indicator
+    reads (indicators.md, "Dependent rows"): such a case is listed, excluded, not counted."""
+    excluded_population: pl.Expr | None = None
+    """Which dependent cases the drill-through lists as excluded, where the population itself
+    reads the quarantined record (default: the population)."""
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -62,6 +74,8 @@ class Indicator:
 Y = "Y"
 LOWER: Polarity = "lower_is_better"
 WITH_DECISION = C("decision_date").is_not_null()
+CORE_STARTED = (C("assessment_type") == "CORE") & C("start_date").is_not_null()
+INITIAL_CONFERENCE = (C("conference_type") == "INITIAL") & C("conference_date").is_not_null()
 
 CATALOGUE: tuple[Indicator, ...] = (
     # --- Referrals: the Referral audit ---
@@ -111,18 +125,21 @@ CATALOGUE: tuple[Indicator, ...] = (
               "{initial_assessment_working_days}", "completed_date",
               C("initial_within_timescale"), measure="initial_completion_wd",
               team_text="the assessment's team", requires=("referrals",),
-              timescales=("initial_assessment_working_days",)),
+              timescales=("initial_assessment_working_days",),
+              excluded_by="referral_quarantined"),
     Indicator("ASM02", "Child seen during the initial assessment (SCC/011a)",
               "Child in Need audit; SCC/011a", "assessment",
               (C("assessment_type") == "INITIAL") & C("completed_date").is_not_null(),
               "INITIAL assessments whose completed_date is in the period", "child_seen = Y",
-              "completed_date", C("child_seen") == Y, team_text="the assessment's team"),
+              "completed_date", C("child_seen") == Y, team_text="the assessment's team",
+              excluded_by="referral_quarantined"),
     Indicator("ASM03", "Child seen alone during the initial assessment (SCC/011b)",
               "Child in Need audit; SCC/011b", "assessment",
               (C("assessment_type") == "INITIAL") & C("completed_date").is_not_null(),
               "INITIAL assessments whose completed_date is in the period",
               "child_seen_alone = Y", "completed_date", C("child_seen_alone") == Y,
-              team_text="the assessment's team"),
+              team_text="the assessment's team",
+              excluded_by="referral_quarantined"),
     Indicator("ASM04", "Core assessment start delay, median working days",
               "Child in Need audit", "assessment",
               (C("assessment_type") == "CORE") & C("core_start_delay_wd").is_not_null(),
@@ -130,7 +147,8 @@ CATALOGUE: tuple[Indicator, ...] = (
               "INITIAL assessment completed on or before the core start_date",
               "median: per case, wd(latest such initial completed_date, core start_date)",
               "start_date", None, measure="core_start_delay_wd", unit="working_days",
-              polarity=LOWER, team_text="the core assessment's team"),
+              polarity=LOWER, team_text="the core assessment's team",
+              excluded_by="referral_quarantined", excluded_population=CORE_STARTED),
     Indicator("ASM05", "Core assessments started within {core_start_working_days} working days "
               "of the initial assessment", "Child in Need audit", "assessment",
               (C("assessment_type") == "CORE") & C("core_start_delay_wd").is_not_null(),
@@ -138,7 +156,8 @@ CATALOGUE: tuple[Indicator, ...] = (
               "INITIAL assessment completed on or before the core start_date",
               "that per-case delay <= {core_start_working_days}", "start_date",
               C("core_started_within_timescale"), measure="core_start_delay_wd",
-              team_text="the core assessment's team", timescales=("core_start_working_days",)),
+              team_text="the core assessment's team", timescales=("core_start_working_days",),
+              excluded_by="referral_quarantined", excluded_population=CORE_STARTED),
     Indicator("ASM06", "Core assessments completed within {core_completion_working_days} "
               "working days (SCC/043a)", "Child in Need audit; SCC/043a", "assessment",
               (C("assessment_type") == "CORE") & C("completed_date").is_not_null(),
@@ -160,7 +179,8 @@ CATALOGUE: tuple[Indicator, ...] = (
               "denominator, one per relationship",
               "the related person has name_recorded, dob_recorded, address_recorded and "
               "contact_recorded all Y", None, C("full_details_recorded"),
-              team_text="the child's open plan's team"),
+              team_text="the child's open plan's team",
+              excluded_by="related_person_quarantined"),
     Indicator("FTH03", "Fathers involved in assessments", "Engaging Fathers audit",
               "assessment",
               C("completed_date").is_not_null() & C("father_involved").is_in(["Y", "N"]),
@@ -189,7 +209,9 @@ CATALOGUE: tuple[Indicator, ...] = (
               "whose strategy_id resolves",
               "wd(strategy_date, conference_date) <= {icpc_working_days}", "conference_date",
               C("icpc_within_timescale"), measure="icpc_wd", team_text="the conference's team",
-              requires=("strategy_discussions",), timescales=("icpc_working_days",)),
+              requires=("strategy_discussions",), timescales=("icpc_working_days",),
+              excluded_by="strategy_discussion_quarantined",
+              excluded_population=INITIAL_CONFERENCE),
     Indicator("CPC02", "Child protection reviews held on time (SCC/034)", "SCC/034", "conference",
               (C("conference_type") == "REVIEW") & C("previous_conference_date").is_not_null(),
               "REVIEW conference rows whose conference_date is in the period and whose child "
@@ -213,11 +235,13 @@ CATALOGUE: tuple[Indicator, ...] = (
               "review_date <= due date: (the latest earlier review of the same plan, strictly "
               "earlier date; else the plan's start_date) + {cin_review_months} months",
               "review_date", C("review_on_time"), team_text="the plan's team",
-              timescales=("cin_review_months",)),
+              timescales=("cin_review_months",),
+              excluded_by="cin_plan_quarantined"),
     Indicator("CIN04", "CIN reviews that assessed progress", "Child in Need audit",
               "cin_review", C("review_date").is_not_null(),
               "CIN reviews whose review_date is in the period", "progress_recorded = Y",
-              "review_date", C("progress_recorded"), team_text="the plan's team"),
+              "review_date", C("progress_recorded"), team_text="the plan's team",
+              excluded_by="cin_plan_quarantined"),
     Indicator("CIN05", "CIN plans closed with improved outcomes", "Child in Need audit",
               "cin_plan", C("end_date").is_not_null() & C("closure_outcome").is_in(
                   ["IMPROVED", "LIMITED_IMPROVEMENT", "NO_IMPROVEMENT"]),
@@ -309,7 +333,7 @@ CASE_SCHEMA: dict[str, pl.DataType] = {
     "indicator_code": pl.String(), "period_type": pl.String(), "period_label": pl.String(),
     "period_start": pl.Date(), "period_end": pl.Date(), "record_id": pl.String(),
     "child_id": pl.String(), "team_id": pl.String(), "in_numerator": pl.Boolean(),
-    "measure": pl.Float64(), "event_date": pl.Date(),
+    "measure": pl.Float64(), "event_date": pl.Date(), "excluded_reason": pl.String(),
 }
 COMPACT_CASE_SCHEMA: dict[str, pl.DataType] = polars_schema(
     "indicator_case", exclude=("case_id", "as_of"))
@@ -329,15 +353,23 @@ def cases(ind: Indicator, facts: pl.DataFrame, as_of: date) -> pl.DataFrame:
     if facts.height == 0:
         return pl.DataFrame(schema=COMPACT_CASE_SCHEMA)
     event = pl.col("period_date") if subject.point_in_time else pl.col(ind.event_date or "")
-    out = facts.filter(ind.population).select(
+    reason = pl.col(ind.excluded_by) if ind.excluded_by else pl.lit(None, pl.String)
+    counted = ind.population.fill_null(False) & reason.is_null()
+    excluded = reason.is_not_null() & (
+        ind.population if ind.excluded_population is None else ind.excluded_population
+    ).fill_null(False)
+    out = facts.filter(counted | excluded).select(
         pl.lit(ind.code).alias("indicator_code"),
         pl.col(subject.record).cast(pl.String).alias("record_id"),
         pl.col("child_id"), pl.col("team_id"),
-        (ind.numerator.fill_null(False) if ind.numerator is not None
-         else pl.lit(None, pl.Boolean)).alias("in_numerator"),
-        (pl.col(ind.measure).cast(pl.Float64) if ind.measure else pl.lit(None, pl.Float64))
+        pl.when(reason.is_null()).then(
+            ind.numerator.fill_null(False) if ind.numerator is not None
+            else pl.lit(None, pl.Boolean)).alias("in_numerator"),
+        pl.when(reason.is_null()).then(
+            pl.col(ind.measure).cast(pl.Float64) if ind.measure else pl.lit(None, pl.Float64))
         .alias("measure"),
         event.alias("event_date"),
+        reason.alias("excluded_reason"),
     )
     labels = []
     for p in PERIOD_TYPES:
@@ -348,8 +380,9 @@ def cases(ind: Indicator, facts: pl.DataFrame, as_of: date) -> pl.DataFrame:
         labels.append(pl.when(counts).then(period_label(pl.col("event_date"), p)).alias(p))
     out = out.with_columns(labels).filter(pl.any_horizontal(
         [pl.col(p).is_not_null() for p in PERIOD_TYPES]))
-    if ind.numerator is None:  # a median: a case needs its measure
-        out = out.filter(pl.col("measure").is_not_null())
+    if ind.numerator is None:  # a median: a case needs its measure (unless it is excluded)
+        out = out.filter(pl.col("measure").is_not_null()
+                         | pl.col("excluded_reason").is_not_null())
     return out.select(list(COMPACT_CASE_SCHEMA)).cast(pl.Schema(COMPACT_CASE_SCHEMA)).sort(
         ["event_date", "record_id"])
 
@@ -369,7 +402,9 @@ def long_cases(compact: pl.DataFrame) -> pl.DataFrame:
 
 
 def values(ind: Indicator, compact: pl.DataFrame) -> pl.DataFrame:
-    """Aggregate cases into (period, breakdown) rows; no row where the denominator is 0."""
+    """Aggregate the counted cases (not the excluded ones) into (period, breakdown) rows; no
+    row where the denominator is 0."""
+    compact = compact.filter(pl.col("excluded_reason").is_null())
     if ind.numerator is None:
         aggs = [pl.lit(None, pl.Int64).alias("numerator"), pl.len().alias("denominator"),
                 pl.col("measure").median().alias("value")]
@@ -422,10 +457,14 @@ class IndicatorResult:
 
 
 def derive(staged: Staged, statuses: dict[str, str], as_of: date,
-           config: IndicatorConfig | None = None) -> IndicatorResult:
-    """Every indicator whose extracts were all loaded; the others are recorded as skipped."""
+           config: IndicatorConfig | None = None,
+           dependents: pl.DataFrame | None = None) -> IndicatorResult:
+    """Every indicator whose extracts were all loaded; the others are recorded as skipped.
+    `dependents`: the batch's dependent rows (`dependent_rows`), kept out of the indicators
+    that read their quarantined parent."""
     config = config or load_config()
-    ctx: Context = make_context(as_of, config.timescales, _first_year(staged, as_of))
+    ctx: Context = make_context(as_of, config.timescales, _first_year(staged, as_of),
+                                dependents)
     facts: dict[str, pl.DataFrame] = {}
     value_parts: list[pl.DataFrame] = []
     case_parts: list[pl.DataFrame] = []
@@ -453,6 +492,14 @@ def derive(staged: Staged, statuses: dict[str, str], as_of: date,
         runs=runs, facts=facts)
 
 
+def dependent_rows(issues: pl.DataFrame) -> pl.DataFrame:
+    """The dependent rows of a batch, read from its findings: the `reference_quarantined`
+    warnings, each naming the row (extract, record_id), the reference (column_name) and the
+    root cause (DEPENDENT_SCHEMA)."""
+    return issues.filter(pl.col("rule_id").str.ends_with(".reference_quarantined")).select(
+        list(DEPENDENT_SCHEMA)).cast(DEPENDENT_SCHEMA)  # type: ignore[arg-type]
+
+
 def derive_batch(manifest: Any) -> Any:
     """The pipeline step: staged parquet of a manifest -> indicator parquet next to it.
 
@@ -461,7 +508,9 @@ def derive_batch(manifest: Any) -> Any:
     statuses = {n: o.status for n, o in manifest.extracts.items()}
     staged = {n: pl.read_parquet(o.parquet) for n, o in manifest.extracts.items()
               if o.parquet}
-    result = derive(staged, statuses, manifest.as_of)
+    dependents = (dependent_rows(pl.read_parquet(manifest.issues_parquet))
+                  if manifest.issues_parquet else None)
+    result = derive(staged, statuses, manifest.as_of, dependents=dependents)
     work = Path(manifest.work_dir)
     paths = {"values": work / "indicator_value.parquet",
              "cases": work / "indicator_case.parquet",
