@@ -38,7 +38,7 @@ def test_issues_table(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["issues", "--db", db]) == 0
     out = capsys.readouterr().out
     assert PERSISTING in out and NEW in out
-    assert "2 issue(s) in batch 2026-11-25 (1 new, 1 persisting)" in out
+    assert "2 record(s) to fix in batch 2026-11-25 (1 new, 1 persisting)" in out
 
 
 def test_issues_filters_and_csv(db: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from openpyxl import load_workbook
 
 from qa_pipeline.cli.main import main
 from qa_pipeline.load.db import make_engine
-from qa_pipeline.officers.report import build_report
+from qa_pipeline.officers.report import build_report, counts_by_rule, counts_by_team, gather
 from qa_pipeline.officers.worklists import WORKLIST_COLUMNS, write_workbook
 from qa_pipeline.ops.job import run_path
 from tests.batch_builder import base, write_batch
@@ -137,3 +138,31 @@ def test_worklists_and_report_list_one_line_per_record_to_fix(db: str, tmp_path:
     assert "000101<br><span class=\"muted\">5 dependent records: " in html
     assert "R3<br><span class=\"muted\">1 dependent record: assessments A3</span>" in html
     assert "3 open issues (0 new)" not in html and "3 open issues (3 new)" in html
+
+
+def test_fixing_the_root_cause_clears_its_dependents(db: str, tmp_path: Path) -> None:
+    """The next night child 000101 is put right: its five dependent records' warnings go
+    with it. The counts count one resolved record to fix; the Resolved sheet lists all six."""
+    data = base()
+    data["cp_plans"][0]["category"] = "BOGUS"
+    data["referrals"].append(dict(data["referrals"][1], referral_id="R3",
+                                  referral_source="TELEPATHY"))
+    data["assessments"].append(dict(data["assessments"][0], assessment_id="A3",
+                                    referral_id="R3", child_id="000102",
+                                    start_date="03/06/2024", completed_date="10/06/2024",
+                                    authorised_date=""))
+    run_path(write_batch(tmp_path / "landing2", data, as_of=date(2026, 11, 26)), db)
+    engine = make_engine(db)
+    report = gather(engine)
+    assert {(rc.issue.rule_id, rc.issue.record_id): len(rc.dependents)
+            for rc in report.root_causes} == {B: 0, C: 1}
+    by_rule = {r["rule_id"]: r for r in counts_by_rule(report)}
+    assert by_rule["persons.sex.unknown_code"]["resolved"] == 1
+    assert not any(r["resolved"] for k, r in by_rule.items()
+                   if k.endswith(".reference_quarantined"))
+    assert sum(r["resolved"] for r in counts_by_team(report)) == 1
+    assert sum(r["open"] for r in counts_by_team(report)) == 2
+    wb = load_workbook(write_workbook(engine, tmp_path / "out"))
+    resolved = [r for r in wb["Resolved"].iter_rows(min_row=3, values_only=True) if r[0]
+                or r[2]]
+    assert len(resolved) == 6

@@ -91,7 +91,8 @@ def test_workbook(db_url: str, tmp_path: Path) -> None:
     values = [[c.value for c in r] for r in summary.iter_rows()]
     info = {r[0]: r[1] for r in values[:7] if r[0]}
     assert info["Accepted exceptions (not listed)"] == 1  # a number, not "1"
-    assert info["Open issues"] == len(rows)
+    assert info["Open issues (records to fix)"] == len(rows)
+    assert info["Dependent records (listed with their root cause)"] == 0
     assert info["Worklists of batch"] == datetime(AS_OF.year, AS_OF.month, AS_OF.day)
     assert info["Resolved (no previous batch)"] == 0 and wb[RESOLVED].max_row == 2
     top = next(n for n, r in enumerate(values) if r[0] == "Team id")
@@ -233,7 +234,7 @@ def test_long_team_names_are_cut_at_a_word(db_url: str, tmp_path: Path) -> None:
     assert title == "0069 Tîm Maes Gogledd Conwy a…"
     shown = title.removesuffix("…").removeprefix("0069 ")
     assert LONG.startswith(shown) and LONG[len(shown)] == " "  # cut between two words
-    assert wb[SUMMARY]["A5"].value == "Resolved (no previous batch)"
+    assert wb[SUMMARY]["A6"].value == "Resolved (no previous batch)"
 
 
 def test_resolved_sheet_of_a_run_of_nights(db_url: str, tmp_path: Path) -> None:

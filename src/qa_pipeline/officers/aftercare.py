@@ -112,7 +112,8 @@ def summary_markdown(data: ReportData, expectations: ExpectationsResult | None,
     dependents = sum(len(rc.dependents) for rc in data.root_causes)
     lines += [f"**Open issues (records to fix):** {len(opened)} — {new} new, "
               f"{len(opened) - new} persisting, with {dependents} dependent records; "
-              f"{len(data.resolved)} resolved{since}; {len(data.accepted)} accepted "
+              f"{len(data.resolved_root_causes)} resolved{since}; {len(data.accepted)} "
+              "accepted "
               "exceptions not counted.", ""]
     if expectations is None:
         lines += ["**Data checks:** not run.", ""]

@@ -76,6 +76,15 @@ class Issue(IssueRow):
         return self.rule_id, self.record_id
 
 
+DEPENDENT_RULE_SUFFIX = ".reference_quarantined"
+"""The rules whose issues are dependent rows' warnings
+(`<extract>.<column>.reference_quarantined`)."""
+
+
+def is_dependent_rule(rule_id: str) -> bool:
+    return rule_id.endswith(DEPENDENT_RULE_SUFFIX)
+
+
 @dataclass(frozen=True)
 class RootCause:
     """One record to fix: an issue that is not a dependent row's warning, with the warnings of

@@ -41,6 +41,7 @@ from qa_pipeline.officers.issues import (
     Issue,
     RootCause,
     filter_issues,
+    is_dependent_rule,
     latest_batch,
     load_latest_issues,
     root_causes,
@@ -136,6 +137,12 @@ class ReportData:
         """The open issues as records to fix: what the counts count (a dependent row's
         warning is counted under its root cause, not on its own)."""
         return root_causes(self.open_issues)
+
+    @property
+    def resolved_root_causes(self) -> list[dict[str, Any]]:
+        """The resolved issues the counts count: not the dependent rows' warnings (they go
+        with their root cause, as the open counts do)."""
+        return [x for x in self.resolved if not is_dependent_rule(x["rule_id"])]
 
     @property
     def accepted(self) -> list[Issue]:
@@ -260,7 +267,7 @@ def counts_by_rule(data: ReportData) -> list[dict[str, Any]]:
         r["open"] += 1
         r[rc.issue.status] += 1
         r["dependent"] += len(rc.dependents)
-    for x in data.resolved:
+    for x in data.resolved_root_causes:
         row(x["rule_id"], x["extract"], x["severity"])["resolved"] += 1
     return sorted(rows.values(), key=lambda r: (-r["open"], SEVERITY_ORDER.get(
         r["severity"], 9), r["rule_id"]))
@@ -289,7 +296,7 @@ def counts_by_team(data: ReportData) -> list[dict[str, Any]]:
         r[rc.issue.status] += 1
         r["dependent"] += len(rc.dependents)
         r["oldest_days"] = max(r["oldest_days"], rc.issue.age_days)
-    for x in data.resolved:
+    for x in data.resolved_root_causes:
         row(x["team_id"])["resolved"] += 1
     return sorted(rows.values(), key=lambda r: (r["team_id"] == "", r["team_id"]))
 
