@@ -19,7 +19,7 @@ import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from qa_pipeline.load.db import (
     pipeline_run,
     pipeline_run_extract,
 )
+from qa_pipeline.officers.episodes import TeamTimeToFix, load_time_to_fix
 from qa_pipeline.officers.issues import (
     SEVERITY_ORDER,
     Issue,
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from qa_pipeline.officers.expectations import ExpectationsResult
 
 HISTORY_BATCHES = 14
+FIX_WINDOW_DAYS = 90
+"""Time to fix, per team: the episodes resolved in the last this many days, to the batch."""
 TREND_MONTHS = 24
 AREAS = [  # indicator code prefix -> area of the catalogue (indicators.md)
     ("REF", "Referrals"), ("ASM", "Assessments"), ("FTH", "Fathers"),
@@ -127,6 +130,8 @@ class ReportData:
     teams: dict[str, str]
     history: list[tuple[date, Counter[str]]]
     headlines: list[Headline]
+    fix_since: date | None = None
+    time_to_fix: list[TeamTimeToFix] = field(default_factory=list)
 
     @property
     def open_issues(self) -> list[Issue]:
@@ -232,10 +237,19 @@ def gather(engine: sa.Engine, *, run_id: str | None = None,
         headlines = _headlines(conn, as_of, trend_months)
     order = {n: k for k, n in enumerate(_extract_order())}
     extracts.sort(key=lambda r: (order.get(r["extract"], 99), r["extract"]))
+    fix_since, time_to_fix = _fix_times(engine, as_of)
     return ReportData(as_of=as_of, previous_as_of=previous,
                       run=dict(run) if run is not None else None, extracts=extracts,
                       issues=issues, resolved=resolved, rules=rules,
-                      teams=team_names(engine, as_of), history=history, headlines=headlines)
+                      teams=team_names(engine, as_of), history=history, headlines=headlines,
+                      fix_since=fix_since, time_to_fix=time_to_fix)
+
+
+def _fix_times(engine: sa.Engine, as_of: date) -> tuple[date, list[TeamTimeToFix]]:
+    """The first day of the FIX_WINDOW_DAYS to `as_of`, and the time to fix per team of the
+    episodes resolved in them."""
+    since = as_of - timedelta(days=FIX_WINDOW_DAYS - 1)
+    return since, load_time_to_fix(engine, since=since, until=as_of)
 
 
 def _extract_order() -> list[str]:
@@ -430,6 +444,7 @@ SECTIONS = [
     ("issues-by-team", "Open issues by team"),
     ("issues-trend", "Open issues over the last batches"),
     ("oldest-issues", "Oldest open issues"),
+    ("time-to-fix", "Time to fix, per team"),
     ("indicators", "Headline indicators"),
     ("indicator-trends", "Indicator trends"),
     ("expectations", "Data checks (Great Expectations)"),
@@ -641,6 +656,31 @@ def _indicator_trend_section(data: ReportData) -> str:
     return "".join(parts)
 
 
+def _days(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return str(int(v)) if v.is_integer() else f"{v:.1f}"
+
+
+def _time_to_fix_section(data: ReportData) -> str:
+    cells = [[e(r.team_id or "—"), e(data.teams.get(r.team_id, "") if r.team_id
+                                     else "(no team)"),
+              e(r.resolved), e(_days(r.median_days)), e(r.still_open)]
+             for r in data.time_to_fix]
+    window = (f"from {data.fix_since} to {data.as_of} (the last {FIX_WINDOW_DAYS} days)"
+              if data.fix_since else f"up to {data.as_of}")
+    return (f"<p>Per team: the issues resolved in a batch {e(window)}, with the median "
+            "days they took to fix, and the issues still open. Each counts once per "
+            "<i>episode</i>, an unbroken run of published batches in which one record broke "
+            "one rule (an issue fixed, back and fixed again is two). <b>Days to fix</b>: from "
+            "the first batch of the episode to the first batch without it; the median of an "
+            "even count is the mean of the two middle values. <b>Still open</b>: in the "
+            "latest batch, accepted exceptions included. From "
+            "<code>dq_issue_episode</code>.</p>"
+            + _table([("Team", False), ("Name", False), ("Resolved", True),
+                      ("Median days to fix", True), ("Still open", True)], cells))
+
+
 def _expectations_section(result: ExpectationsResult | None, out_dir: Path) -> str:
     if result is None:
         return ('<p class="muted">The Great Expectations checks were not run for this '
@@ -687,6 +727,7 @@ def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
         "issues-by-team": _team_section(data),
         "issues-trend": _trend_section(data),
         "oldest-issues": _oldest_section(data),
+        "time-to-fix": _time_to_fix_section(data),
         "indicators": _indicator_section(data),
         "indicator-trends": _indicator_trend_section(data),
         "expectations": _expectations_section(expectations, out_dir),
