@@ -25,6 +25,7 @@ from openpyxl import load_workbook
 
 from qa_pipeline.cli.main import main
 from qa_pipeline.load.db import make_engine
+from qa_pipeline.officers.episodes import load_time_to_fix
 from qa_pipeline.officers.report import build_report, counts_by_rule, counts_by_team, gather
 from qa_pipeline.officers.worklists import WORKLIST_COLUMNS, write_workbook
 from qa_pipeline.ops.job import run_path
@@ -166,3 +167,8 @@ def test_fixing_the_root_cause_clears_its_dependents(db: str, tmp_path: Path) ->
     resolved = [r for r in wb["Resolved"].iter_rows(min_row=3, values_only=True) if r[0]
                 or r[2]]
     assert len(resolved) == 6
+    # Time to fix counts records to fix: A fixed in 1 day (no team: a person); B (T1) and C
+    # (T2) still open; the dependents' warnings (RL1, R1, FR1, A1, N1 fixed; A3 open) not.
+    assert [(t.team_id, t.resolved, t.median_days, t.still_open)
+            for t in load_time_to_fix(engine)] == [("T1", 0, None, 1), ("T2", 0, None, 1),
+                                                   (None, 1, 1.0, 0)]

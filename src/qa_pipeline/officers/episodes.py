@@ -15,14 +15,15 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from qa_pipeline.officers.issues import require_schema
+from qa_pipeline.officers.issues import DEPENDENT_RULE_SUFFIX, require_schema
 from qa_pipeline.spec.published import published
 
 EPISODE_VIEW = published()["dq_issue_episode"]
-TEAM, RESOLVED_IN, DAYS_TO_FIX = EPISODE_VIEW.pick("team_id", "resolved_in", "days_to_fix")
+TEAM, RESOLVED_IN, DAYS_TO_FIX, RULE = EPISODE_VIEW.pick(
+    "team_id", "resolved_in", "days_to_fix", "rule_id")
 """The declared columns read (a name the declaration does not have fails on import)."""
 _EPISODES = sa.table(EPISODE_VIEW.name, sa.column(TEAM), sa.column(RESOLVED_IN, sa.Date),
-                     sa.column(DAYS_TO_FIX))
+                     sa.column(DAYS_TO_FIX), sa.column(RULE))
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ def load_time_to_fix(engine: sa.Engine, *, since: date | None = None,
     """Per team: the episodes resolved in a batch from `since` to `until` (both included;
     either may be left open), their median days to fix, and the episodes still open (open
     in the latest batch, whatever the window; accepted exceptions included: the view does
-    not know them). A team with neither has no row."""
+    not know them). A team with neither has no row. Records to fix only, as the open
+    counts: a dependent row's warning goes with its root cause, not on its own."""
     require_schema(engine, EPISODE_VIEW.name)
     v = _EPISODES.c
     window: list[sa.ColumnElement[bool]] = [v[RESOLVED_IN].is_not(None)]
@@ -71,7 +73,8 @@ def load_time_to_fix(engine: sa.Engine, *, since: date | None = None,
     if until is not None:
         window.append(v[RESOLVED_IN] <= until)
     query = sa.select(v[TEAM], v[DAYS_TO_FIX]).where(
-        sa.or_(v[RESOLVED_IN].is_(None), sa.and_(*window)))
+        sa.or_(v[RESOLVED_IN].is_(None), sa.and_(*window)),
+        v[RULE].not_like(f"%{DEPENDENT_RULE_SUFFIX}"))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return time_to_fix((None if t is None else str(t), None if d is None else int(d))
