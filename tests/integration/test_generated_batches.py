@@ -45,6 +45,18 @@ def test_defects_raise_exactly_the_ground_truth(tmp_path: Path) -> None:
     assert got.sort(KEY).to_dicts() == truth.select(KEY).sort(KEY).to_dicts()
 
 
+def test_large_batch_raises_exactly_the_ground_truth(tmp_path: Path) -> None:
+    """At 100,000 children (the benchmark's size M) some referral times once fell in the hour
+    UK clocks skip in March: an invalid_datetime that was no planted defect, and its
+    dependent rows. The generator now moves such a time an hour on."""
+    as_of = date(2026, 11, 25)
+    batch = generate_batch(tmp_path / "landing", children=100_000, seed=42, as_of=as_of,
+                           defects=True)
+    truth = _truth(tmp_path / "landing" / f"{as_of}.ground_truth.csv")
+    got = _issues(batch, tmp_path / "work").select(KEY)
+    assert got.sort(KEY).to_dicts() == truth.select(KEY).sort(KEY).to_dicts()
+
+
 def test_identifying_data_rejects_persons(tmp_path: Path) -> None:
     as_of = date(2026, 11, 25)
     batch = generate_batch(tmp_path / "landing", children=100, seed=5, as_of=as_of,

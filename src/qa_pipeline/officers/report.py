@@ -1,10 +1,11 @@
 """The HTML report of a batch: one self-contained file a data officer or manager opens.
 
 `build_report` writes `qa_report_<as_of>.html` for the latest published batch: run status
-and per-extract counts, open issues by rule and by team (new / persisting / resolved), a
-chart of open issues over the last batches, the oldest open issues, the headline indicators
-(latest month, target, polarity, trend charts) and, when they were run, the Great
-Expectations checks. No network is needed to view it: the CSS is inline and the charts are
+and per-extract counts, open issues by rule and by team as records to fix (new / persisting /
+their dependent records / resolved), a chart of open issues over the last batches, the oldest
+records to fix with their dependent records beneath, the median time to fix per team, the
+headline indicators (latest month, target, polarity, trend charts) and, when they were run,
+the Great Expectations checks. No network is needed to view it: the CSS is inline and the charts are
 drawn with matplotlib and inlined as SVG; there is no script. Only pseudonymised record ids
 appear — never an issue's value, and there is no identifying data in the database anyway.
 """

@@ -73,6 +73,20 @@ def first_of_month(d: np.ndarray) -> np.ndarray:
     return d.astype("datetime64[M]").astype("datetime64[D]")
 
 
+def past_spring_gap(day: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """Local times of day (seconds) moved out of the hour UK clocks skip: 01:00-02:00 on the
+    last Sunday of March does not exist in Europe/London, and a delivered time in it is an
+    error (`invalid_datetime`); the generator writes valid data, so such a time becomes the
+    same minute an hour later."""
+    d = day.astype("datetime64[D]")
+    month_start = d.astype("datetime64[M]")
+    is_march = month_start.astype(np.int64) % 12 == 2
+    is_sunday = (d.astype(np.int64) + 3) % 7 == 6        # 1970-01-01 was a Thursday
+    last_week = (d - month_start.astype("datetime64[D]")).astype(np.int64) >= 24  # 25th on
+    skipped = is_march & is_sunday & last_week & (seconds >= 3600) & (seconds < 7200)
+    return np.where(skipped, seconds + 3600, seconds)
+
+
 def group_rank(counts: np.ndarray) -> np.ndarray:
     """0-based position of each row within its group, for rows laid out by np.repeat."""
     starts = np.cumsum(counts) - counts

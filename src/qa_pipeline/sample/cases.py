@@ -18,6 +18,7 @@ from qa_pipeline.sample.arrays import (
     days,
     group_rank,
     none_ids,
+    past_spring_gap,
     take,
     uniform_day,
     wd,
@@ -48,9 +49,9 @@ def referrals(s: Chunk) -> None:
     nr = len(rc)
     rday = uniform_day(rng, s.earliest[rc], np.full(nr, A))
     office = rng.random(nr) < 0.85
-    tod = np.where(
+    tod = past_spring_gap(rday, np.where(
         office, rng.integers(8 * 3600, 18 * 3600, nr), rng.integers(0, 24 * 3600, nr)
-    )
+    ))
     o = np.lexsort((tod, rday, rc))
     s.rday, tod = rday, tod = rday[o], tod[o]
     rank = group_rank(nref)
