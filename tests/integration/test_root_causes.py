@@ -38,10 +38,11 @@ A_DEPENDENTS = {("relationships", "RL1"), ("referrals", "R1"), ("fit_referrals",
                 ("assessments", "A1"), ("cin_plans", "N1")}
 
 
-@pytest.fixture
-def db(db_url: str, tmp_path: Path) -> str:
+def _faults(with_a: bool = True) -> dict[str, list[dict[str, str]]]:
+    """The base batch with faults B and C, and A unless it was put right."""
     data = base()
-    data["persons"][0]["sex"] = "X"
+    if with_a:
+        data["persons"][0]["sex"] = "X"
     data["cp_plans"][0]["category"] = "BOGUS"
     data["referrals"].append(dict(data["referrals"][1], referral_id="R3",
                                   referral_source="TELEPATHY"))
@@ -49,7 +50,12 @@ def db(db_url: str, tmp_path: Path) -> str:
                                     referral_id="R3", child_id="000102",
                                     start_date="03/06/2024", completed_date="10/06/2024",
                                     authorised_date=""))
-    result = run_path(write_batch(tmp_path / "landing", data), db_url)
+    return data
+
+
+@pytest.fixture
+def db(db_url: str, tmp_path: Path) -> str:
+    result = run_path(write_batch(tmp_path / "landing", _faults()), db_url)
     assert result.exit_code == 0
     return db_url
 
@@ -144,15 +150,8 @@ def test_worklists_and_report_list_one_line_per_record_to_fix(db: str, tmp_path:
 def test_fixing_the_root_cause_clears_its_dependents(db: str, tmp_path: Path) -> None:
     """The next night child 000101 is put right: its five dependent records' warnings go
     with it. The counts count one resolved record to fix; the Resolved sheet lists all six."""
-    data = base()
-    data["cp_plans"][0]["category"] = "BOGUS"
-    data["referrals"].append(dict(data["referrals"][1], referral_id="R3",
-                                  referral_source="TELEPATHY"))
-    data["assessments"].append(dict(data["assessments"][0], assessment_id="A3",
-                                    referral_id="R3", child_id="000102",
-                                    start_date="03/06/2024", completed_date="10/06/2024",
-                                    authorised_date=""))
-    run_path(write_batch(tmp_path / "landing2", data, as_of=date(2026, 11, 26)), db)
+    run_path(write_batch(tmp_path / "landing2", _faults(with_a=False),
+                         as_of=date(2026, 11, 26)), db)
     engine = make_engine(db)
     report = gather(engine)
     assert {(rc.issue.rule_id, rc.issue.record_id): len(rc.dependents)

@@ -60,27 +60,12 @@ def _days(dialect: str, later: str, earlier: str) -> str:
 
 
 def dq_issue_episode(dialect: str) -> str:
-    """One row per episode; its child, team and severity are those of its last batch. The
-    batch after the last one is where it was resolved (null: still open, or no batch yet)."""
+    """One row per episode (a span of 0003's SPANS); its child, team and severity are those
+    of its last batch. The batch after the last one is where it was resolved (null: still
+    open). Its batches are consecutive, so it spans last - first + 1 of them."""
+    third = _third()
     return f"""
-WITH batches AS (
-    SELECT as_of, ROW_NUMBER() OVER (ORDER BY as_of) AS seq FROM batch
-),
-keyed AS (
-    SELECT DISTINCT i.extract, COALESCE(i.record_id, '') AS rk, i.rule_id,
-           COALESCE(i.column_name, '') AS ck, b.seq, i.as_of
-    FROM dq_issue i JOIN batches b ON b.as_of = i.as_of
-),
-islands AS (
-    SELECT extract, rk, rule_id, ck, as_of, seq,
-           seq - ROW_NUMBER() OVER (PARTITION BY extract, rk, rule_id, ck ORDER BY seq) AS grp
-    FROM keyed
-),
-episodes AS (
-    SELECT extract, rk, rule_id, ck, MIN(as_of) AS first_seen, MAX(as_of) AS last_seen,
-           MAX(seq) AS last_seq, COUNT(*) AS batches
-    FROM islands GROUP BY extract, rk, rule_id, ck, grp
-),
+WITH {third.SPANS},
 last_rows AS (
     SELECT i.extract, COALESCE(i.record_id, '') AS rk, i.rule_id,
            COALESCE(i.column_name, '') AS ck, i.as_of, MIN(i.record_id) AS record_id,
@@ -90,13 +75,16 @@ last_rows AS (
     GROUP BY i.extract, COALESCE(i.record_id, ''), i.rule_id, COALESCE(i.column_name, ''),
              i.as_of
 )
-SELECT e.extract, l.record_id, e.rule_id, l.column_name, l.severity, l.child_id, l.team_id,
-       e.first_seen, e.last_seen, nb.as_of AS resolved_in,
-       {_days(dialect, "nb.as_of", "e.first_seen")} AS days_to_fix, e.batches
-FROM episodes e
-JOIN last_rows l ON l.extract = e.extract AND l.rk = e.rk AND l.rule_id = e.rule_id
-    AND l.ck = e.ck AND l.as_of = e.last_seen
-LEFT JOIN batches nb ON nb.seq = e.last_seq + 1
+SELECT s.extract, l.record_id, s.rule_id, l.column_name, l.severity, l.child_id, l.team_id,
+       s.first_seen, s.last_seen, nb.as_of AS resolved_in,
+       {_days(dialect, "nb.as_of", "s.first_seen")} AS days_to_fix,
+       lb.seq - fb.seq + 1 AS batches
+FROM spans s
+JOIN batches fb ON fb.as_of = s.first_seen
+JOIN batches lb ON lb.as_of = s.last_seen
+JOIN last_rows l ON l.extract = s.extract AND l.rk = s.rk AND l.rule_id = s.rule_id
+    AND l.ck = s.ck AND l.as_of = s.last_seen
+LEFT JOIN batches nb ON nb.seq = lb.seq + 1
 """
 
 
