@@ -230,3 +230,18 @@ def test_rows_of_a_quarantined_child_or_team_count_everywhere(tmp_path: Path) ->
     assert night.value("ASM01") == (1, 1)
     assert night.value("CIN03") == (1, 1)
     assert night.value("FIT01") == (1, 1)
+
+
+def test_findings_staged_before_root_causes_have_no_dependent_rows() -> None:
+    """A batch staged by version 1 (held across an upgrade, say) has findings without the root
+    columns; its rows that referred to quarantined records were quarantined themselves."""
+    from qa_pipeline.transform.indicators import dependent_rows
+
+    old = pl.DataFrame({"extract": ["assessments"], "record_id": ["A3"],
+                        "rule_id": ["assessments.referral_id.reference_quarantined"],
+                        "column_name": ["referral_id"], "severity": ["error"]})
+    assert dependent_rows(old).is_empty()
+    new = old.with_columns(pl.lit("referrals.referral_source.unknown_code").alias(
+        "root_rule_id"), pl.lit("R3").alias("root_record_id"))
+    assert dependent_rows(new).rows() == [
+        ("assessments", "referral_id", "A3", "referrals.referral_source.unknown_code", "R3")]

@@ -495,7 +495,10 @@ def derive(staged: Staged, statuses: dict[str, str], as_of: date,
 def dependent_rows(issues: pl.DataFrame) -> pl.DataFrame:
     """The dependent rows of a batch, read from its findings: the `reference_quarantined`
     warnings, each naming the row (extract, record_id), the reference (column_name) and the
-    root cause (DEPENDENT_SCHEMA)."""
+    root cause (DEPENDENT_SCHEMA). Findings staged before version 1.1 (a batch held across an
+    upgrade) have no root columns and no dependent rows: their rows were quarantined."""
+    if not set(DEPENDENT_SCHEMA) <= set(issues.columns):
+        return pl.DataFrame(schema=DEPENDENT_SCHEMA)
     return issues.filter(pl.col("rule_id").str.ends_with(".reference_quarantined")).select(
         list(DEPENDENT_SCHEMA)).cast(DEPENDENT_SCHEMA)  # type: ignore[arg-type]
 
