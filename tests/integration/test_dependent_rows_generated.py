@@ -146,14 +146,20 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 
 def _dependents(night: dict[str, object]) -> list[tuple[str, str, str, str, str]]:
-    """(extract, record_id, column, root rule, root record) from the text and the plant."""
-    text, planted = night["text"], night["planted"]
+    """(extract, record_id, column, root rule, root record) from the text and the plant: the
+    rows referring to a planted record, less those with an error of their own (quarantined,
+    not dependent: the generator's planted errors)."""
+    text, planted, truth = night["text"], night["planted"], night["truth"]
     assert isinstance(text, dict) and isinstance(planted, list)
+    assert isinstance(truth, pl.DataFrame)
+    erring = set(truth.filter(pl.col("severity") == "error").select(
+        "extract", "record_id").rows()) | {(x, key) for x, key, _ in planted}
     out = []
     for parent in {p[0] for p in planted}:
         rules = {key: rule for x, key, rule in planted if x == parent}
         out += [(x, rid, col, rules[key], key)
-                for x, rid, col, key in _referrers(text, parent, set(rules))]
+                for x, rid, col, key in _referrers(text, parent, set(rules))
+                if (x, rid) not in erring]
     return sorted(out)
 
 

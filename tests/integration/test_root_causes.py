@@ -26,6 +26,7 @@ from openpyxl import load_workbook
 from qa_pipeline.cli.main import main
 from qa_pipeline.load.db import make_engine
 from qa_pipeline.officers.episodes import load_time_to_fix
+from qa_pipeline.officers.exceptions import add_exception
 from qa_pipeline.officers.report import build_report, counts_by_rule, counts_by_team, gather
 from qa_pipeline.officers.worklists import WORKLIST_COLUMNS, write_workbook
 from qa_pipeline.ops.job import run_path
@@ -171,3 +172,20 @@ def test_fixing_the_root_cause_clears_its_dependents(db: str, tmp_path: Path) ->
     assert [(t.team_id, t.resolved, t.median_days, t.still_open)
             for t in load_time_to_fix(engine)] == [("T1", 0, None, 1), ("T2", 0, None, 1),
                                                    (None, 1, 1.0, 0)]
+
+
+def test_an_accepted_root_cause_takes_its_dependents_with_it(
+        db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Child 000101's sex is accepted as correct practice: its five dependent records are not
+    listed as records to fix of their own; with --include-accepted they are back under it."""
+    engine = make_engine(db)
+    add_exception(engine, rule_id=A[0], extract="persons", record_id=A[1],
+                  reason="recorded as the child describes", by="officer")
+    rows = _csv(capsys, "--db", db)
+    assert {(r["rule_id"], r["record_id"]): r["dependents"] for r in rows} == {B: "0", C: "1"}
+    rows = _csv(capsys, "--db", db, "--include-accepted")
+    assert {(r["rule_id"], r["record_id"]): r["dependents"] for r in rows} == {
+        A: "5", B: "0", C: "1"}
+    report = gather(engine)
+    assert sum(r["open"] for r in counts_by_team(report)) == 2
+    assert sum(r["accepted"] for r in counts_by_team(report)) == 1

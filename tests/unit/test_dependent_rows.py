@@ -245,3 +245,19 @@ def test_findings_staged_before_root_causes_have_no_dependent_rows() -> None:
         "root_rule_id"), pl.lit("R3").alias("root_record_id"))
     assert dependent_rows(new).rows() == [
         ("assessments", "referral_id", "A3", "referrals.referral_source.unknown_code", "R3")]
+
+
+def test_a_row_with_its_own_error_is_quarantined_not_dependent(tmp_path: Path) -> None:
+    """A second A1 (a duplicate key: an error of its own) that refers to the quarantined R3 is
+    quarantined, with no dependent warning; the loaded A1 (of R1) still counts in ASM01."""
+    data = base()
+    data["referrals"].append(dict(data["referrals"][1], referral_id="R3",
+                                  referral_source="TELEPATHY"))
+    data["assessments"].append(dict(data["assessments"][0], referral_id="R3",
+                                    child_id="000102"))
+    night = Night(tmp_path, data)
+    assert sorted(night.errors()) == [("assessments.duplicate_key", "A1"),
+                                      ("referrals.referral_source.unknown_code", "R3")]
+    assert night.dependent() == []
+    assert night.value("ASM01") == (1, 1)
+    assert night.case_rows("ASM01") == [("A1", None)]

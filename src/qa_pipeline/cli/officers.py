@@ -193,10 +193,10 @@ def _chosen(args: argparse.Namespace, issues: Sequence[Any]) -> list[_Line]:
         return filter_issues(items, team=args.team, rule=args.rule, status=args.status,
                              include_accepted=True)
 
-    open_ = filter_issues(issues, include_accepted=args.include_accepted)
     if args.all:
-        return [_Line(i) for i in wanted(open_)]
-    roots = root_causes(open_)
+        return [_Line(i) for i in wanted(filter_issues(
+            issues, include_accepted=args.include_accepted))]
+    roots = root_causes(issues, include_accepted=args.include_accepted)
     keep = {id(i) for i in wanted([r.issue for r in roots])}
     return [_Line(r.issue, len(r.dependents)) for r in roots if id(r.issue) in keep]
 

@@ -327,9 +327,9 @@ def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
     frame, unchecked = validation_frame(text, e, parents, ragged, max_field_chars,
                                         marked_bytes)
     schema, rules = build_schema(e, as_of, earliest)
-    failures = _failures(schema, frame)
-    issues = _issue_rows(failures, frame, e, as_of, rules)
     error_ids = {r.rule_id for r in rules if r.severity == "error"}
+    failures = _without_dependence_of_quarantined(_failures(schema, frame), rules, error_ids)
+    issues = _issue_rows(failures, frame, e, as_of, rules)
     bad_pos = (
         failures.filter(pl.col("rule_id").is_in(list(error_ids)))["index"].unique()
         if failures.height else pl.Series("index", [], dtype=pl.Int64)
@@ -339,6 +339,18 @@ def validate_extract(text: pl.DataFrame, e: Extract, as_of: date,
     warnings = issues.filter(pl.col("severity") == "warning").height
     return ValidationResult(loaded, _with_root_cause(frame, keep, failures, rules, e), issues,
                             frame.height - loaded.height, warnings, unchecked)
+
+
+def _without_dependence_of_quarantined(failures: pl.DataFrame, rules: list[Rule],
+                                       error_ids: set[str]) -> pl.DataFrame:
+    """A row with an error of its own is quarantined, not a dependent row: its reference to a
+    quarantined record is no warning (extracts.md "Severity": a dependent row is loaded)."""
+    dependence = [r.rule_id for r in rules if r.kind == "reference_quarantined"]
+    if not dependence or failures.height == 0:
+        return failures
+    erring = failures.filter(pl.col("rule_id").is_in(list(error_ids)))["index"].implode()
+    return failures.filter(~(pl.col("rule_id").is_in(dependence)
+                             & pl.col("index").is_in(erring)))
 
 
 def _with_root_cause(frame: pl.DataFrame, keep: pl.Expr, failures: pl.DataFrame,

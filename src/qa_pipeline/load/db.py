@@ -102,6 +102,7 @@ indicator = TABLES["indicator"]
 indicator_value = TABLES["indicator_value"]
 indicator_run = TABLES["indicator_run"]
 indicator_case = TABLES["indicator_case"]
+dim_date = TABLES["dim_date"]
 
 build_metadata(load_contracts(packaged_contracts_path()))
 

@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -21,8 +21,10 @@ from sqlalchemy.engine import Connection, Engine
 from qa_pipeline import __version__
 from qa_pipeline.ingest.staging import Manifest
 from qa_pipeline.load.db import (
+    as_date,
     batch,
     batch_hold,
+    dim_date,
     dq_issue,
     dq_rule,
     indicator,
@@ -39,6 +41,7 @@ from qa_pipeline.ops.faults import failpoint
 from qa_pipeline.privacy.redaction import redact_cut
 from qa_pipeline.spec.contracts import Contracts, load_contracts
 from qa_pipeline.spec.published import row
+from qa_pipeline.transform.calendar import DIM_DATE_FIRST, DIM_DATE_LAST, calendar_frame
 from qa_pipeline.transform.indicators import catalogue_rows, load_config
 
 log = logging.getLogger(__name__)
@@ -223,6 +226,18 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> No
               replace=True)
 
 
+def ensure_dim_date(conn: Connection, first: date, last: date) -> None:
+    """`dim_date` holds exactly the days from `first` to `last` (reporting-db.md 1.1): filled
+    on the first publish, refilled when the configured range changes; otherwise one query."""
+    have = conn.execute(sa.select(sa.func.min(dim_date.c.date), sa.func.max(dim_date.c.date),
+                                  sa.func.count())).one()
+    if have[2] and as_date(have[0]) == first and as_date(have[1]) == last and \
+            have[2] == (last - first).days + 1:
+        return
+    conn.execute(dim_date.delete())
+    _insert(conn, dim_date, calendar_frame(first, last))
+
+
 def _prune_case_tables(conn: Connection, contracts: Contracts, keep_batches: int) -> None:
     """Drop case-table rows of batches older than the `keep_batches` newest: full nightly
     snapshots would otherwise grow without bound."""
@@ -240,13 +255,14 @@ def _prune_case_tables(conn: Connection, contracts: Contracts, keep_batches: int
 
 def publish(manifest: Manifest, engine: Engine, run_id: str,
             contracts: Contracts | None = None, note: str | None = None,
-            release: tuple[int, str] | None = None, keep_batches: int = 7) -> RunOutcome:
+            release: tuple[int, str] | None = None, keep_batches: int = 7,
+            dim_dates: tuple[date, date] = (DIM_DATE_FIRST, DIM_DATE_LAST)) -> RunOutcome:
     """Replace the batch's rows in every published table, in one transaction.
 
     `note` is prefixed to the run's message (e.g. what changed in a redelivery); `release`
     (hold id, who) marks a held batch released in the same transaction. The case tables keep
     the `keep_batches` most recent published batches (0: all); issues, indicators and the
-    run history keep every batch."""
+    run history keep every batch. `dim_date` covers `dim_dates` (first, last)."""
     contracts = contracts or load_contracts()
     as_of = manifest.as_of
     status, exit_code = run_status(manifest)
@@ -282,6 +298,7 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
             for r in contracts.rules
         ])
         _publish_indicators(conn, manifest, run_id)
+        ensure_dim_date(conn, *dim_dates)
         failpoint("publish:after:indicators")
         conn.execute(pipeline_run_extract.delete().where(pipeline_run_extract.c.run_id == run_id))
         conn.execute(pipeline_run_extract.insert(), [
@@ -312,7 +329,7 @@ RETRYABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
 
 def publish_with_retry(manifest: Manifest, engine: Engine, run_id: str, attempts: int = 5,
                        base_seconds: float = 2.0, **kwargs: Any) -> RunOutcome:
-    # kwargs: contracts, note, release, keep_batches (see publish)
+    # kwargs: contracts, note, release, keep_batches, dim_dates (see publish)
     """Publish, retrying with exponential back-off when the database connection fails.
 
     Safe because a publish is one transaction that first deletes the batch's rows: a failed

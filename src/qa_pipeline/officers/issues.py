@@ -94,10 +94,13 @@ class RootCause:
     dependents: tuple[Issue, ...] = ()
 
 
-def root_causes(issues: Iterable[Issue]) -> list[RootCause]:
+def root_causes(issues: Iterable[Issue], *, include_accepted: bool = False
+                ) -> list[RootCause]:
     """The issues as records to fix, in their order: each dependent row's warning is listed
-    under its root cause, when that is among `issues`; one whose root cause is not (it was
-    left out, accepted, say) stays a line of its own, so nothing is lost."""
+    under its root cause when that is among `issues`; one whose root cause is not stays a
+    line of its own, so nothing is lost. A root cause under an accepted exception is left
+    out with its dependents (their fix is the accepted record's), unless `include_accepted`;
+    so is an accepted issue of its own."""
     items = list(issues)
     roots: dict[tuple[str, str | None], int] = {}
     for n, i in enumerate(items):
@@ -108,7 +111,8 @@ def root_causes(issues: Iterable[Issue]) -> list[RootCause]:
         if i.is_dependent and i.root_key in roots:
             under.setdefault(roots[i.root_key], []).append(i)
     return [RootCause(i, tuple(under.get(n, ()))) for n, i in enumerate(items)
-            if not (i.is_dependent and i.root_key in roots)]
+            if not (i.is_dependent and i.root_key in roots)
+            and (include_accepted or not i.accepted)]
 
 
 def require_schema(engine: sa.Engine, *tables: str) -> None:

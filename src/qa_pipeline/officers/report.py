@@ -39,6 +39,7 @@ from qa_pipeline.load.db import (
 )
 from qa_pipeline.officers.episodes import TeamTimeToFix, load_time_to_fix
 from qa_pipeline.officers.issues import (
+    DEPENDENT_RULE_SUFFIX,
     SEVERITY_ORDER,
     Issue,
     RootCause,
@@ -141,8 +142,9 @@ class ReportData:
     @property
     def root_causes(self) -> list[RootCause]:
         """The open issues as records to fix: what the counts count (a dependent row's
-        warning is counted under its root cause, not on its own)."""
-        return root_causes(self.open_issues)
+        warning is counted under its root cause, not on its own; under an accepted root cause
+        it is left out with it)."""
+        return root_causes(self.issues)
 
     @property
     def resolved_root_causes(self) -> list[dict[str, Any]]:
@@ -160,7 +162,8 @@ def _view(name: str, *cols: str) -> sa.TableClause:
 
 
 def _history(conn: sa.Connection, batches: Sequence[date]) -> list[tuple[date, Counter[str]]]:
-    """Open issues per batch by severity, without those under an exception in force then."""
+    """Open issues per batch by severity, without those under an exception in force then:
+    records to fix, as the tables count them (not the dependent rows' warnings)."""
     i, e = dq_issue, dq_exception
     accepted = sa.exists().where(
         e.c.removed_at.is_(None), e.c.rule_id == i.c.rule_id, e.c.extract == i.c.extract,
@@ -168,7 +171,8 @@ def _history(conn: sa.Connection, batches: Sequence[date]) -> list[tuple[date, C
         sa.or_(e.c.expires_on.is_(None), e.c.expires_on >= i.c.as_of))
     rows = conn.execute(
         sa.select(i.c.as_of, i.c.severity, sa.func.count())
-        .where(i.c.as_of.in_(list(batches)), ~accepted)
+        .where(i.c.as_of.in_(list(batches)), ~accepted,
+               i.c.rule_id.not_like(f"%{DEPENDENT_RULE_SUFFIX}"))
         .group_by(i.c.as_of, i.c.severity)).all()
     counts: dict[date, Counter[str]] = {d: Counter() for d in batches}
     for d, sev, n in rows:

@@ -35,7 +35,6 @@ from qa_pipeline.officers.issues import (
     Issue,
     ResolvedIssue,
     RootCause,
-    filter_issues,
     latest_batch,
     load_latest_issues,
     load_resolved_issues,
@@ -272,7 +271,7 @@ def _book(engine: sa.Engine, issues: list[Issue] | None) -> _Book:
     names = team_names(engine, as_of)
     by_team: dict[str | None, list[RootCause]] = {t: [] for t in sorted(names)}
     by_team[None] = []
-    for rc in root_causes(filter_issues(all_issues)):
+    for rc in root_causes(all_issues):
         by_team.setdefault(rc.issue.team_id, []).append(rc)
     book = _Book(as_of=as_of, previous=previous_batch(engine, as_of), names=names,
                  by_team=by_team, accepted=sum(i.accepted for i in all_issues),

@@ -67,6 +67,10 @@ class Settings:
     earliest_event_date: date = date(1990, 1, 1)
     """A case event (referral, assessment, plan, review, ...) dated before this is a row-level
     error: `12/05/0211` is a typing slip, and would stretch every period range back to 211."""
+    dim_date_first: date = date(2000, 1, 1)
+    """The first day of the calendar dimension `dim_date` (reporting-db.md 1.1)."""
+    dim_date_last: date = date(2040, 12, 31)
+    """Its last day; the publish refills `dim_date` when the range changes."""
     contracts_file: Path | None = None
     """A site's extract contracts instead of the packaged ones (default: the contracts of the
     installed package); same extracts and columns, e.g. a code added to a code list."""
@@ -97,6 +101,11 @@ class Settings:
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    def __post_init__(self) -> None:
+        if self.dim_date_first > self.dim_date_last:
+            raise ValueError(f"dim_date_first ({self.dim_date_first}) is after dim_date_last "
+                             f"({self.dim_date_last})")
 
     def with_overrides(self, **values: Any) -> Settings:
         """These settings with the non-None values given (command-line options)."""

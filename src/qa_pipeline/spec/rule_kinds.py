@@ -572,9 +572,10 @@ def _unresolved(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Draft]:
 def _quarantined(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Draft]:
     for i, col, col_h, target, _ref in _references(e, extracts):
         yield Draft(col, "reference_quarantined", f"The {col_h} of the {e.label} names a "
-                    f"{target.label} that was quarantined for its own fault (root_rule_id, "
-                    f"root_record_id); this {e.label} was loaded, and is left out only of the "
-                    f"indicators that read the {target.label}.", f"Nothing to fix on this "
+                    f"{target.label} that was quarantined for its own fault (its root cause: "
+                    f"see root_rule_id and root_record_id); this {e.label} was loaded, and is "
+                    f"left out of any indicator that reads the {target.label} (indicators.md, "
+                    "Dependent rows).", f"Nothing to fix on this "
                     f"{e.label}: fix the {target.label}'s own issue (its root cause), and this "
                     "warning goes on the next run.", "warning", position=i,
                     params={"ref_index": i})

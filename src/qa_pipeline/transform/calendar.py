@@ -232,3 +232,46 @@ def period_date(period_end: pl.Expr, extract_date: date) -> pl.Expr:
     """
     extract = pl.lit(extract_date, dtype=pl.Date)
     return pl.when(period_end > extract).then(extract).otherwise(period_end)
+
+
+# --------------------------------------------------------------------------------------------
+# The calendar dimension
+# --------------------------------------------------------------------------------------------
+
+DIM_DATE_FIRST = date(2000, 1, 1)
+DIM_DATE_LAST = date(2040, 12, 31)
+"""The default range of `dim_date` (reporting-db.md 1.1; the settings `dim_date_first` and
+`dim_date_last` change it)."""
+
+
+def bank_holiday_names(first_year: int, last_year: int) -> dict[date, str]:
+    """The name of every bank holiday of England and Wales in the years: the weekday ones
+    `bank_holidays` gives (substitute days included: "Christmas Day (observed)") and those
+    on a weekend (Sat 25 Dec 2010 is "Christmas Day", though its substitute carries it)."""
+    if first_year > last_year:
+        return {}
+    calendar = holidays_pkg.country_holidays(
+        "GB", subdiv="WLS", years=range(first_year, last_year + 1), observed=True)
+    return {d: str(calendar[d]) for d in sorted(calendar)}
+
+
+def calendar_frame(first: date, last: date) -> pl.DataFrame:
+    """One row per day from `first` to `last`: the `dim_date` table, its working days and
+    period labels exactly as the indicators count and label them."""
+    names = bank_holiday_names(first.year, last.year)
+    days = pl.date_range(first, last, "1d", eager=True).alias("date").to_frame()
+    d = pl.col("date")
+    holiday = pl.DataFrame({"date": list(names), "bank_holiday": list(names.values())},
+                           schema={"date": pl.Date, "bank_holiday": pl.String})
+    return days.join(holiday, on="date", how="left", maintain_order="left").select(
+        "date",
+        d.dt.weekday().cast(pl.Int64).alias("weekday"),
+        ((d.dt.weekday() <= 5) & pl.col("bank_holiday").is_null()).alias("is_working_day"),
+        "bank_holiday",
+        period_label(d, "month").alias("month_label"),
+        period_label(d, "quarter").alias("quarter_label"),
+        period_label(d, "year").alias("year_label"),
+        period_start(d, "month").alias("month_start"),
+        period_start(d, "quarter").alias("quarter_start"),
+        period_start(d, "year").alias("year_start"),
+    )

@@ -427,6 +427,9 @@ def values(ind: Indicator, compact: pl.DataFrame) -> pl.DataFrame:
     if ind.numerator is not None:
         out = out.with_columns(
             (100.0 * pl.col("numerator") / pl.col("denominator")).alias("value"))
+    # reporting-db.md 1.1: the share on 0-1 for BI percent formats; none for a median.
+    out = out.with_columns((pl.col("value") / 100.0 if ind.unit == "percent"
+                            else pl.lit(None, pl.Float64)).alias("fraction"))
     return out.filter(pl.col("denominator") > 0).select(list(VALUE_SCHEMA)).cast(
         VALUE_SCHEMA).sort(["period_type", "period_start", "breakdown", "breakdown_value"])  # type: ignore[arg-type]
 
