@@ -152,14 +152,23 @@ def _dependents(night: dict[str, object]) -> list[tuple[str, str, str, str, str]
     text, planted, truth = night["text"], night["planted"], night["truth"]
     assert isinstance(text, dict) and isinstance(planted, list)
     assert isinstance(truth, pl.DataFrame)
-    erring = set(truth.filter(pl.col("severity") == "error").select(
+    errors = truth.filter(pl.col("severity") == "error")
+    # A duplicated key: the later row is quarantined, the first is loaded (and may depend).
+    twice = set(errors.filter(pl.col("rule_id").str.ends_with(".duplicate_key")).select(
+        "extract", "record_id").rows())
+    erring = set(errors.filter(~pl.col("rule_id").str.ends_with(".duplicate_key")).select(
         "extract", "record_id").rows()) | {(x, key) for x, key, _ in planted}
     out = []
+    dropped: set[tuple[str, str, str]] = set()
     for parent in {p[0] for p in planted}:
         rules = {key: rule for x, key, rule in planted if x == parent}
-        out += [(x, rid, col, rules[key], key)
-                for x, rid, col, key in _referrers(text, parent, set(rules))
-                if (x, rid) not in erring]
+        for x, rid, col, key in _referrers(text, parent, set(rules)):
+            if (x, rid) in erring:
+                continue
+            if (x, rid) in twice and (x, rid, col) not in dropped:  # the quarantined copy
+                dropped.add((x, rid, col))
+                continue
+            out.append((x, rid, col, rules[key], key))
     return sorted(out)
 
 
