@@ -21,6 +21,7 @@ from qa_pipeline.ingest.reading import INVALID_BYTE, ROW_COLUMN
 from qa_pipeline.spec.contracts import Column, Condition, Extract, Rule
 from qa_pipeline.spec.rule_kinds import (  # noqa: F401  (raw, ref_status, ... are used by callers)
     DEFAULT_EARLIEST,
+    DEPENDENT_KIND,
     FIELD_COUNT_COL,
     INVALID_BYTE_COL,
     LOCAL_TZ,
@@ -345,7 +346,7 @@ def _without_dependence_of_quarantined(failures: pl.DataFrame, rules: list[Rule]
                                        error_ids: set[str]) -> pl.DataFrame:
     """A row with an error of its own is quarantined, not a dependent row: its reference to a
     quarantined record is no warning (extracts.md "Severity": a dependent row is loaded)."""
-    dependence = [r.rule_id for r in rules if r.kind == "reference_quarantined"]
+    dependence = [r.rule_id for r in rules if r.kind == DEPENDENT_KIND]
     if not dependence or failures.height == 0:
         return failures
     erring = failures.filter(pl.col("rule_id").is_in(list(error_ids)))["index"].implode()
@@ -451,7 +452,7 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
             pl.col(FIELD_COUNT_COL).cast(pl.String) + " fields").otherwise(value)
     root_rule = root_record = pl.lit(None, dtype=pl.String)
     for r in rules:
-        if r.kind == "reference_quarantined" and ref_roots(r.params["ref_index"])[0] in \
+        if r.kind == DEPENDENT_KIND and ref_roots(r.params["ref_index"])[0] in \
                 frame.columns:
             this = pl.col("rule_id") == r.rule_id
             rule_col, record_col = ref_roots(r.params["ref_index"])

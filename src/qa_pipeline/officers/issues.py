@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from qa_pipeline.load.db import as_date
 from qa_pipeline.spec.published import published
+from qa_pipeline.spec.rule_kinds import DEPENDENT_RULE_SUFFIX
 
 if TYPE_CHECKING:
     import polars as pl
@@ -74,11 +75,6 @@ class Issue(IssueRow):
         if self.root_rule_id is not None:
             return self.root_rule_id, self.root_record_id
         return self.rule_id, self.record_id
-
-
-DEPENDENT_RULE_SUFFIX = ".reference_quarantined"
-"""The rules whose issues are dependent rows' warnings
-(`<extract>.<column>.reference_quarantined`)."""
 
 
 def is_dependent_rule(rule_id: str) -> bool:

@@ -39,6 +39,9 @@ FIELD_COUNT_COL = "__field_count"
 TOO_LONG_COL = "__too_long"
 INVALID_BYTE_COL = "__invalid_byte"
 REF_STATUS_COL = "__ref_status"
+DEPENDENT_KIND = "reference_quarantined"
+DEPENDENT_RULE_SUFFIX = f".{DEPENDENT_KIND}"
+"""The rule kind (and rule-id ending) of a dependent row's warning (extracts.md "Severity")."""
 ROW_COLUMN_RULES = {"value_too_long": TOO_LONG_COL, "invalid_byte": INVALID_BYTE_COL}
 """Row rules whose column differs row by row: rule suffix -> helper column naming it."""
 
@@ -568,10 +571,10 @@ def _unresolved(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Draft]:
                     f"{target.label} was not deleted.", position=i, params={"ref_index": i})
 
 
-@kind("reference_quarantined", "reference", _reference_status("quarantined"))
+@kind(DEPENDENT_KIND, "reference", _reference_status("quarantined"))
 def _quarantined(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Draft]:
     for i, col, col_h, target, _ref in _references(e, extracts):
-        yield Draft(col, "reference_quarantined", f"The {col_h} of the {e.label} names a "
+        yield Draft(col, DEPENDENT_KIND, f"The {col_h} of the {e.label} names a "
                     f"{target.label} that was quarantined for its own fault (its root cause: "
                     f"see root_rule_id and root_record_id); this {e.label} was loaded, and is "
                     f"left out of any indicator that reads the {target.label} (indicators.md, "

@@ -19,6 +19,7 @@ import yaml
 
 from qa_pipeline.ingest.staging import WORK_PARQUET_COMPRESSION
 from qa_pipeline.spec.published import polars_schema
+from qa_pipeline.spec.rule_kinds import DEPENDENT_RULE_SUFFIX
 from qa_pipeline.transform.calendar import PERIOD_TYPES, period_end, period_label, period_start
 from qa_pipeline.transform.facts import (
     DEPENDENT_SCHEMA,
@@ -502,7 +503,7 @@ def dependent_rows(issues: pl.DataFrame) -> pl.DataFrame:
     upgrade) have no root columns and no dependent rows: their rows were quarantined."""
     if not set(DEPENDENT_SCHEMA) <= set(issues.columns):
         return pl.DataFrame(schema=DEPENDENT_SCHEMA)
-    return issues.filter(pl.col("rule_id").str.ends_with(".reference_quarantined")).select(
+    return issues.filter(pl.col("rule_id").str.ends_with(DEPENDENT_RULE_SUFFIX)).select(
         list(DEPENDENT_SCHEMA)).cast(DEPENDENT_SCHEMA)  # type: ignore[arg-type]
 
 
