@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from qa_pipeline.cli.main import main
 from qa_pipeline.ingest.staging import stage_batch
-from qa_pipeline.load.db import make_engine, metadata, staged_table_name
+from qa_pipeline.load.db import history_table_name, make_engine, metadata
 from qa_pipeline.privacy.redaction import MASK, valid_nhs_digits
 from qa_pipeline.spec.contracts import load_contracts
 from tests.batch_builder import AS_OF, base, csv_text, write_batch
@@ -66,7 +66,7 @@ def _case_tables(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     with engine.connect() as conn:
         for e in load_contracts().extracts.values():
-            t = metadata.tables[staged_table_name(e.name)]
+            t = metadata.tables[history_table_name(e.name)]
             out[e.name] = sorted((tuple(r) for r in conn.execute(sa.select(t))), key=repr)
         iv = metadata.tables["indicator_value"]
         out["indicator_value"] = sorted((tuple(r) for r in conn.execute(sa.select(iv))),

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from qa_pipeline.cli.main import main as cli_main
-from qa_pipeline.load.db import make_engine, metadata, staged_table_name
+from qa_pipeline.load.db import history_table_name, make_engine, metadata
 from qa_pipeline.ops import job as pipeline
 from qa_pipeline.spec.contracts import load_contracts
 from tests.batch_builder import AS_OF, base, csv_text, write_batch
@@ -62,7 +62,7 @@ def _state(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
         cols = [c for c in issues.c if c.name not in ("issue_id", "run_id")]
         out["dq_issue"] = sorted((tuple(r) for r in conn.execute(sa.select(*cols))), key=repr)
         for e in load_contracts().extracts.values():
-            t = metadata.tables[staged_table_name(e.name)]
+            t = metadata.tables[history_table_name(e.name)]
             out[e.name] = sorted((tuple(r) for r in conn.execute(sa.select(t))), key=repr)
         holds = metadata.tables["batch_hold"]
         out["batch_hold"] = sorted(tuple(r) for r in conn.execute(

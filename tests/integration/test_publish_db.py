@@ -230,9 +230,10 @@ def test_killed_mid_load_leaves_previous_state(db_url: str, tmp_path: Path,
                           "AND finished_at IS NULL") == 1
 
 
-def test_case_tables_keep_the_newest_batches_only(db_url: str, tmp_path: Path) -> None:
-    """Full nightly snapshots would grow without bound: the case tables keep `keep_batches`
-    batches, while issues, indicators and the run history keep every batch."""
+def test_case_tables_keep_versions_not_copies(db_url: str, tmp_path: Path) -> None:
+    """Full nightly snapshots would grow without bound: three identical nights leave one
+    version of each record (opened on the first night, still current), while issues,
+    indicators and the run history keep every batch."""
     from qa_pipeline.ops.settings import Settings
 
     landing = tmp_path / "landing"
@@ -241,16 +242,19 @@ def test_case_tables_keep_the_newest_batches_only(db_url: str, tmp_path: Path) -
         data = base()
         data["persons"][0]["ethnicity"] = ""  # one warning per batch
         write_batch(landing, data, as_of=d)
-    run_path(landing, db_url, settings=Settings(keep_batches=2, aftercare=False))
+    run_path(landing, db_url, settings=Settings(aftercare=False))
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        kept = sorted(str(r[0]) for r in conn.execute(
-            sa.text("SELECT DISTINCT as_of FROM stg_persons")))
+        versions = conn.execute(sa.text(
+            "SELECT MIN(valid_from), COUNT(*), COUNT(valid_to) FROM persons_history")).one()
+        staged = conn.execute(sa.text("SELECT DISTINCT as_of FROM stg_persons")).scalars().all()
         issue_days = conn.execute(sa.text("SELECT COUNT(DISTINCT as_of) FROM dq_issue")
                                   ).scalar_one()
         value_days = conn.execute(sa.text("SELECT COUNT(DISTINCT as_of) FROM indicator_value")
                                   ).scalar_one()
-    assert kept == [d.isoformat() for d in days[1:]]
+    assert (str(versions[0]), versions[1], versions[2]) == (
+        days[0].isoformat(), len(base()["persons"]), 0)
+    assert [str(d) for d in staged] == [days[-1].isoformat()]  # the latest batch
     assert issue_days == 3 and value_days == 3
 
 
@@ -279,24 +283,24 @@ def test_large_loads_into_empty_tables_build_indexes_after(
     real_insert = publish._insert
 
     def failing_insert(conn: sa.Connection, table: sa.Table, frame: object) -> None:
-        if table.name == "stg_persons":
+        if table.name == "persons_history":
             raise RuntimeError("load failed")
         real_insert(conn, table, frame)  # type: ignore[arg-type]
 
     monkeypatch.setattr(publish, "_insert", failing_insert)
     assert run_path(first, db_url).exit_code == 1  # a fault: the run failed, nothing published
-    assert "ux_stg_persons_key" in dropped
-    assert _count(engine, "SELECT COUNT(*) FROM stg_teams") == 0
+    assert "ux_persons_history_record" in dropped
+    assert _count(engine, "SELECT COUNT(*) FROM teams_history") == 0
     with engine.connect() as conn:  # the drop was rolled back with the rest
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     monkeypatch.setattr(publish, "_insert", real_insert)
 
     dropped.clear()
     assert run_path(first, db_url).exit_code == 0
-    assert {"ux_stg_persons_key", "ux_stg_referrals_key"} <= set(dropped)
+    assert {"ux_persons_history_record", "ux_referrals_history_record"} <= set(dropped)
     dropped.clear()
     assert run_path(write_batch(landing, base(), as_of=AS_OF), db_url).exit_code == 0
-    assert not [n for n in dropped if n.startswith("ux_stg_")]  # other batches present
+    assert not [n for n in dropped if "_history_" in n]  # versions of another batch present
     assert "ix_indicator_case_code_month" in dropped  # the drill-through is always replaced
     cases = _count(engine, "SELECT COUNT(*) FROM indicator_case")
     assert cases > 0
@@ -306,7 +310,7 @@ def test_large_loads_into_empty_tables_build_indexes_after(
         raise RuntimeError("publish failed late")
 
     later = write_batch(landing, base(), as_of=AS_OF + timedelta(days=1))
-    monkeypatch.setattr(publish, "_prune_case_tables", failing_prune)
+    monkeypatch.setattr(publish, "ensure_dim_date", failing_prune)
     assert run_path(later, db_url).exit_code == 1
     assert _count(engine, "SELECT COUNT(*) FROM indicator_case") == cases
     assert _count(engine, "SELECT COUNT(*) FROM indicator_case WHERE as_of = :d", d=AS_OF) == cases
@@ -316,6 +320,7 @@ def test_large_loads_into_empty_tables_build_indexes_after(
     person = base()["persons"][0]["person_id"]
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         conn.execute(sa.text(
-            "INSERT INTO stg_persons (as_of, source_row, person_id) VALUES (:d, 999, :p)"),
-            {"d": AS_OF, "p": person})
-    assert _count(engine, "SELECT COUNT(*) FROM stg_persons") == 2 * len(base()["persons"])
+            "INSERT INTO persons_history (version_id, record_id, occurrence, valid_from, "
+            "record_hash, person_id) VALUES (999999, :p, 1, :d, 'x', :p)"),
+            {"d": AS_OF - timedelta(days=1), "p": person})
+    assert _count(engine, "SELECT COUNT(*) FROM persons_history") == len(base()["persons"])

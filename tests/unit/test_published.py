@@ -205,7 +205,7 @@ def test_docs_reporting_db_md_is_generated_from_the_declaration() -> None:
         assert f"### {rel.name}\n" in committed
         for c in rel.columns.values():
             assert f"| `{c.name}` | {c.sql_type} |" in committed
-    assert "### stg_referrals\n" in committed
+    assert "### referrals_history\n" in committed and "`stg_<extract>`" in committed
 
 
 def test_indexes_compare_equal_to_sqlalchemy() -> None:

@@ -1,6 +1,7 @@
 """The reporting database schema (reporting-db.md), built from the contracts with SQLAlchemy.
 
-The staged case tables `stg_<extract>` are generated from the packaged contracts
+The case tables `<extract>_history` (and the views `<extract>_current` and
+`stg_<extract>` over them) are generated from the packaged contracts
 (`qa_pipeline/spec/extracts.yaml`; a site's `contracts_file` declares the same extracts
 and columns); the other published tables (`dq_issue`, `dq_rule`, `pipeline_run`, ...) are
 built from their declaration in `qa_pipeline/spec/published.yaml` (`spec/published.py`).
@@ -45,30 +46,69 @@ def staged_table_name(extract: str) -> str:
     return f"stg_{extract}"
 
 
-def _staged_table(e: Extract, md: sa.MetaData) -> sa.Table:
+def history_table_name(extract: str) -> str:
+    return f"{extract}_history"
+
+
+def current_view_name(extract: str) -> str:
+    return f"{extract}_current"
+
+
+HISTORY_COLUMNS: tuple[str, ...] = ("version_id", "record_id", "occurrence", "valid_from",
+                                    "valid_to", "record_hash")
+"""The columns every `<extract>_history` table has before the contract's columns."""
+
+
+def _history_table(e: Extract, md: sa.MetaData) -> sa.Table:
+    """One row per version of a record (reporting-db.md 1.1, Record history)."""
+    name = history_table_name(e.name)
     cols: list[sa.Column] = [  # type: ignore[type-arg]
-        sa.Column("as_of", sa.Date, primary_key=True,
-                  comment="The batch's extract date."),
-        sa.Column("source_row", sa.Integer, primary_key=True,
-                  comment="Record number in the delivered file (1 = first after the header)."),
+        sa.Column("version_id", sa.Integer, primary_key=True, autoincrement=False,
+                  comment="The version's key; BI joins the drill-through on it."),
+        sa.Column("record_id", sa.Text, nullable=False,
+                  comment="The record's key as in dq_issue (key columns joined by |)."),
+        sa.Column("occurrence", sa.Integer, nullable=False,
+                  comment="1; where an extract's key is not unique, the number of the row "
+                          "among those of the same key (ordered by record_hash)."),
+        sa.Column("valid_from", sa.Date, nullable=False,
+                  comment="as_of of the first published batch that holds this version."),
+        sa.Column("valid_to", sa.Date, nullable=True,
+                  comment="as_of of the first later published batch in which the record has "
+                          "other values or is absent; null while current."),
+        sa.Column("record_hash", sa.String(16), nullable=False,
+                  comment="Hash of the version's values (change detection)."),
     ]
     for c in e.columns.values():
         cols.append(sa.Column(c.name, SQL_TYPES[c.type](), nullable=True,
                               comment=c.description or None))
-    args: list[sa.schema.SchemaItem] = [*cols]
-    key_cols = ["as_of", *e.key]
-    if e.unique:
-        args.append(sa.Index(f"ux_stg_{e.name}_key", *key_cols, unique=True))
-    return sa.Table(staged_table_name(e.name), md, *args,
-                    comment=f"Staged {e.name}: one row per loaded {e.label} per batch. "
+    return sa.Table(name, md, *cols,
+                    sa.Index(f"ux_{name}_record", "record_id", "occurrence", "valid_from",
+                             unique=True),
+                    sa.Index(f"ix_{name}_valid_to", "valid_to"),
+                    comment=f"History of {e.name}: one row per version of a {e.label}. "
                             f"{e.description}")
 
 
+view_metadata = sa.MetaData()
+"""The generated views (`stg_<extract>`, `<extract>_current`), for queries: never created
+from this metadata (the migrations create them)."""
+
+
+def _views(e: Extract, history: sa.Table) -> None:
+    contract = [sa.Column(c.name, c.type) for c in history.columns
+                if c.name in e.columns]
+    sa.Table(current_view_name(e.name), view_metadata,
+             *(sa.Column(c.name, c.type) for c in history.columns))
+    sa.Table(staged_table_name(e.name), view_metadata, sa.Column("as_of", sa.Date),
+             *contract)
+
+
 def build_metadata(contracts: Contracts) -> sa.MetaData:
-    """Add the staged tables of the given contracts to the module metadata (idempotent)."""
+    """Add the history tables of the given contracts to the module metadata, and their views
+    to `view_metadata` (idempotent)."""
     for e in contracts.ordered():
-        if staged_table_name(e.name) not in metadata.tables:
-            _staged_table(e, metadata)
+        if history_table_name(e.name) not in metadata.tables:
+            _views(e, _history_table(e, metadata))
     return metadata
 
 
@@ -103,8 +143,33 @@ indicator_value = TABLES["indicator_value"]
 indicator_run = TABLES["indicator_run"]
 indicator_case = TABLES["indicator_case"]
 dim_date = TABLES["dim_date"]
+dim_team = TABLES["dim_team"]
+history_carried = TABLES["history_carried"]
 
 build_metadata(load_contracts(packaged_contracts_path()))
+
+def holds_on(table: sa.Table, day: date) -> sa.ColumnElement[bool]:
+    """The versions of a history table that hold on `day` (reporting-db.md 1.1: the record as
+    it stood on D)."""
+    return sa.and_(table.c.valid_from <= day,
+                   sa.or_(table.c.valid_to.is_(None), table.c.valid_to > day))
+
+
+def loaded_rows(extract: str, day: date) -> sa.Select[Any]:
+    """The rows batch `day` loaded for an extract, from its history: the versions that hold
+    that day, less the records whose row was quarantined (kept open) and nothing when the file
+    was not loaded. (Its columns: the contract's.)"""
+    e_hist = metadata.tables[history_table_name(extract)]
+    carried = history_carried
+    loaded = sa.exists().where(
+        batch.c.as_of == day, pipeline_run_extract.c.run_id == batch.c.run_id,
+        pipeline_run_extract.c.extract == extract, pipeline_run_extract.c.status == "loaded")
+    kept_open = sa.select(carried.c.record_id).where(carried.c.as_of == day,
+                                                     carried.c.extract == extract)
+    columns = [c for c in e_hist.columns if c.name not in HISTORY_COLUMNS]
+    return sa.select(*columns).where(holds_on(e_hist, day), loaded,
+                                     e_hist.c.record_id.not_in(kept_open))
+
 
 # --- engines and migrations ----------------------------------------------------------------
 

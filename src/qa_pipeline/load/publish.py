@@ -25,8 +25,10 @@ from qa_pipeline.load.db import (
     batch,
     batch_hold,
     dim_date,
+    dim_team,
     dq_issue,
     dq_rule,
+    history_table_name,
     indicator,
     indicator_case,
     indicator_run,
@@ -34,7 +36,6 @@ from qa_pipeline.load.db import (
     metadata,
     pipeline_run,
     pipeline_run_extract,
-    staged_table_name,
 )
 from qa_pipeline.ops.exits import ExitStatus
 from qa_pipeline.ops.faults import failpoint
@@ -116,7 +117,7 @@ REBUILD_INDEXES_MIN_ROWS = 100_000
 """Loads of at least this many rows into an empty table build its indexes after the load."""
 
 
-def _load(conn: Connection, table: sa.Table, frame: pl.DataFrame, replace: bool = False
+def load_frame(conn: Connection, table: sa.Table, frame: pl.DataFrame, replace: bool = False
           ) -> None:
     """Bulk-insert (after emptying the table when `replace`), building the table's secondary
     indexes after the load when the table is empty and the load is large (a first load, a
@@ -199,9 +200,11 @@ def content_checksum(manifest: Manifest) -> str:
     return h.hexdigest()
 
 
-def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> None:
+def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str,
+                        covering: dict[str, pl.DataFrame]) -> None:
     """Indicator catalogue, values and run record of the batch; the drill-through cases only
-    when the batch is (or becomes) the latest, so an older batch re-run keeps the newest."""
+    when the batch is (or becomes) the latest, so an older batch re-run keeps the newest
+    (whose version keys it re-reads, as a late batch may have split those versions)."""
     if not manifest.indicators:
         return
     as_of = manifest.as_of
@@ -220,10 +223,45 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str) -> No
         for r in runs.iter_rows(named=True)
     ])
     latest = conn.execute(sa.select(sa.func.max(batch.c.as_of))).scalar()
-    if latest is None or as_of >= latest:
-        _load(conn, indicator_case, pl.read_parquet(manifest.indicators["cases"]
-                                                    ).with_columns(pl.lit(as_of).alias("as_of")),
-              replace=True)
+    if latest is None or as_of >= as_date(latest):
+        cases = pl.read_parquet(manifest.indicators["cases"]).with_columns(
+            pl.lit(as_of).alias("as_of"))
+        load_frame(conn, indicator_case, _with_versions(cases, config, covering), replace=True)
+    else:
+        _rekey_drill_through(conn)
+
+
+def _case_extracts(config: Any) -> pl.DataFrame:
+    from qa_pipeline.transform.facts import SUBJECTS
+
+    codes = [(r["code"], SUBJECTS[r["subject"]].record_extract) for r in catalogue_rows(config)]
+    return pl.DataFrame(codes, schema={"indicator_code": pl.String(), "extract": pl.String()},
+                        orient="row")
+
+
+def _with_versions(cases: pl.DataFrame, config: Any, covering: dict[str, pl.DataFrame]
+                   ) -> pl.DataFrame:
+    """Each case with the extract and version_id of the record it was computed from."""
+    versions = pl.concat([f.with_columns(pl.lit(name).alias("extract"))
+                          for name, f in covering.items()],
+                         how="vertical_relaxed") if covering else pl.DataFrame(
+        schema={"record_id": pl.String(), "version_id": pl.Int64(), "extract": pl.String()})
+    return cases.join(_case_extracts(config), on="indicator_code", how="left").join(
+        versions.select("extract", "record_id", "version_id"), on=["extract", "record_id"],
+        how="left")
+
+
+def _rekey_drill_through(conn: Connection) -> None:
+    """Point the drill-through's cases at the versions that hold at their batch's date."""
+    ic = indicator_case
+    for name in conn.execute(sa.select(ic.c.extract).distinct()).scalars():
+        if name is None or history_table_name(name) not in metadata.tables:
+            continue
+        h = metadata.tables[history_table_name(name)]
+        holds = sa.select(h.c.version_id).where(
+            h.c.record_id == ic.c.record_id, h.c.occurrence == 1, h.c.valid_from <= ic.c.as_of,
+            sa.or_(h.c.valid_to.is_(None), h.c.valid_to > ic.c.as_of)).scalar_subquery()
+        conn.execute(ic.update().where(ic.c.extract == name).values(version_id=holds))
 
 
 def ensure_dim_date(conn: Connection, first: date, last: date) -> None:
@@ -238,31 +276,60 @@ def ensure_dim_date(conn: Connection, first: date, last: date) -> None:
     _insert(conn, dim_date, calendar_frame(first, last))
 
 
-def _prune_case_tables(conn: Connection, contracts: Contracts, keep_batches: int) -> None:
-    """Drop case-table rows of batches older than the `keep_batches` newest: full nightly
-    snapshots would otherwise grow without bound."""
-    if keep_batches <= 0:
-        return
-    oldest_kept = conn.execute(
-        sa.select(batch.c.as_of).order_by(batch.c.as_of.desc()).offset(keep_batches - 1)
-        .limit(1)).scalar()
-    if oldest_kept is None:
-        return
+def _publish_history(conn: Connection, manifest: Manifest, contracts: Contracts,
+                     issues: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Each extract's history brought up to date with the batch (load/history.py); returns,
+    per extract, the version of each record that holds at the batch's date (record_id,
+    version_id), for the drill-through."""
+    from qa_pipeline.load.history import write_history
+
+    quarantined = issues.filter(pl.col("severity") == "error",
+                                pl.col("record_id").is_not_null())
+    covering = {}
     for e in contracts.ordered():
-        table = metadata.tables[staged_table_name(e.name)]
-        conn.execute(table.delete().where(table.c.as_of < oldest_kept))
+        outcome = manifest.extracts.get(e.name)
+        loaded = (pl.read_parquet(outcome.parquet)
+                  if outcome is not None and outcome.parquet else None)
+        written = write_history(conn, e, manifest.as_of, loaded,
+                                quarantined.filter(pl.col("extract") == e.name))
+        covering[e.name] = written.covering
+        log.info("%s: %s history: %d versions opened, %d ends moved, %d removed",
+                 manifest.as_of, e.name, written.inserted, written.retimed, written.deleted)
+        failpoint(f"publish:after:{e.name}")
+    return covering
+
+
+def refresh_dim_team(conn: Connection, as_of: date) -> None:
+    """`dim_team` from `teams_history` (a few rows): the latest version's name and service
+    area, the first night a version opened, the last published night one held (`as_of`, the
+    batch being published, included)."""
+    th = metadata.tables[history_table_name("teams")]
+    nights = sorted({as_of, *(as_date(v) for v in conn.execute(sa.select(batch.c.as_of)
+                                                                 ).scalars())})
+    rows = conn.execute(sa.select(th.c.team_id, th.c.team_name, th.c.service_area,
+                                  th.c.valid_from, th.c.valid_to)).all()
+    teams: dict[str, dict[str, Any]] = {}
+    for team_id, name, area, since, until in sorted(rows, key=lambda r: as_date(r[3])):
+        since = as_date(since)
+        held = [d for d in nights if d >= since and (until is None or d < as_date(until))]
+        t = teams.setdefault(team_id, {"team_id": team_id, "first_seen": since})
+        t.update(team_name=name, service_area=area,
+                 last_seen=max([*held, t.get("last_seen", since)]))
+    conn.execute(dim_team.delete())
+    if teams:
+        conn.execute(dim_team.insert(), list(teams.values()))
 
 
 def publish(manifest: Manifest, engine: Engine, run_id: str,
             contracts: Contracts | None = None, note: str | None = None,
-            release: tuple[int, str] | None = None, keep_batches: int = 7,
+            release: tuple[int, str] | None = None,
             dim_dates: tuple[date, date] = (DIM_DATE_FIRST, DIM_DATE_LAST)) -> RunOutcome:
     """Replace the batch's rows in every published table, in one transaction.
 
     `note` is prefixed to the run's message (e.g. what changed in a redelivery); `release`
-    (hold id, who) marks a held batch released in the same transaction. The case tables keep
-    the `keep_batches` most recent published batches (0: all); issues, indicators and the
-    run history keep every batch. `dim_date` covers `dim_dates` (first, last)."""
+    (hold id, who) marks a held batch released in the same transaction. The case tables
+    keep each record's versions (`<extract>_history`); issues, indicators and the run history
+    keep every batch. `dim_date` covers `dim_dates` (first, last)."""
     contracts = contracts or load_contracts()
     as_of = manifest.as_of
     status, exit_code = run_status(manifest)
@@ -280,15 +347,8 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
         message = f"{note}; {message}"
     with engine.begin() as conn:
         failpoint("publish:begin")
-        for e in contracts.ordered():
-            table = metadata.tables[staged_table_name(e.name)]
-            conn.execute(table.delete().where(table.c.as_of == as_of))
-            outcome = manifest.extracts.get(e.name)
-            if outcome is not None and outcome.parquet:
-                frame = pl.read_parquet(outcome.parquet).with_columns(
-                    pl.lit(as_of).alias("as_of"))
-                _load(conn, table, frame)
-            failpoint(f"publish:after:{e.name}")
+        covering = _publish_history(conn, manifest, contracts, issues)
+        refresh_dim_team(conn, as_of)
         conn.execute(dq_issue.delete().where(dq_issue.c.as_of == as_of))
         _insert(conn, dq_issue, issues)
         failpoint("publish:after:dq_issue")
@@ -297,7 +357,7 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
             row("dq_rule", r, rename={"column_name": "column", "description": "message"})
             for r in contracts.rules
         ])
-        _publish_indicators(conn, manifest, run_id)
+        _publish_indicators(conn, manifest, run_id, covering)
         ensure_dim_date(conn, *dim_dates)
         failpoint("publish:after:indicators")
         conn.execute(pipeline_run_extract.delete().where(pipeline_run_extract.c.run_id == run_id))
@@ -308,7 +368,6 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
         conn.execute(batch.insert().values(row(
             "batch", manifest, run_id=run_id, published_at=utcnow(),
             content_sha256=content_checksum(manifest))))
-        _prune_case_tables(conn, contracts, keep_batches)
         holds = batch_hold.update().where(batch_hold.c.as_of == as_of,
                                           batch_hold.c.status == "held")
         if release is not None:
@@ -329,7 +388,7 @@ RETRYABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
 
 def publish_with_retry(manifest: Manifest, engine: Engine, run_id: str, attempts: int = 5,
                        base_seconds: float = 2.0, **kwargs: Any) -> RunOutcome:
-    # kwargs: contracts, note, release, keep_batches, dim_dates (see publish)
+    # kwargs: contracts, note, release, dim_dates (see publish)
     """Publish, retrying with exponential back-off when the database connection fails.
 
     Safe because a publish is one transaction that first deletes the batch's rows: a failed

@@ -11,10 +11,10 @@ One checkpoint validates every asset and builds the Data Docs into a local folde
 
 What is checked for the batch `as_of`:
 
-* every `stg_<extract>` table: its required key columns are never null and (where the contract says
-  the key is unique) unique; its row count is at least `volume_tolerance` (default 50%) of
-  the same table's rows in the previous published batch — a half-empty extract is a
-  truncated export;
+* every `stg_<extract>` (the rows the batch loaded, from its history): its required key
+  columns are never null and (where the contract says the key is unique) unique; its row
+  count is at least `volume_tolerance` (default 50%) of the rows of the previous published
+  batch — a half-empty extract is a truncated export;
 * `indicator_value`: keys not null and unique, `numerator ≤ denominator`, `denominator > 0`;
   rates (unit `percent`) between 0 and 100;
 * `indicator_run`: every indicator of the catalogue (`indicator`) is recorded for the batch,
@@ -45,7 +45,7 @@ from qa_pipeline.load.db import (
     indicator,
     indicator_run,
     indicator_value,
-    metadata,
+    loaded_rows,
     staged_table_name,
 )
 from qa_pipeline.spec.contracts import Extract, load_contracts
@@ -190,15 +190,16 @@ def _key_checks(e: Extract, name: str) -> list[Check]:
 
 def _staged_plan(conn: sa.Connection, engine: sa.Engine, e: Extract, as_of: date,
                  prev: date | None, volume_tolerance: float) -> AssetPlan:
-    """One `stg_<extract>` table of the batch: its key checks and, when there is a previous
-    batch, a row count of at least `volume_tolerance` of that batch's (a half-empty extract
-    is a truncated export); the threshold is counted now, so the check is a fixed number."""
+    """The rows of `stg_<extract>` the batch loaded (its versions that hold on the batch's
+    date, less the quarantined records kept open: `db.loaded_rows`): their key checks and,
+    when there is a previous batch, a row count of at least `volume_tolerance` of that
+    batch's (a half-empty extract is a truncated export); the threshold is counted now, so the
+    check is a fixed number."""
     name = staged_table_name(e.name)
-    t = metadata.tables[name]
     checks = _key_checks(e, name)
     if prev is not None:
         prev_rows = int(conn.execute(
-            sa.select(sa.func.count()).select_from(t).where(t.c.as_of == prev)
+            sa.select(sa.func.count()).select_from(loaded_rows(e.name, prev).subquery())
         ).scalar_one())
         least = math.ceil(volume_tolerance * prev_rows)
         checks.append(Check(
@@ -206,7 +207,7 @@ def _staged_plan(conn: sa.Connection, engine: sa.Engine, e: Extract, as_of: date
             f"{name}: row count at least {volume_tolerance * 100:g}% of the previous batch "
             f"({least} of {prev_rows} rows on {prev.isoformat()})", "volume"))
     return AssetPlan(f"{name}_{as_of.isoformat()}", name,
-                     _sql(engine, sa.select(t).where(t.c.as_of == as_of)), checks)
+                     _sql(engine, loaded_rows(e.name, as_of)), checks)
 
 
 def _indicator_plans(engine: sa.Engine, as_of: date) -> list[AssetPlan]:

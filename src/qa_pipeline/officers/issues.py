@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from qa_pipeline.load.db import as_date
+from qa_pipeline.load.db import as_date, history_table_name, metadata
 from qa_pipeline.spec.published import published
 from qa_pipeline.spec.rule_kinds import DEPENDENT_RULE_SUFFIX
 
@@ -225,17 +225,12 @@ def in_team(team_id: str | None, team: str | None) -> bool:
 
 
 def team_names(engine: sa.Engine, as_of: date) -> dict[str, str]:
-    """team_id -> team_name from the newest loaded teams extract up to `as_of`."""
+    """team_id -> team_name as the teams extract last delivered it up to `as_of` (the newest
+    version of each team in `teams_history` that began by then)."""
+    th = metadata.tables[history_table_name("teams")]
     with engine.connect() as conn:
-        newest = conn.execute(
-            sa.text("SELECT MAX(as_of) FROM stg_teams WHERE as_of <= :d"), {"d": as_of}
-        ).scalar()
-        if newest is None:
-            return {}
-        rows = conn.execute(
-            sa.text("SELECT team_id, team_name FROM stg_teams WHERE as_of = :d"),
-            {"d": as_date(newest)},
-        ).all()
+        rows = conn.execute(sa.select(th.c.team_id, th.c.team_name)
+                            .where(th.c.valid_from <= as_of).order_by(th.c.valid_from)).all()
     return {str(t): str(n or t) for t, n in rows if t}
 
 

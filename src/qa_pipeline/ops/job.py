@@ -160,7 +160,7 @@ def publish_or_hold(engine: Engine, manifest: Manifest, run_id: str, settings: S
     return publish_with_retry(
         manifest, engine, run_id, attempts=settings.db_retry_attempts,
         base_seconds=settings.db_retry_base_seconds,
-        note=redelivery_note(engine, manifest), keep_batches=settings.keep_batches,
+        note=redelivery_note(engine, manifest),
         dim_dates=(settings.dim_date_first, settings.dim_date_last)), False
 
 
@@ -483,7 +483,6 @@ def _release(as_of: date, by: str, settings: Settings) -> RunOutcome:
                     manifest, engine, run_id, attempts=settings.db_retry_attempts,
                     base_seconds=settings.db_retry_base_seconds,
                     note=f"released by {by} after a hold", release=(hold_id, by),
-                    keep_batches=settings.keep_batches,
                     dim_dates=(settings.dim_date_first, settings.dim_date_last))
             except Exception as exc:
                 finish_failed_run(engine, run_id, redact(f"{type(exc).__name__}: "

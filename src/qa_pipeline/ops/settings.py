@@ -14,6 +14,7 @@ run inside `using(settings)`), else the ones `load_settings()` finds.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ import yaml
 ENV_PREFIX = "QA_PIPELINE_"
 CONFIG_ENV = "QA_PIPELINE_CONFIG"
 DEFAULT_CONFIG = Path("qa_pipeline.yaml")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,6 @@ class Settings:
     """Attempts at publishing when the database connection fails."""
     db_retry_base_seconds: float = 2.0
     """First back-off delay; doubled after each failed attempt."""
-    keep_batches: int = 7
-    """How many of the newest published batches the case tables (stg_*) keep; 0 = all.
-    Issues, indicators and the run history keep every batch."""
     db_password_secret: str | None = None
     """Name of a Prefect Secret block holding the database password (flows only)."""
     earliest_birth_date: date = date(1900, 1, 1)
@@ -132,6 +132,21 @@ def _coerce(name: str, value: Any) -> Any:
     return str(value)
 
 
+REMOVED_SETTINGS: dict[str, str] = {
+    "keep_batches": "the case tables keep each record's versions (<extract>_history) instead "
+                    "of copies of the newest batches",
+}
+"""Settings of earlier versions that are accepted and ignored, with a warning saying why (a
+site's file that still names one keeps working)."""
+
+
+def _drop_removed(values: dict[str, Any], where: str) -> dict[str, Any]:
+    for name in sorted(set(values) & set(REMOVED_SETTINGS)):
+        log.warning("%s: the setting %s is no longer used (%s); remove it", where, name,
+                    REMOVED_SETTINGS[name])
+    return {k: v for k, v in values.items() if k not in REMOVED_SETTINGS}
+
+
 def load_settings(config_file: Path | None = None,
                   environ: dict[str, str] | None = None) -> Settings:
     """Defaults < config file (QA_PIPELINE_CONFIG or ./qa_pipeline.yaml) < environment."""
@@ -140,7 +155,7 @@ def load_settings(config_file: Path | None = None,
     values: dict[str, Any] = {}
     path = config_file or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else DEFAULT_CONFIG)
     if path.is_file():
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = _drop_removed(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, str(path))
         unknown = set(raw) - names
         if unknown:
             raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
@@ -150,6 +165,8 @@ def load_settings(config_file: Path | None = None,
                              "PGPASSWORD, ~/.pgpass or a Prefect Secret block")
     elif config_file is not None:
         raise FileNotFoundError(f"{config_file}: no such config file")
+    _drop_removed({n: 1 for n in REMOVED_SETTINGS if ENV_PREFIX + n.upper() in env},
+                  "the environment")
     for name in names:
         key = ENV_PREFIX + name.upper()
         if key in env and key != CONFIG_ENV:

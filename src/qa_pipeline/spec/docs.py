@@ -183,19 +183,35 @@ def render_reporting_db(contracts: Contracts, declaration: Published | None = No
     out.append("Read through the views above, or by the pipeline only.\n")
     for name in others:
         out += _relation_section(p, name)
-    out.append("## Staged case tables\n")
-    out.append("`stg_<extract>`: one row per loaded record of an extract per batch, typed as "
-               "its contract declares (docs/rules.md); not read by BI. Primary key: `as_of`, "
-               "`source_row`.\n")
+    out.append("## Case tables: record history\n")
+    out.append("`<extract>_history`: one row per version of a record of an extract, typed as "
+               "its contract declares (docs/rules.md); not read by BI (reporting-db.md 1.1, "
+               "Record history). A version holds from `valid_from` (the first published "
+               "batch with these values) until `valid_to` (the first later published batch "
+               "in which the record has other values or is absent; null while current); the "
+               "record as it stood on D is the version with `valid_from <= D AND (valid_to "
+               "IS NULL OR valid_to > D)`. A record quarantined in a batch, or in a file "
+               "missing or rejected that night, keeps its version open. Two views over each: "
+               "`<extract>_current` (the versions with `valid_to` null) and `stg_<extract>` "
+               "(the current records with the latest published batch's `as_of`, for the "
+               "reports that read the staged tables of earlier versions).\n")
     for e in contracts.ordered():
-        out.append(f"### stg_{e.name}\n")
-        out.append(f"{e.description} One row: a {e.label} in a batch. Key: "
-                   f"{', '.join(f'`{k}`' for k in ('as_of', *e.key))}"
-                   f"{' (unique)' if e.unique else ''}.\n")
+        out.append(f"### {e.name}_history\n")
+        out.append(f"{e.description} One row: a version of a {e.label}. Record key "
+                   f"(`record_id`): {' | '.join(f'`{k}`' for k in e.key)}"
+                   f"{'' if e.unique else ' (not unique: `occurrence` numbers the rows of a key)'}"
+                   ".\n")
         out += ["| column | type | nullable | description |", "|---|---|---|---|",
-                "| `as_of` | DATE | no | The batch's extract date. |",
-                "| `source_row` | INTEGER | no | Record number in the delivered file "
-                "(1 = first after the header). |"]
+                "| `version_id` | INTEGER | no | The version's key; BI joins the "
+                "drill-through (`indicator_case.version_id`) on it. |",
+                "| `record_id` | TEXT | no | The record's key as in dq_issue. |",
+                "| `occurrence` | INTEGER | no | 1; for a key that is not unique, the row's "
+                "number among those of its key. |",
+                "| `valid_from` | DATE | no | as_of of the first published batch that holds "
+                "this version. |",
+                "| `valid_to` | DATE | yes | as_of of the first later published batch in "
+                "which the record has other values or is absent; null while current. |",
+                "| `record_hash` | VARCHAR(16) | no | Hash of the version's values. |"]
         for c in e.columns.values():
             out.append(f"| `{c.name}` | {SQL_WORDS[CONTRACT_TYPES[c.type]]} | yes | "
                        f"{_cell(c.description)} |")

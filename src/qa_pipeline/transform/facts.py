@@ -340,6 +340,12 @@ class Subject:
     requires: tuple[str, ...]
     record: str
     point_in_time: bool = False
+    extract: str = ""
+    """The extract whose records the cases are (`record` is its key); default requires[0]."""
+
+    @property
+    def record_extract(self) -> str:
+        return self.extract or self.requires[0]
 
 
 SUBJECTS: dict[str, Subject] = {
@@ -351,7 +357,7 @@ SUBJECTS: dict[str, Subject] = {
                 "cp_plan_id", point_in_time=True),
         Subject("open_plan_father", open_plan_father_facts,
                 ("cp_plans", "relationships", "persons"), "relationship_id",
-                point_in_time=True),
+                point_in_time=True, extract="relationships"),
         Subject("cin_plan", cin_plan_facts, ("cin_plans",), "cin_plan_id"),
         Subject("cin_review", cin_review_facts, ("cin_reviews", "cin_plans"), "review_id"),
         Subject("fit_referral", fit_referral_facts, ("fit_referrals",), "fit_referral_id"),

@@ -337,8 +337,9 @@ CASE_SCHEMA: dict[str, pl.DataType] = {
     "measure": pl.Float64(), "event_date": pl.Date(), "excluded_reason": pl.String(),
 }
 COMPACT_CASE_SCHEMA: dict[str, pl.DataType] = polars_schema(
-    "indicator_case", exclude=("case_id", "as_of"))
-"""The drill-through frame, as written to indicator_case (the publish adds as_of)."""
+    "indicator_case", exclude=("case_id", "as_of", "extract", "version_id"))
+"""The drill-through frame, as written to indicator_case (the publish adds as_of, and the
+extract and version of each case's record)."""
 VALUE_SCHEMA: dict[str, pl.DataType] = polars_schema("indicator_value", exclude=("as_of",))
 """The values frame, as written to indicator_value (the publish adds as_of)."""
 
@@ -354,7 +355,10 @@ def cases(ind: Indicator, facts: pl.DataFrame, as_of: date) -> pl.DataFrame:
     if facts.height == 0:
         return pl.DataFrame(schema=COMPACT_CASE_SCHEMA)
     event = pl.col("period_date") if subject.point_in_time else pl.col(ind.event_date or "")
-    reason = pl.col(ind.excluded_by) if ind.excluded_by else pl.lit(None, pl.String)
+    # a column, never a literal: polars 2.1 refuses a filter whose predicate folds to a
+    # literal on a frame of 16,384 rows or more ("filter predicate length of 2 ...")
+    reason = (pl.col(ind.excluded_by) if ind.excluded_by
+              else pl.repeat(None, pl.len(), dtype=pl.String))
     counted = ind.population.fill_null(False) & reason.is_null()
     excluded = reason.is_not_null() & (
         ind.population if ind.excluded_population is None else ind.excluded_population
