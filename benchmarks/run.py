@@ -331,6 +331,14 @@ def bench_nights(size: str, a: argparse.Namespace, dbs: Databases) -> dict[str, 
     return res
 
 
+def imported_from() -> Path:
+    """Where the measured package comes from (an editable install may point elsewhere:
+    set PYTHONPATH to this checkout's src/)."""
+    import qa_pipeline
+
+    return Path(qa_pipeline.__file__).resolve().parent
+
+
 def command_line() -> str:
     """The command as run (the environment variables that change what is measured first)."""
     env = [f"{k}={shlex.quote(os.environ[k])}" for k in ("QA_PIPELINE_AFTERCARE", "PYTHONPATH")
@@ -593,6 +601,8 @@ def main_nights(a: argparse.Namespace) -> int:
         f"Command: `{cmd}`", "",
         f"Machine: {where}", "",
         f"Code: {code_version()} (git commit; files under src/ differing from it listed)"
+        + ("" if imported_from() == ROOT / "src" / "qa_pipeline" else
+           f"; **but qa_pipeline was imported from {imported_from()}**, not this checkout")
         + ("; PostgreSQL with fsync, synchronous_commit, full_page_writes off (--pg-fast)"
            if a.pg_fast else ""), "",
         *out])
