@@ -21,6 +21,19 @@ written. Pandas way: see benchmarks/pandas_way.py.
 
 PostgreSQL: a throw-away server started with tests/pg_server.py (durable settings unless
 ``--pg-fast``); each load gets a brand-new database.
+
+Nights mode (issue 15 point 6), ``--nights N``:
+
+    QA_PIPELINE_AFTERCARE=false .venv/bin/python benchmarks/run.py --nights 30 --sizes M
+
+generates N consecutive nights of one caseload (``generate_nights``, seed 42, the first night
+on FIRST_NIGHT; ``--change-rate``/``--new-rate``/``--delete-rate``, default 1 %, 0.5 %,
+0.1 %; cached under ``--data-root``), measures the floor of nights 1 and 2 (best of
+max(3, --repeat)), then for each database runs the nights in order into ONE new database, each
+night the nightly job in a fresh process (`stages.py night`), and prints the nights side by
+side and the targets table (``nights_mode.py``): end to end and publish of the first night
+(empty database) and of the next, the other nights' end to end, the database size after the
+first and the last night, the peak RSS. ``--markdown FILE`` also writes the report there.
 """
 
 from __future__ import annotations
@@ -29,18 +42,21 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # tests.pg_server
+
+import nights_mode  # noqa: E402
 
 from qa_pipeline.sample.generate import SIZES, children_count  # noqa: E402
 
@@ -77,6 +93,35 @@ def batch_facts(batch: Path) -> dict[str, Any]:
         with f.open("rb") as fh:
             rows += sum(buf.count(b"\n") for buf in iter(lambda fh=fh: fh.read(1 << 22), b"")) - 1
     return {"files": len(files), "bytes": size, "rows": rows}
+
+
+FIRST_NIGHT = date(2026, 10, 1)
+"""The nights mode's first night (a fixed date, so the cache is reused; the last night must
+not be after today: a batch dated in the future is refused)."""
+
+
+def nights_for(size: str, nights: int, rates: Any, data_root: Path) -> list[Path]:
+    """The cached nights of a size and rates (generated on first use, or again when fewer
+    were cached: the first k nights of a longer run are the same as a k-night run's)."""
+    children = children_count(size)
+    last = FIRST_NIGHT + timedelta(days=nights - 1)
+    if last > date.today():
+        raise SystemExit(f"--nights {nights}: the last night ({last}) would be in the future")
+    root = data_root / (f"{size}_{children}_seed{SEED}_nights_{FIRST_NIGHT}_c{rates.change:g}"
+                        f"_n{rates.new:g}_d{rates.delete:g}")
+    stamp = root / "complete"
+    have = int(stamp.read_text().split()[0]) if stamp.exists() else 0
+    if have < nights:
+        from qa_pipeline.sample.nights import generate_nights
+
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"# generating {nights} nights of {size} ({children:,} children) into {root} ...",
+              flush=True)
+        t = time.perf_counter()
+        generate_nights(root, nights=nights, children=children, seed=SEED, as_of=FIRST_NIGHT,
+                        rates=rates)
+        stamp.write_text(f"{nights} nights, {time.perf_counter() - t:.1f}s\n")
+    return [root / (FIRST_NIGHT + timedelta(days=i)).isoformat() for i in range(nights)]
 
 
 # --- databases -----------------------------------------------------------------------------
@@ -241,6 +286,64 @@ def bench_size(size: str, a: argparse.Namespace, dbs: Databases) -> dict[str, An
             st[key] = saved
         a.repeat = old
     return res
+
+
+def bench_nights(size: str, a: argparse.Namespace, dbs: Databases) -> dict[str, Any]:
+    """Nights mode: the floor of nights 1 and 2, then every night in order into one new
+    database per kind, each in a fresh process."""
+    from qa_pipeline.sample.nights import Rates
+
+    rates = Rates(change=a.change_rate, new=a.new_rate, delete=a.delete_rate)
+    nights = nights_for(size, a.nights, rates, a.data_root)
+    work_root = a.work_root / f"nights_{size}"
+    shutil.rmtree(work_root, ignore_errors=True)
+    work_root.mkdir(parents=True)
+    res: dict[str, Any] = {
+        "mode": "nights", "size": size, "children": children_count(size), "nights": a.nights,
+        "rates": {"change": rates.change, "new": rates.new, "delete": rates.delete},
+        "batches": [str(b) for b in nights], "code": code_version(),
+        "facts": {"night1": batch_facts(nights[0]), "night2": batch_facts(nights[1]),
+                  "last": batch_facts(nights[-1])},
+        "floors": {"repeat": max(3, a.repeat)}, "runs": {}}
+    for key, night in (("night1", nights[0]), ("night2", nights[1])):
+        print(f"# {size}: floor of {night.name} ...", end=" ", flush=True)
+        r = best_of(max(3, a.repeat),
+                    lambda night=night: run_stage("floor", night, work_root / "floor", a.timeout))
+        res["floors"][key] = r
+        print(r.get("error") or f"{r['wall']:.3f} s", flush=True)
+    for kind in a.db:
+        url = dbs.fresh(kind, f"nights_{size}")
+        runs: list[dict[str, Any]] = res["runs"].setdefault(kind, [])
+        try:
+            for i, night in enumerate(nights):
+                print(f"# {size} {kind}: night {i + 1}/{len(nights)} ({night.name}) ...",
+                      end=" ", flush=True)
+                r = run_stage("night", night, work_root / f"work_{kind}", a.timeout, url)
+                runs.append(r)
+                if "error" in r:
+                    print(r["error"], flush=True)
+                    break
+                print(f"{r['wall']:.2f} s, publish {r['steps'].get('publish', 0):.2f} s, "
+                      f"db {r['db_bytes'] / 2**20:,.1f} MiB, peak {r['peak_rss_mib']:.0f} MiB",
+                      flush=True)
+        finally:
+            dbs.drop(url)
+    return res
+
+
+def imported_from() -> Path:
+    """Where the measured package comes from (an editable install may point elsewhere:
+    set PYTHONPATH to this checkout's src/)."""
+    import qa_pipeline
+
+    return Path(qa_pipeline.__file__).resolve().parent
+
+
+def command_line() -> str:
+    """The command as run (the environment variables that change what is measured first)."""
+    env = [f"{k}={shlex.quote(os.environ[k])}" for k in ("QA_PIPELINE_AFTERCARE", "PYTHONPATH")
+           if k in os.environ]
+    return " ".join([*env, shlex.quote(sys.executable), *map(shlex.quote, sys.argv)])
 
 
 # --- report --------------------------------------------------------------------------------
@@ -438,7 +541,18 @@ def main() -> int:
     p.add_argument("--work-root", type=Path, default=Path("/tmp/qa_bench_work"))
     p.add_argument("--profile-dir", type=Path, default=Path("/tmp/qa_bench_profiles"))
     p.add_argument("--json", type=Path, default=Path("/tmp/qa_bench_results.json"))
+    p.add_argument("--nights", type=int, default=0, metavar="N",
+                   help="nights mode (issue 15): N >= 2 consecutive nights per size and "
+                        "database (the stage options above do not apply)")
+    p.add_argument("--change-rate", type=float, default=0.01, metavar="R")
+    p.add_argument("--new-rate", type=float, default=0.005, metavar="R")
+    p.add_argument("--delete-rate", type=float, default=0.001, metavar="R")
+    p.add_argument("--markdown", type=Path, help="nights mode: also write the report here")
     a = p.parse_args()
+    if a.nights:
+        if a.nights < 2:
+            p.error("--nights needs at least 2 nights (the first and the next)")
+        return main_nights(a)
     for s in a.sizes:
         if s not in SIZES and not s.isdigit():
             p.error(f"unknown size {s!r}")
@@ -459,6 +573,44 @@ def main() -> int:
     finally:
         dbs.close()
     print("\n\n".join(out))
+    print(f"# results: {a.json}")
+    return 0
+
+
+def main_nights(a: argparse.Namespace) -> int:
+    # the after-publish checks and report are not part of the targets (docs/performance.md)
+    os.environ.setdefault("QA_PIPELINE_AFTERCARE", "false")
+    a.work_root.mkdir(parents=True, exist_ok=True)
+    LIMIT[0] = a.timeout
+    cmd = command_line()
+    where = machine()
+    print(f"# machine: {where}", flush=True)
+    dbs = Databases(a.work_root, a.pg_fast)
+    results: dict[str, Any] = {"machine": where, "argv": sys.argv, "command": cmd,
+                               "sizes": []}
+    out = []
+    try:
+        for size in a.sizes:
+            res = bench_nights(size, a, dbs)
+            results["sizes"].append(res)
+            a.json.write_text(json.dumps(results, indent=1, default=str))
+            out.append(nights_mode.report(res, a.db))
+    finally:
+        dbs.close()
+    text = "\n".join([
+        f"Command: `{cmd}`", "",
+        f"Machine: {where}", "",
+        f"Code: {code_version()} (git commit; files under src/ differing from it listed)"
+        + ("" if imported_from() == ROOT / "src" / "qa_pipeline" else
+           f"; **but qa_pipeline was imported from {imported_from()}**, not this checkout")
+        + ("; PostgreSQL with fsync, synchronous_commit, full_page_writes off (--pg-fast)"
+           if a.pg_fast else ""), "",
+        *out])
+    print("\n" + text)
+    if a.markdown:
+        a.markdown.parent.mkdir(parents=True, exist_ok=True)
+        a.markdown.write_text(text + "\n", encoding="utf-8")
+        print(f"# report: {a.markdown}")
     print(f"# results: {a.json}")
     return 0
 
