@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from qa_pipeline.cli.main import main
-from qa_pipeline.load.db import make_engine
+from qa_pipeline.load.db import loaded_rows, make_engine
 from tests.batch_builder import AS_OF, base, csv_text, write_batch
 
 DAY1 = AS_OF - timedelta(days=1)
@@ -23,9 +23,12 @@ def _published(engine: sa.Engine, as_of: date) -> dict[str, list[tuple[object, .
     """Everything published for one batch date (content columns only)."""
     out = {}
     with engine.connect() as conn:
-        for t in ("stg_teams", "stg_referrals", "stg_persons", "indicator_value"):
-            rows = conn.execute(sa.text(f"SELECT * FROM {t} WHERE as_of = :d"), {"d": as_of})
-            out[t] = sorted((tuple(r) for r in rows), key=repr)
+        for extract in ("teams", "referrals", "persons"):  # the rows the batch loaded
+            rows = conn.execute(loaded_rows(extract, as_of))
+            out[extract] = sorted((tuple(r) for r in rows), key=repr)
+        rows = conn.execute(sa.text("SELECT * FROM indicator_value WHERE as_of = :d"),
+                            {"d": as_of})
+        out["indicator_value"] = sorted((tuple(r) for r in rows), key=repr)
         rows = conn.execute(sa.text(
             "SELECT extract, record_id, rule_id, value FROM dq_issue WHERE as_of = :d"),
             {"d": as_of})
@@ -74,8 +77,8 @@ class Scenario:
 
     def loaded(self, extract: str) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM stg_{extract} "
-                                            "WHERE as_of = :d"), {"d": AS_OF}).scalar_one())
+            return int(conn.execute(sa.select(sa.func.count()).select_from(
+                loaded_rows(extract, AS_OF).subquery())).scalar_one())
 
 
 @pytest.fixture

@@ -321,6 +321,6 @@ def test_large_loads_into_empty_tables_build_indexes_after(
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO persons_history (version_id, record_id, occurrence, valid_from, "
-            "record_hash, person_id) VALUES (999999, :p, 1, :d, 'x', :p)"),
-            {"d": AS_OF - timedelta(days=1), "p": person})
+            "record_hash, person_id) VALUES (999999, :r, 1, :d, 'x', :p)"),
+            {"d": AS_OF - timedelta(days=1), "r": person, "p": person})
     assert _count(engine, "SELECT COUNT(*) FROM persons_history") == len(base()["persons"])

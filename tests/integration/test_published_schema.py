@@ -47,13 +47,35 @@ def test_migrations_build_exactly_the_declared_relations(db_url: str) -> None:
                     assert c["type"].length == declared.length, where
                 if declared.type == "text":
                     assert not isinstance(c["type"], sa.String) or c["type"].length is None
-            elif not isinstance(c["type"], sa.types.NullType):
-                # a view's column has the type its expression gives, where the database
-                # reports one (SQLite: only for plain column references)
+            else:
+                # every view column has a declared type (reporting-db.md 1.1): on SQLite only
+                # a plain column reference has one, so the views are built on typed columns
+                assert not isinstance(c["type"], sa.types.NullType), where
                 assert isinstance(c["type"], COMPATIBLE[declared.type]), where
         if rel.kind == "table":
             pk = insp.get_pk_constraint(rel.name)["constrained_columns"]
             assert pk == list(rel.primary_key), rel.name
             indexes = {i["name"]: tuple(i["column_names"]) for i in insp.get_indexes(rel.name)}
             assert indexes == dict(rel.indexes), rel.name
+    engine.dispose()
+
+
+def test_every_view_column_has_a_declared_type(db_url: str) -> None:
+    """What a BI tool reads: each column of each view (the declared ones and the generated
+    stg_<extract> and <extract>_current) has a type, through SQLAlchemy and, on SQLite, in
+    the declared types sqlite3 reports (PRAGMA table_info)."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    insp = sa.inspect(engine)
+    missing = [f"{view}.{c['name']}" for view in insp.get_view_names()
+               for c in insp.get_columns(view) if isinstance(c["type"], sa.types.NullType)]
+    assert missing == []
+    assert len(insp.get_view_names()) == len(published().views()) + 2 * len(
+        load_contracts().extracts)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            undeclared = [f"{view}.{r[1]}" for view in insp.get_view_names()
+                          for r in conn.exec_driver_sql(f"PRAGMA table_info({view})")
+                          if not r[2]]
+        assert undeclared == []
     engine.dispose()

@@ -144,6 +144,8 @@ indicator_run = TABLES["indicator_run"]
 indicator_case = TABLES["indicator_case"]
 dim_date = TABLES["dim_date"]
 dim_team = TABLES["dim_team"]
+dim_period_type = TABLES["dim_period_type"]
+dq_issue_span = TABLES["dq_issue_span"]
 history_carried = TABLES["history_carried"]
 
 build_metadata(load_contracts(packaged_contracts_path()))

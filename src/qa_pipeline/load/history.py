@@ -367,7 +367,8 @@ def _apply(conn: Connection, table: sa.Table, plan: VersionPlan, tonight: pl.Dat
         return pl.DataFrame(schema={c: VERSION_SCHEMA[c] for c in (
             "record_id", "occurrence", "version_id", "valid_from", "valid_to")})
     start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(vid), 0))).scalar_one()
-    frame = frame.with_columns(
+    # ids in key order, so the same batches give the same ids on every database
+    frame = frame.sort("record_id", "occurrence", "valid_from").with_columns(
         (pl.int_range(pl.len()) + start + 1).cast(pl.Int64).alias("version_id"))
     load_frame(conn, table, frame)
     return frame.select("record_id", "occurrence", "version_id", "valid_from", "valid_to")

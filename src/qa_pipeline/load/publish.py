@@ -27,6 +27,7 @@ from qa_pipeline.load.db import (
     dim_date,
     dim_team,
     dq_issue,
+    dq_issue_span,
     dq_rule,
     history_table_name,
     indicator,
@@ -231,6 +232,32 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str,
         _rekey_drill_through(conn)
 
 
+SPANS_REVISION = "qa_pipeline.load.migrations.versions.0008_record_history"
+"""The revision that created dq_issue_span: its query fills the table (one definition; a
+later revision that changes the table brings its own)."""
+
+
+def refresh_issue_spans(conn: Connection) -> None:
+    """Recompute `dq_issue_span`, the episodes of every issue over the published batches
+    (the typed source of dq_issue_latest, dq_issue_resolved and dq_issue_episode), after
+    the batch's issues and its `batch` row are written."""
+    from importlib import import_module
+
+    revision = import_module(SPANS_REVISION)
+    conn.execute(dq_issue_span.delete())
+    conn.exec_driver_sql(f"INSERT INTO dq_issue_span ({revision.SPAN_COLUMNS}) "
+                         f"{revision.spans_select(conn.dialect.name)}")
+
+
+def _case_outcome() -> pl.Expr:
+    """As indicator_case_latest showed it: excluded, else counted / not counted (null for a
+    median's cases)."""
+    return (pl.when(pl.col("excluded_reason").is_not_null()).then(pl.lit("excluded"))
+            .when(pl.col("in_numerator").is_null()).then(pl.lit(None, pl.String))
+            .when(pl.col("in_numerator")).then(pl.lit("counted"))
+            .otherwise(pl.lit("not counted")).alias("outcome"))
+
+
 def _case_extracts(config: Any) -> pl.DataFrame:
     from qa_pipeline.transform.facts import SUBJECTS
 
@@ -248,7 +275,7 @@ def _with_versions(cases: pl.DataFrame, config: Any, covering: dict[str, pl.Data
         schema={"record_id": pl.String(), "version_id": pl.Int64(), "extract": pl.String()})
     return cases.join(_case_extracts(config), on="indicator_code", how="left").join(
         versions.select("extract", "record_id", "version_id"), on=["extract", "record_id"],
-        how="left")
+        how="left").with_columns(_case_outcome())
 
 
 def _rekey_drill_through(conn: Connection) -> None:
@@ -368,6 +395,7 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
         conn.execute(batch.insert().values(row(
             "batch", manifest, run_id=run_id, published_at=utcnow(),
             content_sha256=content_checksum(manifest))))
+        refresh_issue_spans(conn)
         holds = batch_hold.update().where(batch_hold.c.as_of == as_of,
                                           batch_hold.c.status == "held")
         if release is not None:

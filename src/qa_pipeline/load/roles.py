@@ -22,8 +22,21 @@ PUBLISHED: tuple[str, ...] = published().bi_relations()
 """The relations BI reads: those declared `bi: true` in spec/published.yaml."""
 
 
-def grant_reporting(engine: Engine, role: str) -> list[str]:
-    """(Re)create reporting.<relation> views and grant `role` SELECT on them alone."""
+def case_history_relations() -> tuple[str, ...]:
+    """`<extract>_history` and `<extract>_current` of every extract: the record history,
+    pseudonymised case rows (reporting-db.md 1.1), readable by BI only when a site grants it
+    (`grant-reporting --case-history`)."""
+    from qa_pipeline.spec.contracts import load_contracts
+
+    return tuple(f"{e}{suffix}" for e in load_contracts().extracts
+                 for suffix in ("_history", "_current"))
+
+
+def grant_reporting(engine: Engine, role: str, case_history: bool = False) -> list[str]:
+    """(Re)create reporting.<relation> views and grant `role` SELECT on them alone: the
+    published relations, and the record history when `case_history` (so a BI tool can join
+    the drill-through's version_id to the record version). Without it, reporting views of
+    the history left by an earlier grant are dropped."""
     if engine.dialect.name != "postgresql":
         raise ValueError("read-only reporting roles are a PostgreSQL feature; SQLite files "
                          "are protected by file permissions")
@@ -38,7 +51,11 @@ def grant_reporting(engine: Engine, role: str) -> list[str]:
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
         conn.execute(sa.text(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC"))
-        for name in PUBLISHED:
+        history = case_history_relations()
+        if not case_history:
+            for name in history:
+                conn.execute(sa.text(f"DROP VIEW IF EXISTS {schema}.{prep.quote(name)}"))
+        for name in (*PUBLISHED, *(history if case_history else ())):
             if name not in existing:
                 continue
             view = f"{schema}.{prep.quote(name)}"

@@ -7,7 +7,14 @@ Each extract's nightly copies (`stg_<extract>`, the newest `keep_batches` batche
 as_of, for the reports that read it (`source_row` is gone: a version spans many files).
 `history_carried` remembers the records quarantined in a batch (their versions stayed open);
 `dim_team` lists every team delivered; `indicator_case` gains the extract and version_id of
-the record each case was computed from.
+the record each case was computed from, and its `outcome`.
+
+Every column of every published view gets a declared type on SQLite too (reporting-db.md
+1.1): SQLite declares a view column only when it is a plain column reference (a CAST is not),
+so the computed columns come from typed columns. `dq_issue_span` holds the issue episodes
+(recomputed by each publish) that `dq_issue_latest`, `dq_issue_resolved` and
+`dq_issue_episode` read; `indicator_case.outcome` is stored; the period type comes from
+`dim_period_type`, the exception id from a subquery of one column.
 
 The history starts empty: the kept staged batches are dropped, and the next published batch
 opens a version for each of its records (`qa-pipeline rebuild LANDING` replays every delivered
@@ -20,6 +27,7 @@ Create Date: 2026-12-02
 """
 
 from collections.abc import Sequence
+from importlib import import_module
 
 import sqlalchemy as sa
 from alembic import op
@@ -203,6 +211,197 @@ def _views(name: str, columns: list[tuple[str, str, str]]) -> None:
                f"WHERE valid_to IS NULL")
 
 
+def _days(dialect: str, later: str, earlier: str) -> str:
+    if dialect == "sqlite":
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+    return f"({later} - {earlier})"
+
+
+def spans_select(dialect: str) -> str:
+    """The episodes of dq_issue over the published batches (as 0003's SPANS and 0006's
+    dq_issue_episode computed them at every query), for dq_issue_span."""
+    return f"""
+WITH batches AS (
+    SELECT as_of, ROW_NUMBER() OVER (ORDER BY as_of) AS seq FROM batch
+),
+keyed AS (
+    SELECT DISTINCT i.extract, COALESCE(i.record_id, '') AS rk, i.rule_id,
+           COALESCE(i.column_name, '') AS ck, b.seq, i.as_of
+    FROM dq_issue i JOIN batches b ON b.as_of = i.as_of
+),
+islands AS (
+    SELECT extract, rk, rule_id, ck, as_of,
+           seq - ROW_NUMBER() OVER (PARTITION BY extract, rk, rule_id, ck ORDER BY seq) AS grp
+    FROM keyed
+),
+spans AS (
+    SELECT extract, rk, rule_id, ck, MIN(as_of) AS first_seen, MAX(as_of) AS last_seen
+    FROM islands GROUP BY extract, rk, rule_id, ck, grp
+),
+last_rows AS (
+    SELECT i.extract, COALESCE(i.record_id, '') AS rk, i.rule_id,
+           COALESCE(i.column_name, '') AS ck, i.as_of, MIN(i.record_id) AS record_id,
+           MIN(i.column_name) AS column_name, MIN(i.severity) AS severity,
+           MIN(i.child_id) AS child_id, MIN(i.team_id) AS team_id
+    FROM dq_issue i
+    GROUP BY i.extract, COALESCE(i.record_id, ''), i.rule_id, COALESCE(i.column_name, ''),
+             i.as_of
+)
+SELECT s.extract, s.rk, s.rule_id, s.ck, s.first_seen, s.last_seen, nb.as_of AS resolved_in,
+       {_days(dialect, "nb.as_of", "s.first_seen")} AS days_to_fix,
+       lb.seq - fb.seq + 1 AS batches,
+       {_days(dialect, "s.last_seen", "s.first_seen")} AS age_days,
+       CASE WHEN s.first_seen = s.last_seen THEN 'new' ELSE 'persisting' END AS status,
+       l.record_id, l.column_name, l.severity, l.child_id, l.team_id
+FROM spans s
+JOIN batches fb ON fb.as_of = s.first_seen
+JOIN batches lb ON lb.as_of = s.last_seen
+JOIN last_rows l ON l.extract = s.extract AND l.rk = s.rk AND l.rule_id = s.rule_id
+    AND l.ck = s.ck AND l.as_of = s.last_seen
+LEFT JOIN batches nb ON nb.seq = lb.seq + 1
+"""
+
+
+SPAN_COLUMNS = ("extract, rk, rule_id, ck, first_seen, last_seen, resolved_in, days_to_fix, "
+                "batches, age_days, status, record_id, column_name, severity, child_id, team_id")
+
+SAME_SPAN = """s.extract = i.extract AND s.rk = COALESCE(i.record_id, '')
+    AND s.rule_id = i.rule_id AND s.ck = COALESCE(i.column_name, '')"""
+
+DQ_ISSUE_LATEST = f"""
+SELECT i.issue_id, i.as_of, i.run_id, i.extract, i.record_id, i.child_id, i.team_id,
+       i.rule_id, i.severity, i.column_name, i.value, i.message, i.source_row,
+       i.root_rule_id, i.root_record_id,
+       r.guidance, s.first_seen, s.status, s.age_days,
+       (SELECT e.exception_id FROM dq_exception e
+         WHERE e.removed_at IS NULL AND e.rule_id = i.rule_id AND e.extract = i.extract
+           AND COALESCE(e.record_id, '') = COALESCE(i.record_id, '')
+           AND (e.expires_on IS NULL OR e.expires_on >= i.as_of)
+         ORDER BY e.exception_id LIMIT 1) AS exception_id
+FROM dq_issue i
+JOIN dq_issue_span s ON {SAME_SPAN} AND s.last_seen = i.as_of
+LEFT JOIN dq_rule r ON r.rule_id = i.rule_id
+WHERE i.as_of = (SELECT MAX(as_of) FROM batch)
+"""
+
+DQ_ISSUE_RESOLVED = f"""
+WITH ranked AS (SELECT as_of, ROW_NUMBER() OVER (ORDER BY as_of DESC) AS rn FROM batch)
+SELECT i.as_of AS last_seen, s.first_seen, (SELECT as_of FROM ranked WHERE rn = 1)
+       AS resolved_in, i.extract, i.record_id, i.child_id, i.team_id, i.rule_id,
+       i.severity, i.column_name, i.value, i.message
+FROM dq_issue i
+JOIN dq_issue_span s ON {SAME_SPAN} AND s.last_seen = i.as_of
+WHERE i.as_of = (SELECT as_of FROM ranked WHERE rn = 2)
+  AND NOT EXISTS (
+      SELECT 1 FROM dq_issue l
+      WHERE l.as_of = (SELECT as_of FROM ranked WHERE rn = 1)
+        AND l.extract = i.extract AND COALESCE(l.record_id, '') = COALESCE(i.record_id, '')
+        AND l.rule_id = i.rule_id AND COALESCE(l.column_name, '') = COALESCE(i.column_name, ''))
+"""
+
+DQ_ISSUE_EPISODE = """
+SELECT s.extract, s.record_id, s.rule_id, s.column_name, s.severity, s.child_id, s.team_id,
+       s.first_seen, s.last_seen, s.resolved_in, s.days_to_fix, s.batches
+FROM dq_issue_span s
+"""
+
+
+def _period(name: str) -> str:
+    return f"(SELECT t.period_type FROM dim_period_type t WHERE t.period_type = '{name}')"
+
+
+INDICATOR_CASE_LATEST = f"""
+SELECT c.as_of, c.indicator_code, i.title AS indicator_title, p.period_type,
+       p.period_label, c.record_id, c.child_id, c.team_id, c.in_numerator, c.outcome,
+       c.measure, c.event_date, i.unit, i.polarity, c.excluded_reason, c.extract,
+       c.version_id
+FROM indicator_case c
+JOIN indicator i ON i.code = c.indicator_code
+JOIN (
+    SELECT case_id, {_period("month")} AS period_type, month AS period_label
+    FROM indicator_case WHERE month IS NOT NULL
+    UNION ALL
+    SELECT case_id, {_period("quarter")}, quarter FROM indicator_case WHERE quarter IS NOT NULL
+    UNION ALL
+    SELECT case_id, {_period("year")}, year FROM indicator_case WHERE year IS NOT NULL
+) p ON p.case_id = c.case_id
+"""
+
+OUTCOME = """CASE WHEN excluded_reason IS NOT NULL THEN 'excluded'
+            WHEN in_numerator IS NULL THEN NULL
+            WHEN in_numerator THEN 'counted' ELSE 'not counted' END"""
+
+_TYPED_VIEWS = ("dq_issue_latest", "dq_issue_resolved", "dq_issue_episode",
+                "indicator_case_latest")
+
+
+def _typed_views_upgrade(dialect: str) -> None:
+    for view in _TYPED_VIEWS:
+        op.execute(f"DROP VIEW IF EXISTS {view}")
+    op.create_table(
+        "dq_issue_span",
+        sa.Column("extract", sa.Text(), nullable=False),
+        sa.Column("rk", sa.Text(), nullable=False),
+        sa.Column("rule_id", sa.String(length=128), nullable=False),
+        sa.Column("ck", sa.Text(), nullable=False),
+        sa.Column("first_seen", sa.Date(), nullable=False),
+        sa.Column("last_seen", sa.Date(), nullable=False),
+        sa.Column("resolved_in", sa.Date(), nullable=True),
+        sa.Column("days_to_fix", sa.Integer(), nullable=True),
+        sa.Column("batches", sa.Integer(), nullable=False),
+        sa.Column("age_days", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("record_id", sa.Text(), nullable=True),
+        sa.Column("column_name", sa.Text(), nullable=True),
+        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("child_id", sa.String(), nullable=True),
+        sa.Column("team_id", sa.String(), nullable=True),
+        sa.PrimaryKeyConstraint("extract", "rk", "rule_id", "ck", "first_seen",
+                                name=op.f("pk_dq_issue_span")),
+        comment="Episodes of the issues, recomputed by each publish from dq_issue and batch: "
+                "the typed source of dq_issue_latest, dq_issue_resolved and dq_issue_episode.",
+    )
+    op.create_index("ix_dq_issue_span_last_seen", "dq_issue_span", ["last_seen"])
+    op.execute(f"INSERT INTO dq_issue_span ({SPAN_COLUMNS}) {spans_select(dialect)}")
+    op.create_table(
+        "dim_period_type",
+        sa.Column("period_type", sa.String(length=8), nullable=False),
+        sa.Column("sort_order", sa.Integer(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("period_type", name=op.f("pk_dim_period_type")),
+        comment="The period types of indicator_value and indicator_case_latest: month, "
+                "quarter, year (financial, from 1 April).",
+    )
+    op.execute("INSERT INTO dim_period_type (period_type, sort_order, description) VALUES "
+               "('month', 1, 'A calendar month'), "
+               "('quarter', 2, 'A financial quarter (Q1 = April to June)'), "
+               "('year', 3, 'A financial year, 1 April to 31 March')")
+    with op.batch_alter_table("indicator_case", schema=None) as batch_op:
+        batch_op.add_column(sa.Column(
+            "outcome", sa.String(length=16), nullable=True,
+            comment="counted, not counted, or excluded (see excluded_reason); null for a "
+                    "median's cases that count."))
+    op.execute(f"UPDATE indicator_case SET outcome = {OUTCOME}")
+    op.execute(f"CREATE VIEW dq_issue_latest AS {DQ_ISSUE_LATEST}")
+    op.execute(f"CREATE VIEW dq_issue_resolved AS {DQ_ISSUE_RESOLVED}")
+    op.execute(f"CREATE VIEW dq_issue_episode AS {DQ_ISSUE_EPISODE}")
+    op.execute(f"CREATE VIEW indicator_case_latest AS {INDICATOR_CASE_LATEST}")
+
+
+def _typed_views_downgrade(dialect: str) -> None:
+    sixth = import_module("qa_pipeline.load.migrations.versions.0006_root_causes")
+    for view in _TYPED_VIEWS:
+        op.execute(f"DROP VIEW IF EXISTS {view}")
+    with op.batch_alter_table("indicator_case", schema=None) as batch_op:
+        batch_op.drop_column("outcome")
+    op.drop_table("dim_period_type")
+    op.drop_table("dq_issue_span")
+    op.execute(f"CREATE VIEW dq_issue_latest AS {sixth.dq_issue_latest(dialect)}")
+    op.execute(f"CREATE VIEW dq_issue_resolved AS {sixth._third().DQ_ISSUE_RESOLVED}")
+    op.execute(f"CREATE VIEW dq_issue_episode AS {sixth.dq_issue_episode(dialect)}")
+    op.execute(f"CREATE VIEW indicator_case_latest AS {sixth.INDICATOR_CASE_LATEST}")
+
+
 def upgrade() -> None:
     for name, (label, description, _key, _unique, columns) in EXTRACTS.items():
         op.drop_table(f"stg_{name}")
@@ -245,11 +444,13 @@ def upgrade() -> None:
             "version_id", sa.Integer(), nullable=True,
             comment="The version of the record the case was computed from "
                     "(<extract>_history.version_id)."))
+    _typed_views_upgrade(op.get_bind().dialect.name)
 
 
 def downgrade() -> None:
     """Back to the staged copies, empty: the history is dropped (its batches can be
     replayed with the older code)."""
+    _typed_views_downgrade(op.get_bind().dialect.name)
     with op.batch_alter_table("indicator_case", schema=None) as batch_op:
         batch_op.drop_column("version_id")
         batch_op.drop_column("extract")

@@ -1,0 +1,84 @@
+"""`history.plan_versions`, the one recompute behind every publish, on versions worked by hand
+(the database side is tests/integration/test_record_history.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from qa_pipeline.load.history import NEW, VERSION_SCHEMA, plan_versions
+
+D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
+
+
+def _versions(*rows: tuple[int, str, date, date | None, str]) -> pl.DataFrame:
+    return pl.DataFrame([(v, r, 1, f, t, h) for v, r, f, t, h in rows],
+                        schema=VERSION_SCHEMA, orient="row")
+
+
+def _tonight(**hashes: str) -> pl.DataFrame:
+    return pl.DataFrame({"record_id": list(hashes), "occurrence": [1] * len(hashes),
+                         "record_hash": list(hashes.values())},
+                        schema={"record_id": pl.String(), "occurrence": pl.Int64(),
+                                "record_hash": pl.String()})
+
+
+NO_CARRIED = pl.DataFrame(schema={"record_id": pl.String(), "b": pl.Date()})
+
+
+def _rows(frame: pl.DataFrame, *cols: str) -> set[tuple[object, ...]]:
+    return set(frame.select(cols).iter_rows())
+
+
+def test_a_new_night_changes_closes_opens_and_keeps() -> None:
+    stored = _versions((1, "A", D1, None, "a"), (2, "B", D1, None, "b"),
+                       (3, "C", D1, None, "c"))
+    carried = pl.DataFrame({"record_id": ["C"], "b": [D2]})  # C quarantined tonight
+    plan = plan_versions([D1, D2], D2, stored, _tonight(A="a", B="b2", N="n"), carried,
+                         set(), has_prior=True)
+    assert _rows(plan.insert, "record_id", "valid_from", "valid_to", "record_hash",
+                 "source") == {("B", D2, None, "b2", NEW), ("N", D2, None, "n", NEW)}
+    assert _rows(plan.retime, "version_id", "valid_to") == {(2, D2)}
+    assert plan.delete == []  # A unchanged, C kept open
+
+
+def test_a_deleted_record_is_closed_unless_its_file_was_not_loaded() -> None:
+    stored = _versions((1, "A", D1, None, "a"))
+    gone = plan_versions([D1, D2], D2, stored, _tonight(), NO_CARRIED, set(), True)
+    assert _rows(gone.retime, "version_id", "valid_to") == {(1, D2)}
+    missing = plan_versions([D1, D2], D2, stored, None, NO_CARRIED, set(), True)
+    assert missing.changes == 0
+
+
+def test_rerun_of_the_latest_with_other_values_replaces_that_nights_versions() -> None:
+    # first run of D2 said A changed to a2; the redelivery says A is still a
+    stored = _versions((1, "A", D1, D2, "a"), (2, "A", D2, None, "a2"))
+    plan = plan_versions([D1, D2], D2, stored, _tonight(A="a"), NO_CARRIED, set(), True)
+    assert plan.delete == [2]
+    assert _rows(plan.retime, "version_id", "valid_to") == {(1, None)}
+    assert plan.insert.height == 0
+
+
+def test_a_late_night_splits_a_version_and_repeats_its_values_after() -> None:
+    # published D1 and D3 with A = a throughout; D2 arrives late saying A was a2 that night
+    stored = _versions((1, "A", D1, None, "a"))
+    plan = plan_versions([D1, D2, D3], D2, stored, _tonight(A="a2"), NO_CARRIED, set(), True)
+    assert _rows(plan.retime, "version_id", "valid_to") == {(1, D2)}
+    assert _rows(plan.insert, "record_id", "valid_from", "valid_to", "record_hash",
+                 "source") == {("A", D2, D3, "a2", NEW), ("A", D3, None, "a", 1)}
+
+
+def test_a_late_night_carries_into_a_later_unknown_night() -> None:
+    # D3 had A quarantined (carried) and the teams file unloaded for B: the late D2's values
+    # hold through D3 for both
+    stored = _versions((1, "A", D1, None, "a"), (2, "B", D1, None, "b"))
+    carried = pl.DataFrame({"record_id": ["A"], "b": [D3]})
+    plan = plan_versions([D1, D2, D3], D2, stored, _tonight(A="a2", B="b2"), carried,
+                         set(), True)
+    assert _rows(plan.insert, "record_id", "valid_from", "valid_to", "record_hash") == {
+        ("A", D2, None, "a2"), ("B", D2, D3, "b2"), ("B", D3, None, "b")}
+    unloaded = plan_versions([D1, D2, D3], D2, stored, _tonight(A="a2", B="b2"), carried,
+                             {D3}, True)
+    assert _rows(unloaded.insert, "record_id", "valid_from", "valid_to") == {
+        ("A", D2, None), ("B", D2, None)}
