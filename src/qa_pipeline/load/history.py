@@ -216,7 +216,7 @@ def _match(runs: pl.DataFrame, versions: pl.DataFrame) -> VersionPlan:
 # --- reading and writing the history tables (inside the publish transaction) ---------------
 
 
-def _read_frame(conn: Connection, stmt: sa.Select[Any], schema: dict[str, pl.DataType]
+def read_frame(conn: Connection, stmt: sa.Select[Any], schema: dict[str, pl.DataType]
                 ) -> pl.DataFrame:
     """A query's rows as a typed frame, through the driver (COPY on PostgreSQL): SQLAlchemy's
     row processing would cost seconds for the millions of current versions read nightly."""
@@ -265,7 +265,7 @@ def _unloaded(conn: Connection, extract: str, nights: list[date], as_of: date) -
 def _carried(conn: Connection, extract: str, nights: list[date], as_of: date,
              tonight: pl.DataFrame) -> pl.DataFrame:
     hc = history_carried
-    stored = _read_frame(conn, sa.select(hc.c.record_id, hc.c.as_of).where(
+    stored = read_frame(conn, sa.select(hc.c.record_id, hc.c.as_of).where(
         hc.c.extract == extract, hc.c.as_of.in_([d for d in nights if d != as_of])),
         {"record_id": pl.String(), "b": pl.Date()})
     return pl.concat([stored, tonight.select("record_id", pl.lit(as_of).alias("b"))])
@@ -302,7 +302,7 @@ def write_history(conn: Connection, e: Extract, as_of: date, loaded: pl.DataFram
     stmt = sa.select(*(table.c[c] for c in VERSION_SCHEMA))
     if has_prior:  # the versions that reach into the window
         stmt = stmt.where(sa.or_(table.c.valid_to.is_(None), table.c.valid_to > nights[0]))
-    versions = _read_frame(conn, stmt, VERSION_SCHEMA)
+    versions = read_frame(conn, stmt, VERSION_SCHEMA)
     plan = plan_versions(nights, as_of, versions, tonight,
                          _carried(conn, e.name, nights, as_of, carried_tonight),
                          _unloaded(conn, e.name, nights, as_of), has_prior)
@@ -348,6 +348,13 @@ def _in_chunks(ids: list[int]) -> list[list[int]]:
     return [ids[i:i + IDS_PER_STATEMENT] for i in range(0, len(ids), IDS_PER_STATEMENT)]
 
 
+def delete_ids(conn: Connection, table: sa.Table, key: sa.Column[Any], ids: list[int]
+               ) -> None:
+    """Delete rows by a list of keys, a thousand per statement."""
+    for chunk in _in_chunks(sorted(ids)):
+        conn.execute(table.delete().where(key.in_(chunk)))
+
+
 def _apply(conn: Connection, table: sa.Table, plan: VersionPlan, tonight: pl.DataFrame | None,
            e: Extract) -> pl.DataFrame:
     """Write a plan: deletes and retimes by version_id lists (a night's retimes share one
@@ -358,8 +365,7 @@ def _apply(conn: Connection, table: sa.Table, plan: VersionPlan, tonight: pl.Dat
     vid = table.c.version_id
     # the values of repeated versions are read before any of them is deleted
     frame = _new_versions(conn, table, plan, tonight, e) if plan.insert.height else None
-    for chunk in _in_chunks(sorted(plan.delete)):
-        conn.execute(table.delete().where(vid.in_(chunk)))
+    delete_ids(conn, table, vid, plan.delete)
     for (valid_to,), group in plan.retime.group_by("valid_to", maintain_order=True):
         for chunk in _in_chunks(sorted(group["version_id"].to_list())):
             conn.execute(table.update().where(vid.in_(chunk)).values(valid_to=valid_to))

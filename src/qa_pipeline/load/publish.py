@@ -227,9 +227,43 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str,
     if latest is None or as_of >= as_date(latest):
         cases = pl.read_parquet(manifest.indicators["cases"]).with_columns(
             pl.lit(as_of).alias("as_of"))
-        load_frame(conn, indicator_case, _with_versions(cases, config, covering), replace=True)
+        write_drill_through(conn, _with_versions(cases, config, covering))
     else:
         _rekey_drill_through(conn)
+
+
+REPLACE_SHARE = 0.5
+"""When more than this share of the drill-through changed, it is replaced whole (with its
+indexes built after the load) rather than edited row by row."""
+
+
+def write_drill_through(conn: Connection, cases: pl.DataFrame) -> None:
+    """Write only the drill-through rows that changed: each row's hash (of every value but
+    the as_of) is compared with the stored ones; gone rows are deleted, new and changed rows
+    inserted with new case_ids, and the rest stay as they are (their as_of says when they were
+    written). A first load, or a night that changed most of it, replaces it whole. The hash
+    is polars' own: a polars upgrade that changes it costs one full rewrite, never a wrong
+    row."""
+    from qa_pipeline.load.history import read_frame
+
+    ic = indicator_case
+    values = [c.name for c in ic.columns if c.name in cases.columns and c.name != "as_of"]
+    cases = cases.with_columns(
+        cases.select(values).hash_rows(seed=0).cast(pl.String).alias("row_hash"))
+    stored = read_frame(conn, sa.select(ic.c.case_id, ic.c.row_hash),
+                        {"case_id": pl.Int64(), "row_hash": pl.String()})
+    fresh = cases.join(stored, on="row_hash", how="anti")
+    gone = stored.join(cases.select("row_hash"), on="row_hash", how="anti")
+    if not stored.height or fresh.height + gone.height > REPLACE_SHARE * max(stored.height, 1):
+        load_frame(conn, ic, cases.with_columns(
+            pl.int_range(1, pl.len() + 1).cast(pl.Int64).alias("case_id")), replace=True)
+        return
+    from qa_pipeline.load.history import delete_ids
+
+    delete_ids(conn, ic, ic.c.case_id, gone["case_id"].to_list())
+    start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(ic.c.case_id), 0))).scalar_one()
+    _insert(conn, ic, fresh.with_columns(
+        (pl.int_range(pl.len()) + start + 1).cast(pl.Int64).alias("case_id")))
 
 
 SPANS_REVISION = "qa_pipeline.load.migrations.versions.0008_record_history"

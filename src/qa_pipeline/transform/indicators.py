@@ -337,9 +337,9 @@ CASE_SCHEMA: dict[str, pl.DataType] = {
     "measure": pl.Float64(), "event_date": pl.Date(), "excluded_reason": pl.String(),
 }
 COMPACT_CASE_SCHEMA: dict[str, pl.DataType] = polars_schema(
-    "indicator_case", exclude=("case_id", "as_of", "extract", "version_id", "outcome"))
+    "indicator_case", exclude=("case_id", "as_of", "extract", "version_id", "outcome", "row_hash"))
 """The drill-through frame, as written to indicator_case (the publish adds as_of, and the
-extract and version of each case's record, and its outcome)."""
+extract and version of each case's record, its outcome and the row's hash)."""
 VALUE_SCHEMA: dict[str, pl.DataType] = polars_schema("indicator_value", exclude=("as_of",))
 """The values frame, as written to indicator_value (the publish adds as_of)."""
 

@@ -311,7 +311,8 @@ def _period(name: str) -> str:
 
 
 INDICATOR_CASE_LATEST = f"""
-SELECT c.as_of, c.indicator_code, i.title AS indicator_title, p.period_type,
+SELECT (SELECT b.as_of FROM batch b ORDER BY b.as_of DESC LIMIT 1) AS as_of,
+       c.indicator_code, i.title AS indicator_title, p.period_type,
        p.period_label, c.record_id, c.child_id, c.team_id, c.in_numerator, c.outcome,
        c.measure, c.event_date, i.unit, i.polarity, c.excluded_reason, c.extract,
        c.version_id
@@ -381,6 +382,10 @@ def _typed_views_upgrade(dialect: str) -> None:
             "outcome", sa.String(length=16), nullable=True,
             comment="counted, not counted, or excluded (see excluded_reason); null for a "
                     "median's cases that count."))
+        batch_op.add_column(sa.Column(
+            "row_hash", sa.String(length=24), nullable=True,
+            comment="Hash of the row's values but as_of: the publish writes only the rows "
+                    "that changed."))
     op.execute(f"UPDATE indicator_case SET outcome = {OUTCOME}")
     op.execute(f"CREATE VIEW dq_issue_latest AS {DQ_ISSUE_LATEST}")
     op.execute(f"CREATE VIEW dq_issue_resolved AS {DQ_ISSUE_RESOLVED}")
@@ -393,6 +398,7 @@ def _typed_views_downgrade(dialect: str) -> None:
     for view in _TYPED_VIEWS:
         op.execute(f"DROP VIEW IF EXISTS {view}")
     with op.batch_alter_table("indicator_case", schema=None) as batch_op:
+        batch_op.drop_column("row_hash")
         batch_op.drop_column("outcome")
     op.drop_table("dim_period_type")
     op.drop_table("dq_issue_span")
