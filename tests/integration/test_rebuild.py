@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -26,7 +27,7 @@ from qa_pipeline.cli.main import main
 from qa_pipeline.load.db import make_engine
 from qa_pipeline.ops.faults import FAILPOINT_ENV
 from qa_pipeline.sample.nights import Rates, generate_nights
-from tests.cli_proc import CliProc
+from tests.cli_proc import CliProc, wait_for_file, waitpoint_env
 
 AS_OF = date(2026, 11, 20)
 NIGHTS = 5
@@ -168,6 +169,32 @@ def test_a_rebuild_killed_mid_batch_resumes_after_the_last_published_batch(
     code, out, err = _cli(capsys, "rebuild", str(delivered), "--db", other_url)
     assert code == 0, out + err
     assert _contents(db_url) == _contents(other_url)
+
+
+def test_ctrl_c_mid_batch_rolls_it_back_and_the_rebuild_resumes(
+        delivered: Path, db_url: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C (SIGINT) while the third batch is inside its publish transaction (held there on
+    an event): one line saying how to resume, exit 1, the database at the second batch; the
+    same command again publishes the rest."""
+    hold = tmp_path / "hold"
+    proc = CliProc("rebuild", str(delivered), "--db", db_url,
+                   **waitpoint_env("publish:begin#3", hold))
+    try:
+        wait_for_file(hold / "reached", proc)
+        proc.popen.send_signal(signal.SIGINT)
+        assert proc.wait() == 1, proc.stdout + proc.stderr
+    finally:
+        proc.kill()
+    assert ("qa-pipeline: rebuild interrupted: the database holds every batch published so "
+            f"far; `qa-pipeline rebuild {delivered}` again resumes after the last") in proc.stderr
+    assert "Traceback" not in proc.stderr
+    before = _batch_runs(db_url)
+    assert sorted(before) == DATES[:2]
+    code, out, err = _cli(capsys, "rebuild", str(delivered), "--db", db_url)
+    assert code == 0, out + err
+    after = _batch_runs(db_url)
+    assert sorted(after) == DATES and {d: after[d] for d in DATES[:2]} == before
 
 
 def test_a_failed_batch_stops_the_rebuild_and_the_next_rebuild_resumes_there(

@@ -24,7 +24,8 @@ def failpoint(name: str, note: str = "") -> None:
 
     QA_PIPELINE_FAILPOINT=<name> SIGKILLs the process there (a real kill, so no clean-up code
     runs: the crash-safety tests); QA_PIPELINE_FAILPOINT=<name>#<n> only the n-th time the
-    process reaches it (a rebuild killed in the publish of its third batch: `publish:begin#3`);
+    process reaches it (a rebuild killed in the publish of its third batch: `publish:begin#3`;
+    the waitpoint likewise);
     QA_PIPELINE_PAUSEPOINT=<name>:<seconds> sleeps there.
     QA_PIPELINE_WAITPOINT=<name> with QA_PIPELINE_WAITPOINT_DIR=<dir> holds the run there on
     an event, not a time: it writes <dir>/reached (its pid and the point's name) and waits
@@ -38,10 +39,10 @@ def failpoint(name: str, note: str = "") -> None:
         with open(trace, "a", encoding="utf-8") as f:
             f.write(f"{name}\t{note}\n" if note else f"{name}\n")
     _reached[name] = _reached.get(name, 0) + 1
-    kill = os.environ.get(FAILPOINT_ENV, "")
-    if kill == name or kill == f"{name}#{_reached[name]}":
+    here = (name, f"{name}#{_reached[name]}")
+    if os.environ.get(FAILPOINT_ENV) in here:
         os.kill(os.getpid(), signal.SIGKILL)
-    if os.environ.get(WAITPOINT_ENV) == name:
+    if os.environ.get(WAITPOINT_ENV) in here:
         _wait_for_release(name, Path(os.environ.get(WAITPOINT_DIR_ENV) or "."))
     pause = os.environ.get(PAUSEPOINT_ENV, "")
     if pause.rpartition(":")[0] == name:
