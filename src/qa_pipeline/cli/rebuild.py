@@ -8,6 +8,7 @@ counts and times. What the rebuild did is printed to stdout at the end."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -102,13 +103,21 @@ class BarProgress:
             TextColumn("left  {task.fields[last]}"),
             console=Console(file=stream), speed_estimate_period=366 * 86400.0)
         self.task: Any = None
+        self.stream = stream
+        self.moved: list[logging.StreamHandler[TextIO]] = []
 
     def __enter__(self) -> BarProgress:
-        self.progress.start()
+        self.progress.start()  # sys.stderr now writes above the bar; the log (-v) too:
+        for h in logging.getLogger().handlers:
+            if isinstance(h, logging.StreamHandler) and h.stream is self.stream:
+                h.setStream(sys.stderr)
+                self.moved.append(h)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        for h in self.moved:
+            h.setStream(self.stream)
         self.progress.stop()
 
     def start(self, plan: Plan) -> None:
