@@ -113,9 +113,9 @@ def test_flows_nightly_options_have_help(monkeypatch: pytest.MonkeyPatch,
 
 # --- --db, --config, -v: defined once, accepted the same way ----------------------------------
 
-NEEDS_DB = {"run", "release", "status", "issues", "report", "exceptions add", "exceptions list",
-            "exceptions remove", "db upgrade", "db current", "db grant-reporting", "backup",
-            "settings", "serve"}
+NEEDS_DB = {"run", "rebuild", "release", "status", "issues", "report", "exceptions add",
+            "exceptions list", "exceptions remove", "db upgrade", "db current",
+            "db grant-reporting", "backup", "settings", "serve"}
 NEEDS_CONFIG = NEEDS_DB | {"deploy"}
 
 
@@ -148,6 +148,9 @@ def test_shared_options_are_the_one_definition_everywhere() -> None:
     (["exceptions", "list", "--all", "--config", "c.yaml"], {"config": Path("c.yaml"),
                                                               "db": None}),
     (["run", "landing", "-v", "--work-dir", "w"], {"verbose": True, "work_dir": Path("w")}),
+    (["rebuild", "landing", "--db", "sqlite:///x.db", "--work-dir", "w", "-v"],
+     {"db": "sqlite:///x.db", "verbose": True, "work_dir": Path("w"),
+      "landing": Path("landing")}),
     (["generate-sample", "out", "-v"], {"verbose": True, "db": None}),
 ])
 def test_shared_options_parse_the_same_way(argv: list[str], expected: dict[str, Any]) -> None:

@@ -64,6 +64,17 @@ def test_guide_steps_run_as_written(tmp_path: Path) -> None:
     assert "released by a.officer after a hold" in out and "held batches: 0" in out
     assert "accepted by a.officer at release" in out  # the row drop that held it
     assert "published, but a data check other than" not in out  # exit 0
+    # 16. the landing folder rebuilt into a second database: the short delivery held, the
+    # hold standing when run again, then released; the live database untouched
+    assert "rebuild of " in out and "published 2, held 1" in out
+    assert "exit status 3 (3: the rebuild held a batch)" in out
+    assert "exit status 3 (3: still held)" in out
+    assert out.count("nothing to replay: every batch is in the database") == 2
+    with sqlite3.connect(tmp_path / "qa" / "rebuilt.db") as conn:
+        assert conn.execute("SELECT as_of FROM batch ORDER BY as_of").fetchall() == [
+            ("2026-11-23",), ("2026-11-24",), ("2026-11-25",)]
+    assert sorted(p.name for p in (tmp_path / "qa" / "rebuilt-reports" / "data_docs")
+                  .iterdir()) == ["2026-11-24", "2026-11-25"]  # the newest, then the release
     # 12./13. backups that open
     backups = sorted((tmp_path / "qa" / "backups").glob("*.db"))
     assert len(backups) == 2

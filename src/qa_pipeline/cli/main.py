@@ -13,6 +13,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from qa_pipeline import __version__
 from qa_pipeline.cli.common import (
@@ -183,14 +184,8 @@ def _cmd_docs(args: argparse.Namespace) -> int:
 # --- the parser -------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = Parser(prog="qa-pipeline", parents=options(),
-               description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--version", action="version", version=f"qa-pipeline {__version__}",
-                   help="print the version and exit")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser,
-                           metavar="COMMAND", help="one of:")
-
+def _add_run_commands(sub: Any) -> None:
+    """`run`, and `rebuild` (cli/rebuild.py) after it."""
     run = sub.add_parser("run", parents=options(db=True, config=True),
                          help="ingest, validate and publish a batch or landing folder")
     run.add_argument("path", type=Path,
@@ -200,6 +195,20 @@ def _parser() -> argparse.ArgumentParser:
                           "settings' work_dir, else a temporary folder)")
     run.set_defaults(handler=_cmd_run)
 
+    from qa_pipeline.cli.rebuild import add_command as add_rebuild
+
+    add_rebuild(sub, options)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = Parser(prog="qa-pipeline", parents=options(),
+               description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--version", action="version", version=f"qa-pipeline {__version__}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser,
+                           metavar="COMMAND", help="one of:")
+
+    _add_run_commands(sub)
     rel = sub.add_parser("release", parents=options(db=True, config=True),
                          help="publish a batch that was held (sharp row drop)")
     rel.add_argument("as_of", type=iso_date, metavar="DATE",

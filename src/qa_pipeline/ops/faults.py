@@ -15,12 +15,18 @@ TRACE_ENV = "QA_PIPELINE_FAILPOINT_TRACE"
 WAITPOINT_TIMEOUT_SECONDS = 600.0
 """A waitpoint never released within this long fails the run (a test that died)."""
 
+_reached: dict[str, int] = {}
+"""How many times this process has reached each point (for `<name>#<n>`)."""
+
 
 def failpoint(name: str, note: str = "") -> None:
     """Fault-test hook at a named point of a run; a no-op unless the environment asks.
 
     QA_PIPELINE_FAILPOINT=<name> SIGKILLs the process there (a real kill, so no clean-up code
-    runs: the crash-safety tests); QA_PIPELINE_PAUSEPOINT=<name>:<seconds> sleeps there.
+    runs: the crash-safety tests); QA_PIPELINE_FAILPOINT=<name>#<n> only the n-th time the
+    process reaches it (a rebuild killed in the publish of its third batch: `publish:begin#3`;
+    the waitpoint likewise);
+    QA_PIPELINE_PAUSEPOINT=<name>:<seconds> sleeps there.
     QA_PIPELINE_WAITPOINT=<name> with QA_PIPELINE_WAITPOINT_DIR=<dir> holds the run there on
     an event, not a time: it writes <dir>/reached (its pid and the point's name) and waits
     until <dir>/release exists (the concurrency tests hold a run in the middle of its
@@ -32,9 +38,11 @@ def failpoint(name: str, note: str = "") -> None:
     if trace:
         with open(trace, "a", encoding="utf-8") as f:
             f.write(f"{name}\t{note}\n" if note else f"{name}\n")
-    if os.environ.get(FAILPOINT_ENV) == name:
+    _reached[name] = _reached.get(name, 0) + 1
+    here = (name, f"{name}#{_reached[name]}")
+    if os.environ.get(FAILPOINT_ENV) in here:
         os.kill(os.getpid(), signal.SIGKILL)
-    if os.environ.get(WAITPOINT_ENV) == name:
+    if os.environ.get(WAITPOINT_ENV) in here:
         _wait_for_release(name, Path(os.environ.get(WAITPOINT_DIR_ENV) or "."))
     pause = os.environ.get(PAUSEPOINT_ENV, "")
     if pause.rpartition(":")[0] == name:
