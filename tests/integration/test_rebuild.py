@@ -27,6 +27,7 @@ from qa_pipeline.cli.main import main
 from qa_pipeline.load.db import make_engine
 from qa_pipeline.ops.faults import FAILPOINT_ENV
 from qa_pipeline.sample.nights import Rates, generate_nights
+from qa_pipeline.spec.contracts import load_contracts
 from tests.cli_proc import CliProc, wait_for_file, waitpoint_env
 
 AS_OF = date(2026, 11, 20)
@@ -102,6 +103,12 @@ def _contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
         "indicator_value": rows("SELECT * FROM indicator_value"),
         "runs": rows("SELECT as_of, status, exit_code, rows_read, rows_loaded, "
                      "rows_quarantined, content_sha256 FROM pipeline_run WHERE published"),
+        # the record history and what is built on it (version ids included)
+        **{f"{e}_history": rows(f"SELECT * FROM {e}_history")  # noqa: S608
+           for e in load_contracts().extracts},
+        "dim_team": rows("SELECT * FROM dim_team"),
+        "indicator_case": rows("SELECT indicator_code, record_id, event_date, extract, "
+                               "version_id, outcome FROM indicator_case"),
     }
 
 

@@ -103,11 +103,28 @@ def test_reporting_role_reads_published_views_only(postgres_server: PostgresServ
             reader.execute("SELECT COUNT(*) FROM reporting.dq_rule")
             for forbidden in ("SELECT * FROM public.dq_issue",
                               "SELECT * FROM public.stg_persons",
+                              "SELECT * FROM public.persons_history",
                               "DELETE FROM reporting.dq_rule",
                               "CREATE TABLE public.x (a int)",
                               "CREATE TABLE reporting.x (a int)"):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     reader.execute(forbidden)  # type: ignore[arg-type]
+            with pytest.raises(psycopg.errors.UndefinedTable):  # case rows: not granted
+                reader.execute("SELECT * FROM reporting.referrals_history")
+        # granted on request: the drill-through joins the record version it came from
+        assert main(["db", "grant-reporting", "--role", "qa_reporting", "--case-history",
+                     "--db", loader_url]) == 0
+        with psycopg.connect(conninfo, autocommit=True) as reader:
+            joined = reader.execute(
+                "SELECT COUNT(*), COUNT(h.version_id) FROM reporting.indicator_case_latest c "
+                "LEFT JOIN reporting.referrals_history h ON h.version_id = c.version_id "
+                "WHERE c.extract = 'referrals'").fetchone()
+            assert joined is not None and joined[0] > 0 and joined[0] == joined[1]
+        assert main(["db", "grant-reporting", "--role", "qa_reporting", "--db",
+                     loader_url]) == 0  # and taken back by a grant without it
+        with psycopg.connect(conninfo, autocommit=True) as reader, \
+                pytest.raises(psycopg.errors.UndefinedTable):
+            reader.execute("SELECT * FROM reporting.referrals_current")
     finally:
         with postgres_server.admin_connection() as admin:
             admin.execute("DROP DATABASE IF EXISTS qa_reporting WITH (FORCE)")

@@ -165,7 +165,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
         if args.db_command == "grant-reporting":
             from qa_pipeline.load.roles import grant_reporting
 
-            views = grant_reporting(engine, args.role)
+            views = grant_reporting(engine, args.role, case_history=args.case_history)
             print(f"{args.role} may read {len(views)} views in schema reporting")
         print(f"schema revision: {current_revision(engine) or 'none (an empty database)'}")
     finally:
@@ -255,6 +255,10 @@ def _parser() -> argparse.ArgumentParser:
                                  "published views only")
     grant.add_argument("--role", default="qa_reporting",
                        help="the read-only role for BI tools (qa_reporting)")
+    grant.add_argument("--case-history", action="store_true",
+                       help="let the role read the record history too (<extract>_history, "
+                            "_current: pseudonymised case rows), to join the drill-through's "
+                            "version_id")
     dbp.set_defaults(handler=_cmd_db)
 
     docs = sub.add_parser("docs", parents=options(),
