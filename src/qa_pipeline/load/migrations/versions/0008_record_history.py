@@ -220,24 +220,9 @@ def _days(dialect: str, later: str, earlier: str) -> str:
 def spans_select(dialect: str) -> str:
     """The episodes of dq_issue over the published batches (as 0003's SPANS and 0006's
     dq_issue_episode computed them at every query), for dq_issue_span."""
+    third = import_module("qa_pipeline.load.migrations.versions.0003_holds_exceptions_issue_lifecycle")
     return f"""
-WITH batches AS (
-    SELECT as_of, ROW_NUMBER() OVER (ORDER BY as_of) AS seq FROM batch
-),
-keyed AS (
-    SELECT DISTINCT i.extract, COALESCE(i.record_id, '') AS rk, i.rule_id,
-           COALESCE(i.column_name, '') AS ck, b.seq, i.as_of
-    FROM dq_issue i JOIN batches b ON b.as_of = i.as_of
-),
-islands AS (
-    SELECT extract, rk, rule_id, ck, as_of,
-           seq - ROW_NUMBER() OVER (PARTITION BY extract, rk, rule_id, ck ORDER BY seq) AS grp
-    FROM keyed
-),
-spans AS (
-    SELECT extract, rk, rule_id, ck, MIN(as_of) AS first_seen, MAX(as_of) AS last_seen
-    FROM islands GROUP BY extract, rk, rule_id, ck, grp
-),
+WITH {third.SPANS},
 last_rows AS (
     SELECT i.extract, COALESCE(i.record_id, '') AS rk, i.rule_id,
            COALESCE(i.column_name, '') AS ck, i.as_of, MIN(i.record_id) AS record_id,
