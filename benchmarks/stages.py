@@ -257,6 +257,15 @@ def stage_night(a: argparse.Namespace) -> dict[str, Any]:
 
     wrap(pub, "_insert", table_label)
     wrap(pub, "_prune_case_tables", "prune old batches")
+    from qa_pipeline.load import history
+
+    wrap(pub, "_publish_history", "history (all extracts)")
+    wrap(history, "read_frame", "history/drill-through: read stored keys")
+    wrap(history, "plan_versions", "history: plan versions")
+    wrap(history, "_apply", "history: write versions")
+    wrap(pub, "write_drill_through", "drill-through (changed rows)")
+    wrap(pub, "refresh_issue_spans", "issue episodes (dq_issue_span)")
+    wrap(pub, "refresh_dim_team", "dim_team")
     a.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     settings = load_settings().with_overrides(db_url=a.db, work_dir=a.work)

@@ -196,20 +196,23 @@ FAILPOINTS = (
 )
 
 
+@pytest.mark.parametrize("night", ["redelivery", "next_night"])
 @pytest.mark.parametrize("point", FAILPOINTS)
 def test_killed_mid_load_leaves_previous_state(db_url: str, tmp_path: Path,
-                                               point: str) -> None:
-    """SIGKILL inside the publish transaction: the database holds exactly the previous
-    published state, and the next run succeeds."""
+                                               point: str, night: str) -> None:
+    """SIGKILL inside the publish transaction, of a changed redelivery of the batch or of the
+    next night: the database (the record history, the drill-through and the issue episodes
+    included) holds exactly the previous published state, and the next run succeeds."""
     landing = tmp_path / "landing"
-    first = write_batch(landing, base(), as_of=AS_OF)
+    first = write_batch(landing, base(), as_of=AS_OF - timedelta(days=1))
     run_path(first, db_url)
     engine = make_engine(db_url)
     before = _snapshot(engine)
     changed = base()
     changed["teams"][0]["team_name"] = "Changed"
     changed["referrals"][0]["referral_source"] = "ZZZ"
-    batch_dir = write_batch(tmp_path / "landing2", changed, as_of=AS_OF)
+    day = AS_OF - timedelta(days=1) if night == "redelivery" else AS_OF
+    batch_dir = write_batch(tmp_path / "landing2", changed, as_of=day)
     env = {**os.environ, "QA_PIPELINE_FAILPOINT": point}
     proc = subprocess.run(
         [sys.executable, "-m", "qa_pipeline.cli.main", "run", str(batch_dir), "--db", db_url],
