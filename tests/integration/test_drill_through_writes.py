@@ -93,3 +93,22 @@ def test_a_night_that_changed_most_rows_replaces_the_drill_through(db_url: str) 
     assert {d for _, d in ids.values()} == {D2.isoformat()}
     assert len(content) == 10
     engine.dispose()
+
+
+def test_rows_alike_in_every_value_are_kept_one_to_one_and_ids_are_not_reused(
+        db_url: str) -> None:
+    engine = _engine(db_url)
+    base_night = _cases(D1, 20)
+    twice = pl.concat([_cases(D2, 20), _cases(D2, 20).filter(pl.col("record_id") == "R3")])
+    with engine.begin() as conn:
+        publish.write_drill_through(conn, base_night)
+    _, first = _content(engine)
+    with engine.begin() as conn:
+        publish.write_drill_through(conn, twice.filter(pl.col("record_id") != "R19"))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT case_id, record_id FROM indicator_case")).all()
+    assert len(rows) == 20  # 19 of the first night, R3 twice
+    assert sum(1 for _, r in rows if r == "R3") == 2
+    # R19's id (the highest) was deleted tonight and names no other row
+    assert first["R19"][0] not in {i for i, r in rows}
+    engine.dispose()

@@ -79,3 +79,22 @@ def test_every_view_column_has_a_declared_type(db_url: str) -> None:
                           if not r[2]]
         assert undeclared == []
     engine.dispose()
+
+
+def test_record_history_revision_downgrades_and_upgrades_again(db_url: str) -> None:
+    """0008 (the record history) can be undone to 0007 and redone, on both databases (SQLite
+    rebuilds a table for a dropped column, and must not meet a view reading it)."""
+    from alembic import command
+
+    from qa_pipeline.load.db import alembic_config, current_revision
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    command.downgrade(alembic_config(engine), "0007")
+    assert current_revision(engine) == "0007"
+    tables = set(sa.inspect(engine).get_table_names())
+    assert "stg_referrals" in tables and "referrals_history" not in tables
+    upgrade(engine)
+    assert current_revision(engine) == "0008"
+    assert "referrals_history" in sa.inspect(engine).get_table_names()
+    engine.dispose()

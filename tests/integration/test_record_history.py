@@ -47,6 +47,8 @@ def _night(day: date) -> dict[str, list[dict[str, str]]]:
         D26: [_team("T1", "a1"), _team("T2", "b2"), _team("T3", "c"), _team("T4", "d")],
     }[day]
     data["teams"] = teams
+    if day == D25:  # the late night also says R1 came from elsewhere that night only
+        data["referrals"][0]["referral_source"] = "HEALTH"
     if day == D24:
         data["fit_referrals"] = []  # not written: the file is missing that night
     return data
@@ -157,16 +159,81 @@ def test_dim_team_and_drill_through_versions(db_url: str, nights: dict[date, Pat
     with engine.connect() as conn:
         teams = {r[0]: (r[1], _d(r[2]), _d(r[3])) for r in conn.execute(sa.text(
             "SELECT team_id, team_name, first_seen, last_seen FROM dim_team"))}
-        # every drill-through case names the version of its record that held on its as_of
+        # every drill-through case (computed from the latest batch, 11-26) names the version
+        # of its record that holds on that date, R1's too, although the late 11-25 split it
         cases = conn.execute(sa.text(
-            "SELECT c.extract, c.record_id, c.version_id, c.as_of FROM indicator_case c")).all()
-        assert cases
-        for extract, record_id, version_id, as_of in cases:
+            "SELECT extract, record_id, version_id FROM indicator_case_latest")).all()
+        assert cases and any(r == "R1" for _, r, _ in cases)
+        for extract, record_id, version_id in cases:
             held = conn.execute(sa.text(
                 f"SELECT version_id FROM {extract}_history WHERE record_id = :r "  # noqa: S608
                 "AND valid_from <= :d AND (valid_to IS NULL OR valid_to > :d)"),
-                {"r": record_id, "d": _d(as_of)}).scalar_one()
+                {"r": record_id, "d": D26}).scalar_one()
             assert version_id == held, (extract, record_id)
+        r1 = conn.execute(sa.text("SELECT valid_from, valid_to FROM referrals_history "
+                                  "WHERE record_id = 'R1'")).all()
+    assert sorted((_d(a), _d(b)) for a, b in r1) == [(D23, D25), (D25, D26), (D26, None)]
     assert teams == {"T1": ("a1", D23, D26), "T2": ("b2", D23, D26), "T3": ("c", D23, D26),
                      "T4": ("d", D23, D26), "T5": ("e", D24, D25)}
+    engine.dispose()
+
+
+def _attendance(role: str, person: str, attended: str) -> dict[str, str]:
+    return {"conference_id": "K1", "child_id": "000102", "attendee_role": role,
+            "person_id": person, "invited": "Y", "attended": attended,
+            "report_submitted": "N"}
+
+
+def _attendance_versions(engine: sa.Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT record_id, occurrence, attended, valid_from, valid_to "
+            "FROM conference_attendance_history")).all()
+    return sorted(((r[0], r[1], r[2], _d(r[3]), _d(r[4])) for r in rows), key=repr)
+
+
+def test_rows_of_a_key_that_is_not_unique(db_url: str, tmp_path: Path) -> None:
+    """conference_attendance: two social workers without a person_id share a key. An added
+    row does not renumber the others; a quarantined one keeps the key's versions open; a
+    code delivered in lower case (`mother`) is the same record as `MOTHER`."""
+    sw = "K1|000102|SOCIAL_WORKER|"
+    mother = "K1|000102|MOTHER|000202"
+    nights = {
+        D23: [_attendance("mother", "000202", "Y"), _attendance("SOCIAL_WORKER", "", "Y")],
+        D24: [_attendance("MOTHER", "000202", "Y"), _attendance("SOCIAL_WORKER", "", "Y"),
+              _attendance("SOCIAL_WORKER", "", "N")],  # a second worker, sorting first
+        D25: [_attendance("mother", "000202", "maybe"),  # quarantined: invalid flag
+              _attendance("SOCIAL_WORKER", "", "Y"), _attendance("SOCIAL_WORKER", "", "X")],
+    }
+    engine = make_engine(db_url)
+    upgrade(engine)
+    for d, rows in nights.items():
+        data = base()
+        data["conference_attendance"] = rows
+        _run(write_batch(tmp_path / "landing", data, as_of=d), engine)
+    assert _attendance_versions(engine) == sorted([
+        (mother, 1, "Y", D23, None),  # never closed: lower case on 11-23, quarantined 11-25
+        (sw, 1, "Y", D23, None),  # the first worker keeps number 1 throughout
+        (sw, 2, "N", D24, None),  # the second: added 11-24, its key kept open on 11-25
+    ], key=repr)
+    engine.dispose()
+
+
+def test_first_publish_after_the_upgrade_ignores_the_nights_before_the_history(
+        db_url: str, nights: dict[date, Path]) -> None:
+    """Batches published before migration 0008 are not in the history (batch.in_history
+    false): a redelivery of one of them, first, must not read the later ones as absent."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    for d in (D23, D24, D26):
+        _run(nights[d], engine)
+    with engine.begin() as conn:  # the state the upgrade leaves: batches, no history
+        conn.execute(sa.text("UPDATE batch SET in_history = :f"), {"f": False})
+        for table in sa.inspect(engine).get_table_names():
+            if table.endswith("_history") or table == "history_carried":
+                conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608
+    _run(nights[D24], engine)  # redelivered: the history begins with it
+    _run(nights[D26], engine)
+    assert [v for v in _versions(engine) if v[0] in ("T1", "T3")] == [
+        ("T1", "a", D24, D26), ("T1", "a1", D26, None), ("T3", "c", D26, None)]
     engine.dispose()

@@ -82,6 +82,22 @@ def record_id_of(e: Extract) -> pl.Expr:
                          separator="|")
 
 
+def typed_keys(e: Extract, record_ids: pl.Series) -> pl.Series:
+    """Record ids as delivered (dq_issue's) in the spelling of the typed key columns the
+    history's record_id is built from (a code delivered as `mother` is `MOTHER`), so a
+    quarantined row finds its record's versions."""
+    from qa_pipeline.ingest.validation import DTYPES, parse_expr
+    from qa_pipeline.spec.rule_kinds import raw
+
+    parts = pl.DataFrame({"id": record_ids}).with_columns(
+        pl.col("id").str.split_exact("|", len(e.key) - 1).alias("p")).unnest("p")
+    fields = [f"field_{i}" for i in range(len(e.key))]
+    frame = parts.select(pl.col(f).alias(raw(k)) for f, k in zip(fields, e.key, strict=True))
+    typed = frame.select(parse_expr(e.columns[k]).cast(DTYPES[e.columns[k].type]).alias(k)
+                         for k in e.key)
+    return typed.select(record_id_of(e).alias("record_id"))["record_id"]
+
+
 def tonight_versions(e: Extract, loaded: pl.DataFrame) -> pl.DataFrame:
     """Tonight's loaded rows as versions-to-be: record_id, occurrence, record_hash and the
     contract's columns. Where the key is not unique, rows of one key are numbered by hash."""
@@ -224,6 +240,7 @@ def read_frame(conn: Connection, stmt: sa.Select[Any], schema: dict[str, pl.Data
     text_schema = {c: pl.String() for c in schema}
     if conn.dialect.name == "postgresql":
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute("SET LOCAL DateStyle TO ISO, YMD")  # dates as 2026-11-25, whatever
         buf = io.BytesIO()
         with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
             for block in copy:
@@ -244,7 +261,8 @@ def read_frame(conn: Connection, stmt: sa.Select[Any], schema: dict[str, pl.Data
 def _window(conn: Connection, as_of: date) -> tuple[list[date], bool]:
     """The nights a publish of `as_of` recomputes: the batch before it (if any) and every
     published batch from it on."""
-    published = {as_date(v) for v in conn.execute(sa.select(batch.c.as_of)).scalars()}
+    published = {as_date(v) for v in conn.execute(
+        sa.select(batch.c.as_of).where(batch.c.in_history)).scalars()}  # not those before it
     before = [d for d in published if d < as_of]
     prior = max(before) if before else None
     nights = sorted({d for d in published if prior is None or d >= prior} | {as_of})
@@ -291,30 +309,55 @@ def write_history(conn: Connection, e: Extract, as_of: date, loaded: pl.DataFram
     `quarantined`: record_id of the batch's quarantined rows of this extract (those that
     have no loaded row stay open, and are remembered in `history_carried`)."""
     table = metadata.tables[history_table_name(e.name)]
+    conn.execute(history_carried.delete().where(history_carried.c.as_of == as_of,
+                                                history_carried.c.extract == e.name))
     nights, has_prior = _window(conn, as_of)
     if loaded is None and nights[-1] == as_of and not _touches(conn, table, as_of):
         return HistoryWrite(e.name, 0, 0, 0, _no_versions())  # all stays open
     tonight = None if loaded is None else tonight_versions(e, loaded)
-    carried_tonight = quarantined.select("record_id").unique()
-    if tonight is not None:
+    carried_tonight = pl.DataFrame({"record_id": typed_keys(
+        e, quarantined["record_id"])}).drop_nulls().unique()
+    if tonight is not None and e.unique:  # a duplicate key whose first copy loaded: present
         carried_tonight = carried_tonight.join(tonight.select("record_id"), on="record_id",
                                                how="anti")
+    elif tonight is not None:  # rows of one key are told apart by values: keep the key open
+        tonight = tonight.join(carried_tonight, on="record_id", how="anti")
     stmt = sa.select(*(table.c[c] for c in VERSION_SCHEMA))
     if has_prior:  # the versions that reach into the window
         stmt = stmt.where(sa.or_(table.c.valid_to.is_(None), table.c.valid_to > nights[0]))
     versions = read_frame(conn, stmt, VERSION_SCHEMA)
+    if tonight is not None and not e.unique:
+        tonight = _keep_occurrences(tonight, versions)
     plan = plan_versions(nights, as_of, versions, tonight,
                          _carried(conn, e.name, nights, as_of, carried_tonight),
                          _unloaded(conn, e.name, nights, as_of), has_prior)
     inserted = _apply(conn, table, plan, tonight, e)
-    conn.execute(history_carried.delete().where(history_carried.c.as_of == as_of,
-                                                history_carried.c.extract == e.name))
     if loaded is not None and carried_tonight.height:
         conn.execute(history_carried.insert(), [
             {"as_of": as_of, "extract": e.name, "record_id": r}
             for r in carried_tonight["record_id"].to_list()])
     return HistoryWrite(e.name, plan.insert.height, plan.retime.height, len(plan.delete),
                         _covering(versions, plan, inserted, as_of))
+
+
+def _keep_occurrences(tonight: pl.DataFrame, versions: pl.DataFrame) -> pl.DataFrame:
+    """Where a key is not unique: a row whose values an open version of its key has keeps
+    that version's occurrence number (identical rows matched one to one); the other rows
+    take numbers after the key's highest, so an added row does not renumber the others."""
+    def ranked(f: pl.DataFrame) -> pl.DataFrame:
+        return f.with_columns(pl.int_range(pl.len()).over("record_id", "record_hash")
+                              .alias("k"))
+
+    open_ = ranked(versions.filter(pl.col("valid_to").is_null()).select(
+        "record_id", "record_hash", pl.col("occurrence").alias("kept")).sort("kept"))
+    top = versions.group_by("record_id").agg(pl.col("occurrence").max().alias("top"))
+    rows = ranked(tonight.drop("occurrence")).join(
+        open_, on=["record_id", "record_hash", "k"], how="left").join(
+        top, on="record_id", how="left")
+    fresh = pl.col("kept").is_null().cast(pl.Int64).cum_sum().over("record_id")
+    return rows.with_columns(
+        pl.when(pl.col("kept").is_null()).then(pl.col("top").fill_null(0) + fresh)
+        .otherwise(pl.col("kept")).cast(pl.Int64).alias("occurrence")).select(tonight.columns)
 
 
 def _no_versions() -> pl.DataFrame:
@@ -363,8 +406,10 @@ def _apply(conn: Connection, table: sa.Table, plan: VersionPlan, tonight: pl.Dat
     from qa_pipeline.load.publish import load_frame
 
     vid = table.c.version_id
-    # the values of repeated versions are read before any of them is deleted
+    # the values of repeated versions are read before any of them is deleted, and new ids
+    # start after the highest before the deletes (an id never names two versions)
     frame = _new_versions(conn, table, plan, tonight, e) if plan.insert.height else None
+    start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(vid), 0))).scalar_one()
     delete_ids(conn, table, vid, plan.delete)
     for (valid_to,), group in plan.retime.group_by("valid_to", maintain_order=True):
         for chunk in _in_chunks(sorted(group["version_id"].to_list())):
@@ -372,7 +417,6 @@ def _apply(conn: Connection, table: sa.Table, plan: VersionPlan, tonight: pl.Dat
     if frame is None:
         return pl.DataFrame(schema={c: VERSION_SCHEMA[c] for c in (
             "record_id", "occurrence", "version_id", "valid_from", "valid_to")})
-    start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(vid), 0))).scalar_one()
     # ids in key order, so the same batches give the same ids on every database
     frame = frame.sort("record_id", "occurrence", "valid_from").with_columns(
         (pl.int_range(pl.len()) + start + 1).cast(pl.Int64).alias("version_id"))

@@ -252,16 +252,19 @@ def write_drill_through(conn: Connection, cases: pl.DataFrame) -> None:
         cases.select(values).hash_rows(seed=0).cast(pl.String).alias("row_hash"))
     stored = read_frame(conn, sa.select(ic.c.case_id, ic.c.row_hash),
                         {"case_id": pl.Int64(), "row_hash": pl.String()})
-    fresh = cases.join(stored, on="row_hash", how="anti")
-    gone = stored.join(cases.select("row_hash"), on="row_hash", how="anti")
+    # rows alike in every value are matched one to one (k: their number among their like)
+    ranked = [f.with_columns(pl.int_range(pl.len()).over("row_hash").alias("k"))
+              for f in (cases, stored.sort("case_id"))]
+    fresh = ranked[0].join(ranked[1], on=["row_hash", "k"], how="anti").drop("k")
+    gone = ranked[1].join(ranked[0].select("row_hash", "k"), on=["row_hash", "k"], how="anti")
     if not stored.height or fresh.height + gone.height > REPLACE_SHARE * max(stored.height, 1):
         load_frame(conn, ic, cases.with_columns(
             pl.int_range(1, pl.len() + 1).cast(pl.Int64).alias("case_id")), replace=True)
         return
     from qa_pipeline.load.history import delete_ids
 
-    delete_ids(conn, ic, ic.c.case_id, gone["case_id"].to_list())
     start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(ic.c.case_id), 0))).scalar_one()
+    delete_ids(conn, ic, ic.c.case_id, gone["case_id"].to_list())  # ids are never reused
     _insert(conn, ic, fresh.with_columns(
         (pl.int_range(pl.len()) + start + 1).cast(pl.Int64).alias("case_id")))
 
@@ -313,16 +316,24 @@ def _with_versions(cases: pl.DataFrame, config: Any, covering: dict[str, pl.Data
 
 
 def _rekey_drill_through(conn: Connection) -> None:
-    """Point the drill-through's cases at the versions that hold at their batch's date."""
+    """Point the drill-through's cases (computed from the latest batch) at the versions that
+    hold on the latest batch's date; a row whose version moved loses its row_hash, so the
+    next night writes it again."""
     ic = indicator_case
+    latest = conn.execute(sa.select(sa.func.max(batch.c.as_of))).scalar()
+    if latest is None:
+        return
+    day = as_date(latest)
     for name in conn.execute(sa.select(ic.c.extract).distinct()).scalars():
         if name is None or history_table_name(name) not in metadata.tables:
             continue
         h = metadata.tables[history_table_name(name)]
         holds = sa.select(h.c.version_id).where(
-            h.c.record_id == ic.c.record_id, h.c.occurrence == 1, h.c.valid_from <= ic.c.as_of,
-            sa.or_(h.c.valid_to.is_(None), h.c.valid_to > ic.c.as_of)).scalar_subquery()
-        conn.execute(ic.update().where(ic.c.extract == name).values(version_id=holds))
+            h.c.record_id == ic.c.record_id, h.c.occurrence == 1, h.c.valid_from <= day,
+            sa.or_(h.c.valid_to.is_(None), h.c.valid_to > day)).scalar_subquery()
+        conn.execute(ic.update().where(ic.c.extract == name, sa.or_(
+            ic.c.version_id.is_(None), ic.c.version_id != holds)).values(
+            version_id=holds, row_hash=None))
 
 
 def ensure_dim_date(conn: Connection, first: date, last: date) -> None:
@@ -365,8 +376,8 @@ def refresh_dim_team(conn: Connection, as_of: date) -> None:
     area, the first night a version opened, the last published night one held (`as_of`, the
     batch being published, included)."""
     th = metadata.tables[history_table_name("teams")]
-    nights = sorted({as_of, *(as_date(v) for v in conn.execute(sa.select(batch.c.as_of)
-                                                                 ).scalars())})
+    nights = sorted({as_of, *(as_date(v) for v in conn.execute(
+        sa.select(batch.c.as_of).where(batch.c.in_history)).scalars())})
     rows = conn.execute(sa.select(th.c.team_id, th.c.team_name, th.c.service_area,
                                   th.c.valid_from, th.c.valid_to)).all()
     teams: dict[str, dict[str, Any]] = {}
@@ -428,7 +439,7 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
         conn.execute(batch.delete().where(batch.c.as_of == as_of))
         conn.execute(batch.insert().values(row(
             "batch", manifest, run_id=run_id, published_at=utcnow(),
-            content_sha256=content_checksum(manifest))))
+            content_sha256=content_checksum(manifest), in_history=True)))
         refresh_issue_spans(conn)
         holds = batch_hold.update().where(batch_hold.c.as_of == as_of,
                                           batch_hold.c.status == "held")

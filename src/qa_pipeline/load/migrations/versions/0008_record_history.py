@@ -385,6 +385,8 @@ def _typed_views_downgrade(dialect: str) -> None:
     with op.batch_alter_table("indicator_case", schema=None) as batch_op:
         batch_op.drop_column("row_hash")
         batch_op.drop_column("outcome")
+        batch_op.drop_column("version_id")
+        batch_op.drop_column("extract")
     op.drop_table("dim_period_type")
     op.drop_table("dq_issue_span")
     op.execute(f"CREATE VIEW dq_issue_latest AS {sixth.dq_issue_latest(dialect)}")
@@ -435,16 +437,22 @@ def upgrade() -> None:
             "version_id", sa.Integer(), nullable=True,
             comment="The version of the record the case was computed from "
                     "(<extract>_history.version_id)."))
+    # a plain ADD COLUMN (SQLite would otherwise rebuild batch, which views read)
+    op.add_column("batch", sa.Column(
+        "in_history", sa.Boolean(), nullable=False, server_default=sa.false(),
+        comment="Whether the record history holds this batch (false: published before the "
+                "history began; `qa-pipeline rebuild` replays it)."))
     _typed_views_upgrade(op.get_bind().dialect.name)
 
 
 def downgrade() -> None:
     """Back to the staged copies, empty: the history is dropped (its batches can be
     replayed with the older code)."""
+    for view in (*_TYPED_VIEWS, *(f"stg_{name}" for name in EXTRACTS)):  # they read batch
+        op.execute(f"DROP VIEW IF EXISTS {view}")
+    with op.batch_alter_table("batch", schema=None) as batch_op:
+        batch_op.drop_column("in_history")
     _typed_views_downgrade(op.get_bind().dialect.name)
-    with op.batch_alter_table("indicator_case", schema=None) as batch_op:
-        batch_op.drop_column("version_id")
-        batch_op.drop_column("extract")
     op.drop_table("dim_team")
     op.drop_table("history_carried")
     for name, (label, description, key, unique, columns) in EXTRACTS.items():
