@@ -82,3 +82,23 @@ def test_a_late_night_carries_into_a_later_unknown_night() -> None:
                              {D3}, True)
     assert _rows(unloaded.insert, "record_id", "valid_from", "valid_to") == {
         ("A", D2, None), ("B", D2, None)}
+
+
+def test_read_frame_types_a_column_whose_first_rows_are_null() -> None:
+    """The nightly read of the stored versions (SQLite): most valid_to are null; a date after
+    the first hundred rows must not fail the read (it failed a replayed middle batch)."""
+    import sqlalchemy as sa
+
+    from qa_pipeline.load.history import read_frame
+
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE v (version_id INTEGER, valid_to DATE)")
+        conn.exec_driver_sql("INSERT INTO v VALUES " + ", ".join(
+            f"({i}, NULL)" for i in range(150)) + ", (150, '2026-11-24')")
+        t = sa.Table("v", sa.MetaData(), sa.Column("version_id", sa.Integer),
+                     sa.Column("valid_to", sa.Date))
+        frame = read_frame(conn, sa.select(t.c.version_id, t.c.valid_to),
+                           {"version_id": pl.Int64(), "valid_to": pl.Date()})
+    assert frame.height == 151
+    assert frame["valid_to"].drop_nulls().to_list() == [date(2026, 11, 24)]

@@ -251,7 +251,10 @@ def read_frame(conn: Connection, stmt: sa.Select[Any], schema: dict[str, pl.Data
                  if buf.getbuffer().nbytes else pl.DataFrame(schema=text_schema))
     else:
         rows = conn.exec_driver_sql(sql).fetchall()
-        frame = pl.DataFrame([tuple(r) for r in rows], schema=list(schema), orient="row")
+        # every row read for the types: a column whose first rows are null (valid_to) would
+        # otherwise be typed from them and refuse the first date
+        frame = pl.DataFrame([tuple(r) for r in rows], schema=list(schema), orient="row",
+                             infer_schema_length=None)
     return frame.with_columns(
         pl.col(c).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d")
         if t == pl.Date() else pl.col(c).cast(t)
