@@ -187,13 +187,27 @@ def plan_versions(dates: list[date], as_of: date, versions: pl.DataFrame,
     `unloaded`: nights of the window (other than `as_of`) whose file was not loaded."""
     ident = ["record_id", "occurrence"]
     obs = _observations(dates, as_of, has_prior, versions, tonight, carried, unloaded)
-    obs = obs.sort(*ident, "pos").with_columns(
-        pl.col("state").forward_fill().over(ident).fill_null(ABSENT),
-        pl.col("src").forward_fill().over(ident).fill_null(-2))
+    # sorted by record then night, the per-record windows are done with whole-column
+    # operations (a window per record costs seconds at a million records): g numbers the
+    # records, a fill only takes a value from its own record, and `run` (a new number at
+    # each change of state, and at each record's first night) is unique across records
+    g = ((pl.col("record_id") != pl.col("record_id").shift(1))
+         | (pl.col("occurrence") != pl.col("occurrence").shift(1))
+         ).fill_null(True).cast(pl.Int64).cum_sum()
+    obs = obs.sort(*ident, "pos").with_columns(g.alias("g"))
+
+    def filled(c: str, missing: Any) -> pl.Expr:
+        own = pl.when(pl.col(c).is_not_null()).then(pl.col("g")).forward_fill()
+        return (pl.when(own == pl.col("g")).then(pl.col(c).forward_fill())
+                .otherwise(None).fill_null(missing).alias(c))
+
+    obs = obs.with_columns(filled("state", ABSENT), filled("src", -2))
+    same = pl.col("g") == pl.col("g").shift(1)
     obs = obs.with_columns(
-        (pl.col("state") != pl.col("state").shift(1).over(ident)).fill_null(True)
-        .cast(pl.Int64).cum_sum().over(ident).alias("run"))
-    runs = obs.filter(pl.col("state") != ABSENT).group_by(*ident, "run").agg(
+        (~same.fill_null(False) | (pl.col("state") != pl.col("state").shift(1)))
+        .cast(pl.Int64).cum_sum().alias("run"))
+    runs = obs.filter(pl.col("state") != ABSENT).group_by("run").agg(
+        pl.col("record_id").first(), pl.col("occurrence").first(),
         pl.col("pos").min().alias("first"), pl.col("pos").max().alias("last"),
         pl.col("state").first().alias("record_hash"),
         # tonight's row where the run has one (NEW), else the stored version it repeats
@@ -250,11 +264,16 @@ def read_frame(conn: Connection, stmt: sa.Select[Any], schema: dict[str, pl.Data
                              schema_overrides=text_schema)
                  if buf.getbuffer().nbytes else pl.DataFrame(schema=text_schema))
     else:
-        rows = conn.exec_driver_sql(sql).fetchall()
-        # every row read for the types: a column whose first rows are null (valid_to) would
-        # otherwise be typed from them and refuse the first date
-        frame = pl.DataFrame([tuple(r) for r in rows], schema=list(schema), orient="row",
-                             infer_schema_length=None)
+        # the driver's own cursor (SQLAlchemy's rows cost as much again), typed by the
+        # schema, never by the first rows (valid_to is null in most)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        frame = pl.DataFrame(rows, orient="row", schema={
+            c: pl.String() if t == pl.Date() else t for c, t in schema.items()})
     return frame.with_columns(
         pl.col(c).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d")
         if t == pl.Date() else pl.col(c).cast(t)

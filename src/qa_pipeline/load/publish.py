@@ -237,6 +237,19 @@ REPLACE_SHARE = 0.5
 indexes built after the load) rather than edited row by row."""
 
 
+def _rank_alike(frame: pl.DataFrame) -> pl.DataFrame:
+    """`k`: each row's number among the rows of its row_hash, in frame order (0 for a hash
+    seen once: most rows; only the repeated ones pay for the window)."""
+    repeated = frame["row_hash"].is_duplicated()
+    if not repeated.any():
+        return frame.with_columns(pl.lit(0, pl.Int64).alias("k"))
+    ranked = frame.with_row_index("_i").filter(repeated).select(
+        "_i", pl.int_range(pl.len()).over("row_hash").cast(pl.Int64).alias("k"))
+    return frame.with_row_index("_i").join(ranked, on="_i", how="left",
+                                           maintain_order="left").with_columns(
+        pl.col("k").fill_null(0)).drop("_i")
+
+
 def write_drill_through(conn: Connection, cases: pl.DataFrame) -> None:
     """Write only the drill-through rows that changed: each row's hash (of every value but
     the as_of) is compared with the stored ones; gone rows are deleted, new and changed rows
@@ -253,8 +266,7 @@ def write_drill_through(conn: Connection, cases: pl.DataFrame) -> None:
     stored = read_frame(conn, sa.select(ic.c.case_id, ic.c.row_hash),
                         {"case_id": pl.Int64(), "row_hash": pl.String()})
     # rows alike in every value are matched one to one (k: their number among their like)
-    ranked = [f.with_columns(pl.int_range(pl.len()).over("row_hash").alias("k"))
-              for f in (cases, stored.sort("case_id"))]
+    ranked = [_rank_alike(f) for f in (cases, stored.sort("case_id"))]
     fresh = ranked[0].join(ranked[1], on=["row_hash", "k"], how="anti").drop("k")
     gone = ranked[1].join(ranked[0].select("row_hash", "k"), on=["row_hash", "k"], how="anti")
     if not stored.height or fresh.height + gone.height > REPLACE_SHARE * max(stored.height, 1):
