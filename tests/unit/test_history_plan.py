@@ -102,3 +102,21 @@ def test_read_frame_types_a_column_whose_first_rows_are_null() -> None:
                            {"version_id": pl.Int64(), "valid_to": pl.Date()})
     assert frame.height == 151
     assert frame["valid_to"].drop_nulls().to_list() == [date(2026, 11, 24)]
+
+
+def test_record_hash_is_blake2b_of_the_canonical_text_in_slices(monkeypatch) -> None:
+    """The stored hash must not change with polars: it is BLAKE2b (8 bytes, hex) of
+    `column=value` joined by the unit separator, null values left out; the slices it is
+    computed in do not change it."""
+    import hashlib
+
+    from qa_pipeline.load import history
+
+    frame = pl.DataFrame({"a": [1, None, 3] * 5, "b": ["x", "y", None] * 5,
+                          "d": [D1, None, D2] * 5})
+    expected = [hashlib.blake2b(t.encode(), digest_size=8).hexdigest()
+                for t in ["a=1\x1fb=x\x1fd=2026-11-01", "b=y", "a=3\x1fd=2026-11-02"] * 5]
+    assert history.record_hash(frame, ["a", "b", "d"]).to_list() == expected
+    monkeypatch.setattr(history, "HASH_SLICE", 4)
+    assert history.record_hash(frame, ["a", "b", "d"]).to_list() == expected
+    assert history.record_hash(frame.head(0), ["a", "b", "d"]).len() == 0

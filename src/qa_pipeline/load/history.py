@@ -70,10 +70,16 @@ def record_hash(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
     """A stable 64-bit hash (BLAKE2b, hex) of each row's values. Stored with each version and
     compared night after night, so it must not change with the polars version (polars' own
     hash may)."""
-    texts = frame.select(_canonical(frame, columns).fill_null("").alias("t"))["t"].to_list()
+    texts = frame.select(_canonical(frame, columns).fill_null("").alias("t"))["t"]
     b2 = hashlib.blake2b
-    return pl.Series("record_hash",
-                     [b2(t.encode(), digest_size=8).hexdigest() for t in texts], pl.String)
+    # in slices: a million rows' texts as Python strings would cost a GiB at once
+    parts = [pl.Series("record_hash", [b2(t.encode(), digest_size=8).hexdigest()
+                                       for t in texts.slice(i, HASH_SLICE).to_list()],
+                       pl.String) for i in range(0, texts.len(), HASH_SLICE)]
+    return pl.concat(parts) if parts else pl.Series("record_hash", [], pl.String)
+
+
+HASH_SLICE = 100_000
 
 
 def record_id_of(e: Extract) -> pl.Expr:
@@ -186,6 +192,15 @@ def plan_versions(dates: list[date], as_of: date, versions: pl.DataFrame,
     `carried`: record_id, b — records quarantined on night b (their versions stay open);
     `unloaded`: nights of the window (other than `as_of`) whose file was not loaded."""
     ident = ["record_id", "occurrence"]
+    if versions.height == 0 and dates == [as_of]:  # the first batch: every row opens
+        rows = tonight if tonight is not None else pl.DataFrame(
+            schema={c: VERSION_SCHEMA[c] for c in (*ident, "record_hash")})
+        return VersionPlan(
+            insert=rows.select(*ident, pl.lit(as_of, pl.Date()).alias("valid_from"),
+                               pl.lit(None, pl.Date()).alias("valid_to"), "record_hash",
+                               pl.lit(NEW, pl.Int64()).alias("source")),
+            retime=pl.DataFrame(schema={"version_id": pl.Int64(), "valid_to": pl.Date()}),
+            delete=[])
     obs = _observations(dates, as_of, has_prior, versions, tonight, carried, unloaded)
     # sorted by record then night, the per-record windows are done with whole-column
     # operations (a window per record costs seconds at a million records): g numbers the

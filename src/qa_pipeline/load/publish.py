@@ -166,20 +166,25 @@ def _copy_postgres(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> No
 
 
 def _executemany_sqlite(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
-    formatted = frame.with_columns(
+    prep = conn.dialect.identifier_preparer
+    cols = ", ".join(prep.quote(c) for c in frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    sql = f"INSERT INTO {prep.format_table(table)} ({cols}) VALUES ({marks})"  # noqa: S608
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    for start in range(0, frame.height, CHUNK_ROWS * 5):  # formatted slice by slice
+        cursor.executemany(sql, _sqlite_values(frame.slice(start, CHUNK_ROWS * 5)).rows())
+
+
+def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """Values as SQLAlchemy's SQLite types store them: dates and timestamps as text,
+    booleans as 0/1."""
+    return frame.with_columns(
         [pl.col(c).dt.strftime("%Y-%m-%d") for c, t in frame.schema.items()
          if t == pl.Date()]
         + [pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S.%6f") for c, t in frame.schema.items()
            if isinstance(t, pl.Datetime)]
         + [pl.col(c).cast(pl.Int8) for c, t in frame.schema.items() if t == pl.Boolean()]
     )
-    prep = conn.dialect.identifier_preparer
-    cols = ", ".join(prep.quote(c) for c in formatted.columns)
-    marks = ", ".join("?" for _ in formatted.columns)
-    sql = f"INSERT INTO {prep.format_table(table)} ({cols}) VALUES ({marks})"  # noqa: S608
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    for start in range(0, formatted.height, CHUNK_ROWS * 5):
-        cursor.executemany(sql, formatted.slice(start, CHUNK_ROWS * 5).rows())
 
 
 def run_status(manifest: Manifest) -> tuple[str, int]:
@@ -237,17 +242,17 @@ REPLACE_SHARE = 0.5
 indexes built after the load) rather than edited row by row."""
 
 
-def _rank_alike(frame: pl.DataFrame) -> pl.DataFrame:
+def _rank_alike(frame: pl.DataFrame) -> pl.Series:
     """`k`: each row's number among the rows of its row_hash, in frame order (0 for a hash
     seen once: most rows; only the repeated ones pay for the window)."""
     repeated = frame["row_hash"].is_duplicated()
+    k = pl.zeros(frame.height, pl.Int64, eager=True).alias("k")
     if not repeated.any():
-        return frame.with_columns(pl.lit(0, pl.Int64).alias("k"))
-    ranked = frame.with_row_index("_i").filter(repeated).select(
-        "_i", pl.int_range(pl.len()).over("row_hash").cast(pl.Int64).alias("k"))
-    return frame.with_row_index("_i").join(ranked, on="_i", how="left",
-                                           maintain_order="left").with_columns(
-        pl.col("k").fill_null(0)).drop("_i")
+        return k
+    at = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"), "row_hash").filter(
+        repeated).select("_i", pl.int_range(pl.len()).over("row_hash").cast(pl.Int64)
+                         .alias("k"))
+    return k.scatter(at["_i"], at["k"])
 
 
 def write_drill_through(conn: Connection, cases: pl.DataFrame) -> None:
@@ -265,14 +270,24 @@ def write_drill_through(conn: Connection, cases: pl.DataFrame) -> None:
         cases.select(values).hash_rows(seed=0).cast(pl.String).alias("row_hash"))
     stored = read_frame(conn, sa.select(ic.c.case_id, ic.c.row_hash),
                         {"case_id": pl.Int64(), "row_hash": pl.String()})
-    # rows alike in every value are matched one to one (k: their number among their like)
-    ranked = [_rank_alike(f) for f in (cases, stored.sort("case_id"))]
-    fresh = ranked[0].join(ranked[1], on=["row_hash", "k"], how="anti").drop("k")
-    gone = ranked[1].join(ranked[0].select("row_hash", "k"), on=["row_hash", "k"], how="anti")
-    if not stored.height or fresh.height + gone.height > REPLACE_SHARE * max(stored.height, 1):
+
+    def replace() -> None:
         load_frame(conn, ic, cases.with_columns(
             pl.int_range(1, pl.len() + 1).cast(pl.Int64).alias("case_id")), replace=True)
+
+    if not stored.height:
+        replace()
         return
+    # rows alike in every value are matched one to one (k: their number among their like)
+    stored = stored.sort("case_id")
+    keys = [f.select("row_hash").with_columns(_rank_alike(f)) for f in (cases, stored)]
+    fresh_rows = keys[0].with_row_index("_i").join(keys[1], on=["row_hash", "k"],
+                                                   how="anti")["_i"].sort()
+    gone = stored.with_columns(keys[1]["k"]).join(keys[0], on=["row_hash", "k"], how="anti")
+    if fresh_rows.len() + gone.height > REPLACE_SHARE * stored.height:
+        replace()
+        return
+    fresh = cases[fresh_rows]
     from qa_pipeline.load.history import delete_ids
 
     start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(ic.c.case_id), 0))).scalar_one()
@@ -307,24 +322,30 @@ def _case_outcome() -> pl.Expr:
             .otherwise(pl.lit("not counted")).alias("outcome"))
 
 
-def _case_extracts(config: Any) -> pl.DataFrame:
+def _case_extracts(config: Any) -> dict[str, str]:
+    """Indicator code → the extract whose records its cases are."""
     from qa_pipeline.transform.facts import SUBJECTS
 
-    codes = [(r["code"], SUBJECTS[r["subject"]].record_extract) for r in catalogue_rows(config)]
-    return pl.DataFrame(codes, schema={"indicator_code": pl.String(), "extract": pl.String()},
-                        orient="row")
+    return {r["code"]: SUBJECTS[r["subject"]].record_extract for r in catalogue_rows(config)}
 
 
 def _with_versions(cases: pl.DataFrame, config: Any, covering: dict[str, pl.DataFrame]
                    ) -> pl.DataFrame:
-    """Each case with the extract and version_id of the record it was computed from."""
-    versions = pl.concat([f.with_columns(pl.lit(name).alias("extract"))
-                          for name, f in covering.items()],
-                         how="vertical_relaxed") if covering else pl.DataFrame(
+    """Each case with the extract and version_id of the record it was computed from. Only
+    the two key columns are joined (a join of the whole drill-through, millions of rows,
+    would copy it), in the cases' order."""
+    extract = cases["indicator_code"].replace_strict(
+        _case_extracts(config), default=None, return_dtype=pl.String()).alias("extract")
+    used = set(extract.unique().drop_nulls().to_list())
+    parts = [f.select("record_id", "version_id").with_columns(pl.lit(name).alias("extract"))
+             for name, f in covering.items() if name in used]
+    versions = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(
         schema={"record_id": pl.String(), "version_id": pl.Int64(), "extract": pl.String()})
-    return cases.join(_case_extracts(config), on="indicator_code", how="left").join(
-        versions.select("extract", "record_id", "version_id"), on=["extract", "record_id"],
-        how="left").with_columns(_case_outcome())
+    keys = pl.DataFrame([extract, cases["record_id"]])
+    version_id = keys.join(versions, on=["extract", "record_id"], how="left",
+                           maintain_order="left")["version_id"]
+    return cases.with_columns(extract, version_id.cast(pl.Int64)).with_columns(
+        _case_outcome())
 
 
 def _rekey_drill_through(conn: Connection) -> None:
