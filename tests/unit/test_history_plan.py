@@ -120,3 +120,24 @@ def test_record_hash_is_blake2b_of_the_canonical_text_in_slices(monkeypatch) -> 
     monkeypatch.setattr(history, "HASH_SLICE", 4)
     assert history.record_hash(frame, ["a", "b", "d"]).to_list() == expected
     assert history.record_hash(frame.head(0), ["a", "b", "d"]).len() == 0
+
+
+def test_read_frame_reads_sqlite_in_slices(monkeypatch) -> None:
+    import sqlalchemy as sa
+
+    from qa_pipeline.load import history
+
+    monkeypatch.setattr(history, "FETCH_ROWS", 3)
+    engine = sa.create_engine("sqlite://")
+    meta = sa.MetaData()
+    t = sa.Table("t", meta, sa.Column("i", sa.Integer), sa.Column("d", sa.Date))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [{"i": i, "d": D1 if i % 2 else None} for i in range(10)])
+        frame = history.read_frame(conn, sa.select(t.c.i, t.c.d).order_by(t.c.i),
+                                   {"i": pl.Int64(), "d": pl.Date()})
+        empty = history.read_frame(conn, sa.select(t.c.i, t.c.d).where(t.c.i < 0),
+                                   {"i": pl.Int64(), "d": pl.Date()})
+    assert frame["i"].to_list() == list(range(10))
+    assert frame["d"].to_list() == [D1 if i % 2 else None for i in range(10)]
+    assert empty.height == 0 and empty.schema == {"i": pl.Int64(), "d": pl.Date()}

@@ -281,18 +281,25 @@ def read_frame(conn: Connection, stmt: sa.Select[Any], schema: dict[str, pl.Data
     else:
         # the driver's own cursor (SQLAlchemy's rows cost as much again), typed by the
         # schema, never by the first rows (valid_to is null in most)
+        # (in slices: millions of rows as Python tuples at once would cost gigabytes)
+        read_schema = {c: pl.String() if t == pl.Date() else t for c, t in schema.items()}
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        parts = [pl.DataFrame(schema=read_schema)]
         try:
             cursor.execute(sql)
-            rows = cursor.fetchall()
+            while rows := cursor.fetchmany(FETCH_ROWS):
+                parts.append(pl.DataFrame(rows, orient="row", schema=read_schema))
         finally:
             cursor.close()
-        frame = pl.DataFrame(rows, orient="row", schema={
-            c: pl.String() if t == pl.Date() else t for c, t in schema.items()})
+        frame = pl.concat(parts, rechunk=True)
     return frame.with_columns(
         pl.col(c).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d")
         if t == pl.Date() else pl.col(c).cast(t)
         for c, t in schema.items())
+
+
+FETCH_ROWS = 200_000
+"""Rows read from SQLite per slice by `read_frame`."""
 
 
 def _window(conn: Connection, as_of: date) -> tuple[list[date], bool]:
