@@ -9,6 +9,7 @@ per module and the tests share the result.
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,10 +22,13 @@ import sqlalchemy as sa
 from qa_pipeline.cli.main import main
 from qa_pipeline.load.db import make_engine
 from qa_pipeline.officers.aftercare import AftercareResult, after_publish
-from qa_pipeline.officers.expectations import plan_checks
+from qa_pipeline.officers.data_docs import STATIC_DIR, ensure_static
+from qa_pipeline.officers.expectations import data_docs_dir, plan_checks, run_checkpoint
 from qa_pipeline.ops.job import run_path
 from qa_pipeline.ops.settings import Settings
 from qa_pipeline.sample.generate import generate_batch
+from tests.integration.screenshots import require_chromium, run_chromium
+from tests.offline_pages import css_problems, dead_links, problems
 from tests.pg_server import PostgresServer
 
 D1, D2 = date(2026, 11, 24), date(2026, 11, 25)
@@ -193,3 +197,70 @@ def test_report_check_command(sqlite_checked: Checked, tmp_path: Path,
     assert code == 3
     assert f"FAILED {VOLUME}" in out
     assert (tmp_path / "data_docs" / D2.isoformat() / "index.html").exists()
+
+
+def _site(c: Checked) -> Path:
+    return c.root / "reports" / "data_docs"
+
+
+def test_pages_open_offline(sqlite_checked: Checked) -> None:
+    """The report and every Data Docs page of both batches fetch nothing from the network,
+    and every script, style, icon and font they load is a file of the site."""
+    site = _site(sqlite_checked)
+    pages = [p for p in site.rglob("*.html") if STATIC_DIR not in p.parts]
+    assert len(pages) >= 2 * 17  # an index and one page per validated asset, per batch
+    for page in [sqlite_checked.result.report_path, *pages]:
+        assert not problems(page), (page, problems(page))
+    for page in pages:  # no link to the suites' pages, which are not built
+        assert not dead_links(page), (page, dead_links(page))
+    styles = list((site / STATIC_DIR).rglob("*.css"))
+    assert len(styles) >= 5
+    for css in styles:  # Font Awesome's webfonts are there
+        assert not css_problems(css), (css, css_problems(css))
+
+
+def test_data_docs_render_offline_in_chromium(sqlite_checked: Checked) -> None:
+    """With the network off, the index's list of validations is drawn (bootstrap-table and
+    jQuery ran from the local copies): blank before, as the scripts came from CDNs."""
+    require_chromium()
+    index = sqlite_checked.result.data_docs_path
+    assert index is not None
+    engine = make_engine(sqlite_checked.db_url)
+    suites = len(plan_checks(engine, D2))
+    engine.dispose()
+    dom = run_chromium(["--virtual-time-budget=10000", "--dump-dom", index.resolve().as_uri()])
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    drawn = re.search(r"<tbody\b.*?</tbody>", dom.stdout, re.S)  # not the script's data
+    assert drawn, dom.stdout[-2000:]
+    rows = re.findall(r'<tr[^>]*data-index="\d+"', drawn.group(0))
+    assert len(rows) == min(suites, 10), len(rows)  # the first page of the list
+    assert f"Showing 1 to {min(suites, 10)} of {suites} rows" in dom.stdout
+    assert "ge-success-icon" in drawn.group(0)
+    page = next(p for p in index.parent.rglob("reporting-stg_referrals_*.html"))
+    dom = run_chromium(["--virtual-time-budget=10000", "--dump-dom", page.resolve().as_uri()])
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "row count at least 50% of the previous batch" in dom.stdout
+
+
+def test_static_assets_written_once_per_site(sqlite_checked: Checked) -> None:
+    """Both batches share `data_docs/_static/`; a batch folder holds its pages only (not
+    GX's 4.7 MB of static files), and building a batch again rewrites no asset."""
+    site = _site(sqlite_checked)
+    assert {d.name for d in site.iterdir()} == {STATIC_DIR, D1.isoformat(), D2.isoformat()}
+    for day in (D1, D2):
+        folder = site / day.isoformat()
+        assert not (folder / "static").exists()
+        assert sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) < 1_500_000
+
+    def stamps() -> dict[Path, tuple[int, int]]:
+        return {f: (f.stat().st_ino, f.stat().st_mtime_ns)
+                for f in (site / STATIC_DIR).rglob("*") if f.is_file()}
+
+    before = stamps()
+    assert len(before) > 20
+    engine = make_engine(sqlite_checked.db_url)
+    result = run_checkpoint(engine, D2, data_docs_dir(sqlite_checked.root / "reports", D2))
+    engine.dispose()
+    assert result.data_docs_path is not None and result.data_docs_path.exists()
+    assert stamps() == before
+    assert ensure_static(site / STATIC_DIR) == []

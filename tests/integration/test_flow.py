@@ -29,8 +29,20 @@ def _artifacts(key_prefix: str) -> list[object]:
 
 
 @pytest.mark.aftercare
-def test_nightly_flow_processes_landing_folder(prefect_harness: None, tmp_path: Path) -> None:
+def test_nightly_flow_processes_landing_folder(prefect_harness: None, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two batches published in date order with their artifacts; the result carries each
+    batch's root-cause counts (through the tasks) and the night's notification outcome: a
+    destination that is down is a warning, not a failure."""
+    import socket
+
     from flows.nightly import nightly
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("QA_PIPELINE_NOTIFY_URLS", f"json://127.0.0.1:{closed}/hook")
+    monkeypatch.setenv("QA_PIPELINE_NOTIFY_TIMEOUT_SECONDS", "5")
 
     landing = tmp_path / "landing"
     older = base()
@@ -48,6 +60,13 @@ def test_nightly_flow_processes_landing_folder(prefect_harness: None, tmp_path: 
         ((AS_OF - timedelta(days=1)).isoformat(), "succeeded"),
         (AS_OF.isoformat(), "succeeded_with_issues"),
     ]
+    counts = [r["root_causes"] for r in results]
+    assert all(r["checks_run"] for r in results)
+    assert [(c["new"], c["persisting"], c["resolved"]) for c in counts] == [(1, 0, 0),
+                                                                          (1, 0, 1)]
+    # new in the second: the missing file; resolved: the unknown referral source
+    assert counts[1]["new_by_rule"] == {"cin_reviews.file_missing": 1}
+    assert night["notified"] == [] and len(night["notify_warnings"]) == 1
     engine = make_engine(db_url)
     with engine.connect() as conn:
         runs = conn.execute(sa.text("SELECT as_of, status FROM pipeline_run ORDER BY as_of")

@@ -95,6 +95,24 @@ def test_record_history_revision_downgrades_and_upgrades_again(db_url: str) -> N
     tables = set(sa.inspect(engine).get_table_names())
     assert "stg_referrals" in tables and "referrals_history" not in tables
     upgrade(engine)
-    assert current_revision(engine) == "0008"
+    assert current_revision(engine) == "0009"
     assert "referrals_history" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_spc_revision_downgrades_and_upgrades(db_url: str) -> None:
+    """0009 (statistical process control) can be undone to 0008 and redone."""
+    from alembic import command
+
+    from qa_pipeline.load.db import alembic_config, current_revision
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    command.downgrade(alembic_config(engine), "0008")
+    insp = sa.inspect(engine)
+    assert "indicator_spc" not in insp.get_table_names()
+    assert "indicator_spc_summary" not in insp.get_view_names()
+    upgrade(engine)
+    assert current_revision(engine) == "0009"
+    assert "indicator_spc_summary" in sa.inspect(engine).get_view_names()
     engine.dispose()

@@ -12,19 +12,15 @@ import re
 import shutil
 import struct
 import subprocess
-from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from qa_pipeline.load.db import make_engine
-from qa_pipeline.officers.expectations import ExpectationsResult, Outcome
-from qa_pipeline.officers.report import SECTIONS, build_report, gather
-from qa_pipeline.officers.worklists import write_workbook
-from qa_pipeline.ops.job import run_path
-from qa_pipeline.sample.generate import generate_batch
+from qa_pipeline.officers.report import SECTIONS, gather, render
+from tests.integration.sample_report import build_sample_report
 
-DATES = [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND"]
@@ -32,22 +28,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
-    root = tmp_path_factory.mktemp("report")
-    db = f"sqlite:///{root / 'qa.db'}"
-    for d in DATES:
-        generate_batch(root / "landing", children=200, seed=7, as_of=d, defects=True)
-    assert run_path(root / "landing", db).exit_code == 0
-    engine = make_engine(db)
-    out = root / "reports"
-    failed = Outcome(name="stg_referrals: row count at least 50% of the previous batch "
-                          "(100 of 200 rows on 2026-11-24)", table="stg_referrals",
-                     kind="volume", success=False, observed="99 rows")
-    passed = Outcome(name="stg_teams: key team_id is unique", table="stg_teams", kind="key",
-                     success=True, observed="0 unexpected rows")
-    checks = ExpectationsResult(as_of=DATES[-1], outcomes=[failed, passed],
-                                data_docs_path=out / "data_docs" / "2026-11-25" / "index.html")
-    workbook = write_workbook(engine, out)
-    report = build_report(engine, out, expectations=checks, workbook=workbook)
+    report, workbook = build_sample_report(tmp_path_factory.mktemp("report"))
     return report, workbook, report.read_text(encoding="utf-8")
 
 
@@ -129,3 +110,56 @@ def test_report_renders_in_headless_chromium(built: tuple[Path, Path, str],
     assert re.search(r"<svg[^>]*aria-label=\"Bar chart of open issues", html)
     assert "Headline indicators" in html and "REF01" in html
     assert "ERR_NAME_NOT_RESOLVED" not in dom.stderr  # it asked for nothing on the network
+
+
+def _section_html(text: str, sid: str) -> str:
+    start = text.index(f'<section id="{sid}">')
+    return text[start:text.index("</section>", start)]
+
+
+def test_report_reads_the_indicators_as_spc(built: tuple[Path, Path, str]) -> None:
+    """Issue 16: variation icons instead of "better/worse than last month", an SPC chart
+    per indicator, what changed tonight first, and target columns only where targets are."""
+    report, _, text = built
+    engine = make_engine(f"sqlite:///{report.parent.parent / 'qa.db'}")
+    data = gather(engine)
+    assert SECTIONS[0][0] == "tonight"
+    assert text.index('<section id="tonight">') < text.index('<section id="run">')
+    assert "better</span> <span" not in text and "vs 20" not in text  # no month-on-month
+    charted = [h for h in data.headlines if h.spc is not None and h.spc.points]
+    assert len(charted) >= 20
+    for h in data.headlines:
+        assert f'<figure class="spc" id="spc-{h.code}"' in text, h.code
+    headline = _section_html(text, "indicators")
+    assert "<th>Variation</th>" in headline
+    assert headline.count('class="mdc-icon mdc-icon-variation') == len(charted)
+    assert "<th class=n>Target</th>" not in headline and "Assurance" not in headline[:2000]
+    with engine.connect() as conn:
+        signals = dict(conn.execute(sa.text(
+            "SELECT indicator_code, signal FROM indicator_spc_summary "
+            "WHERE breakdown = 'all'")).all())
+        new = conn.execute(sa.text(
+            "SELECT COUNT(*) FROM indicator_spc_summary WHERE new_special_cause "
+            "AND breakdown = 'all'")).scalar()
+    for h in charted:  # the icon is the stored signal of the latest month
+        row = headline[headline.index(f'href="#spc-{h.code}"'):]
+        row = row[:row.index("</tr>")]
+        assert f"mdc-variation-{signals[h.code]}" in row, h.code
+    tonight = _section_html(text, "tonight")
+    new_rc = sum(rc.issue.status == "new" for rc in data.root_causes)
+    assert f"<b>{new_rc}</b> new records to fix" in tonight
+    assert f"<b>{len(data.resolved_root_causes)}</b> resolved" in tonight
+    if new:
+        assert f"<b>{new}</b> indicator(s) with a new special cause" in tonight
+    else:
+        assert "No indicator has a new special cause" in tonight
+
+    # with a target, the table gains Target and Assurance, with the assurance icon
+    target = charted[0]
+    assert target.spc is not None
+    target.target, target.spc.assurance = 50.0, "hit_and_miss"
+    page = render(data)
+    table = _section_html(page, "indicators")
+    assert "<th class=n>Target</th>" in table and "<th>Assurance</th>" in table
+    assert table.count("mdc-assurance-hit_and_miss") == 1
+    engine.dispose()

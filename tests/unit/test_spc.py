@@ -5,9 +5,18 @@ below 7.4533."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
+import polars as pl
 import pytest
 
-from qa_pipeline.transform.spc import assurance, baseline_limits, judge
+from qa_pipeline.transform.spc import (
+    IndicatorSpec,
+    assurance,
+    baseline_limits,
+    judge,
+    spc_tables,
+)
 
 BASE = [10.0, 12.0] * 6
 
@@ -111,3 +120,76 @@ def test_assurance_against_a_target(target, polarity, expected) -> None:
     lim = baseline_limits(BASE, [False] * 12)
     assert assurance(lim, target, polarity) == expected
     assert assurance(None, target, polarity) is None
+
+
+# --- spc_tables: every series of indicator_value -----------------------------------------
+
+def _months(values: list[float], as_of: date, code: str = "REF01",
+            team: str | None = None) -> pl.DataFrame:
+    """A monthly series ending with the month of as_of."""
+    rows = []
+    y, m = as_of.year, as_of.month
+    for i, v in enumerate(reversed(values)):
+        mm = m - i
+        yy = y + (mm - 1) // 12
+        mm = (mm - 1) % 12 + 1
+        start = date(yy, mm, 1)
+        end = date(yy + mm // 12, mm % 12 + 1, 1) - timedelta(days=1)
+        rows.append({"as_of": as_of, "indicator_code": code,
+                     "breakdown": "team" if team else "all",
+                     "breakdown_value": team or "ALL", "period_label": f"{yy}-{mm:02d}",
+                     "period_start": start, "period_end": end, "value": v,
+                     "denominator": 3})
+    return pl.DataFrame(rows[::-1])
+
+
+SPECS = {"REF01": IndicatorSpec("higher_is_better", None),
+         "REF02": IndicatorSpec("lower_is_better", 15.0)}
+
+
+def test_spc_tables_mark_the_partial_month_and_the_baseline() -> None:
+    values = BASE * 2 + [17.0]  # 24 full months, then the month of as_of
+    points, series = spc_tables(_months(values, date(2026, 11, 18)), SPECS)
+    assert len(points) == 25 and len(series) == 1
+    assert [p["partial"] for p in points] == [False] * 24 + [True]
+    assert [p["in_baseline"] for p in points] == [True] * 20 + [False] * 5
+    assert [p["point_number"] for p in points] == list(range(1, 26))
+    assert points[-1]["period_label"] == "2026-11" and points[-1]["rule"] == "outside_limits"
+    assert series[0]["baseline_points"] == 20 and series[0]["points"] == 25
+    assert series[0]["new_special_cause"] is True and series[0]["previous_signal"] is None
+    # on the last day of the month nothing is partial; a shorter baseline is configurable
+    points, series = spc_tables(_months(values, date(2026, 11, 30)), SPECS, points=12)
+    assert not any(p["partial"] for p in points)
+    assert sum(p["in_baseline"] for p in points) == 12 and series[0]["baseline_points"] == 12
+
+
+def test_spc_tables_skip_empty_months_and_judge_each_series_alone() -> None:
+    ok = _months(BASE, date(2026, 11, 30))
+    short = _months(BASE[:11], date(2026, 11, 30), team="T1")
+    empty = ok.head(1).with_columns(pl.lit(0, pl.Int64).alias("denominator"), pl.lit("T2").alias(
+        "breakdown_value"), pl.lit("team").alias("breakdown"))
+    unknown = _months(BASE, date(2026, 11, 30), code="GONE1")
+    points, series = spc_tables(pl.concat([ok, short, empty, unknown]), SPECS)
+    keys = {(s["breakdown_value"], s["baseline_points"]) for s in series}
+    assert keys == {("ALL", 12), ("T1", 11)}  # no series of no cases, none of no indicator
+    t1 = [p for p in points if p["breakdown_value"] == "T1"]
+    assert all(p["mean"] is None and p["signal"] == "common_cause" for p in t1)
+
+
+def test_spc_tables_assurance_and_a_new_special_cause_against_the_previous_batch() -> None:
+    night = date(2026, 11, 18)
+    months = _months([*BASE, 5.0], night, code="REF02")  # lower is better: 5 improves
+    key = ("REF02", "all", "ALL")
+    _, (s,) = spc_tables(months, SPECS)
+    assert s["assurance"] == "hit_and_miss" and s["target"] == 15.0
+    # the night before had no special cause: new; it had the same one: not new
+    _, (s,) = spc_tables(months, SPECS, {key: (date(2026, 11, 17), "common_cause", None,
+                                               None)})
+    assert (s["new_special_cause"], s["previous_as_of"]) == (True, date(2026, 11, 17))
+    _, (s,) = spc_tables(months, SPECS, {key: (date(2026, 11, 17), "improvement", None,
+                                               None)})
+    assert s["new_special_cause"] is False
+    # a re-run of the same night keeps the comparison it was given the first time
+    _, (s,) = spc_tables(months, SPECS, {key: (night, "improvement", date(2026, 11, 17),
+                                               "common_cause")})
+    assert (s["new_special_cause"], s["previous_signal"]) == (True, "common_cause")

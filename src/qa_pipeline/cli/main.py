@@ -70,6 +70,9 @@ def _print_summary(result: object) -> None:
         assert b.outcome is not None
         print(f"  run {b.outcome.run_id}: {b.outcome.status} (exit {b.outcome.exit_code})")
         print(f"  {b.outcome.message}")
+        checks = b.checks_line()
+        if checks is not None:
+            print(f"  {checks}")
         if b.report_path:
             print(f"  report: {b.report_path}")
             print(f"  worklists: {b.workbook_path}")
@@ -94,6 +97,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return ExitStatus.FAILED
     _print_summary(result)
     print(f"database: {mask_url(settings.db_url)}")
+    if result.notified:
+        print(f"notification sent to {', '.join(result.notified)}")
+    for line in result.notify_warnings:
+        print(f"! {line}")
     return result.exit_code
 
 

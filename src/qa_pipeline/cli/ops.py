@@ -69,7 +69,7 @@ def settings_reference() -> list[tuple[str, str, str, str]]:
     rows = []
     for f in fields(Settings):
         if f.default is not MISSING:
-            default = "—" if f.default is None else str(f.default)
+            default = "—" if f.default in (None, ()) else str(f.default)
         elif f.default_factory is not MISSING:
             default = str(f.default_factory()).replace(str(Path.cwd()), ".")
         else:  # pragma: no cover - every setting has a default
@@ -104,6 +104,10 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     for f in fields(settings):
         value = getattr(settings, f.name)
         shown = mask_url(value) if f.name == "db_url" else value
+        if f.name == "notify_urls":
+            from qa_pipeline.ops.notify import mask_notify_url
+
+            shown = " ".join(mask_notify_url(u) for u in value) or "()"
         if value is None and f.name in packaged:  # the file a site copy starts from
             shown = f"None (packaged: {packaged[f.name]})"
         print(f"{f.name:<24}{shown}")

@@ -147,6 +147,8 @@ dim_team = TABLES["dim_team"]
 dim_period_type = TABLES["dim_period_type"]
 dq_issue_span = TABLES["dq_issue_span"]
 history_carried = TABLES["history_carried"]
+indicator_spc = TABLES["indicator_spc"]
+indicator_spc_series = TABLES["indicator_spc_series"]
 
 build_metadata(load_contracts(packaged_contracts_path()))
 

@@ -33,6 +33,8 @@ from qa_pipeline.load.db import (
     indicator,
     indicator_case,
     indicator_run,
+    indicator_spc,
+    indicator_spc_series,
     indicator_value,
     metadata,
     pipeline_run,
@@ -45,6 +47,7 @@ from qa_pipeline.spec.contracts import Contracts, load_contracts
 from qa_pipeline.spec.published import row
 from qa_pipeline.transform.calendar import DIM_DATE_FIRST, DIM_DATE_LAST, calendar_frame
 from qa_pipeline.transform.indicators import catalogue_rows, load_config
+from qa_pipeline.transform.spc import BASELINE_POINTS, IndicatorSpec, spc_tables
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +238,55 @@ def _publish_indicators(conn: Connection, manifest: Manifest, run_id: str,
         write_drill_through(conn, _with_versions(cases, config, covering))
     else:
         _rekey_drill_through(conn)
+
+
+def refresh_spc(conn: Connection, baseline_points: int = BASELINE_POINTS) -> None:
+    """Recompute indicator_spc and indicator_spc_series from the monthly rows of each
+    indicator's latest computed batch (the series indicator_value_latest shows), so a late
+    batch leaves them as the newest batch made them. Small (a row per series and month):
+    replaced whole, in the batch's transaction."""
+    latest = (sa.select(indicator_run.c.indicator_code,
+                        sa.func.max(indicator_run.c.as_of).label("as_of"))
+              .where(indicator_run.c.status == "computed")
+              .group_by(indicator_run.c.indicator_code).subquery())
+    v = indicator_value.c
+    cols = ("as_of", "indicator_code", "breakdown", "breakdown_value", "period_label",
+            "period_start", "period_end", "value", "denominator")
+    stmt = (sa.select(*(v[c] for c in cols))
+            .join(latest, sa.and_(latest.c.indicator_code == v.indicator_code,
+                                  latest.c.as_of == v.as_of))
+            .where(v.period_type == "month"))
+    fetched = conn.execute(stmt).all()
+    months = pl.DataFrame(
+        [dict(zip(cols, r, strict=True)) for r in fetched],
+        schema={"as_of": pl.Date, "indicator_code": pl.String, "breakdown": pl.String,
+                "breakdown_value": pl.String, "period_label": pl.String,
+                "period_start": pl.Date, "period_end": pl.Date, "value": pl.Float64,
+                "denominator": pl.Int64}, orient="row")
+    months = months.with_columns(*(pl.col(c).cast(pl.Date) for c in
+                                   ("as_of", "period_start", "period_end")))
+    specs = {r.code: IndicatorSpec(polarity=r.polarity, target=r.target)
+             for r in conn.execute(sa.select(indicator.c.code, indicator.c.polarity,
+                                             indicator.c.target))}
+    s = indicator_spc_series.c
+    previous = {(r.indicator_code, r.breakdown, r.breakdown_value):
+                (as_date(r.as_of), r.signal, None if r.previous_as_of is None
+                 else as_date(r.previous_as_of), r.previous_signal)
+                for r in conn.execute(
+                    sa.select(s.indicator_code, s.breakdown, s.breakdown_value, s.as_of,
+                              s.previous_as_of, s.previous_signal,
+                              indicator_spc.c.signal)
+                    .join(indicator_spc, sa.and_(
+                        indicator_spc.c.indicator_code == s.indicator_code,
+                        indicator_spc.c.breakdown == s.breakdown,
+                        indicator_spc.c.breakdown_value == s.breakdown_value,
+                        indicator_spc.c.period_start == s.period_start)))}
+    points, series = spc_tables(months, specs, previous, baseline_points)
+    conn.execute(indicator_spc_series.delete())
+    conn.execute(indicator_spc.delete())
+    for table, rows in ((indicator_spc, points), (indicator_spc_series, series)):
+        for i in range(0, len(rows), CHUNK_ROWS):
+            conn.execute(table.insert(), rows[i:i + CHUNK_ROWS])
 
 
 REPLACE_SHARE = 0.5
@@ -428,13 +480,15 @@ def refresh_dim_team(conn: Connection, as_of: date) -> None:
 def publish(manifest: Manifest, engine: Engine, run_id: str,
             contracts: Contracts | None = None, note: str | None = None,
             release: tuple[int, str] | None = None,
-            dim_dates: tuple[date, date] = (DIM_DATE_FIRST, DIM_DATE_LAST)) -> RunOutcome:
+            dim_dates: tuple[date, date] = (DIM_DATE_FIRST, DIM_DATE_LAST),
+            spc_baseline_points: int = BASELINE_POINTS) -> RunOutcome:
     """Replace the batch's rows in every published table, in one transaction.
 
     `note` is prefixed to the run's message (e.g. what changed in a redelivery); `release`
     (hold id, who) marks a held batch released in the same transaction. The case tables
     keep each record's versions (`<extract>_history`); issues, indicators and the run history
-    keep every batch. `dim_date` covers `dim_dates` (first, last)."""
+    keep every batch. `dim_date` covers `dim_dates` (first, last); the SPC baseline is the
+    first `spc_baseline_points` points of each monthly series."""
     contracts = contracts or load_contracts()
     as_of = manifest.as_of
     status, exit_code = run_status(manifest)
@@ -463,6 +517,8 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
             for r in contracts.rules
         ])
         _publish_indicators(conn, manifest, run_id, covering)
+        if manifest.indicators:
+            refresh_spc(conn, spc_baseline_points)
         ensure_dim_date(conn, *dim_dates)
         failpoint("publish:after:indicators")
         conn.execute(pipeline_run_extract.delete().where(pipeline_run_extract.c.run_id == run_id))

@@ -39,6 +39,7 @@ from qa_pipeline.officers.expectations import (
     data_docs_dir,
     run_checkpoint,
 )
+from qa_pipeline.officers.issues import RootCauseCounts, root_cause_counts
 from qa_pipeline.officers.report import (
     ReportData,
     build_report,
@@ -72,6 +73,9 @@ class AftercareResult:
     report_written: bool = True
     workbook_written: bool = True
     data_docs_written: bool = True
+    root_causes: RootCauseCounts | None = None
+    """New, persisting and resolved records to fix of the latest batch, as the report shows
+    them (the run summary's `checks: ... · root causes: ...` line)."""
 
 
 def write_problem(what: str, path: Path, exc: BaseException) -> str:
@@ -85,6 +89,11 @@ def write_problem(what: str, path: Path, exc: BaseException) -> str:
 
 def _md(v: Any) -> str:
     return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
+
+
+def report_counts(data: ReportData) -> RootCauseCounts:
+    """The report's new / persisting / resolved records to fix of its batch."""
+    return root_cause_counts(data.as_of, data.issues, (x["rule_id"] for x in data.resolved))
 
 
 def summary_markdown(data: ReportData, expectations: ExpectationsResult | None,
@@ -106,13 +115,12 @@ def summary_markdown(data: ReportData, expectations: ExpectationsResult | None,
                   f"{x['rows_loaded']} | {x['rows_quarantined']} | {x['warnings']} |"
                   for x in data.extracts]
         lines.append("")
-    opened = [rc.issue for rc in data.root_causes]
-    new = sum(i.status == "new" for i in opened)
+    counts = report_counts(data)
     since = f" since {data.previous_as_of}" if data.previous_as_of else ""
     dependents = sum(len(rc.dependents) for rc in data.root_causes)
-    lines += [f"**Open issues (records to fix):** {len(opened)} — {new} new, "
-              f"{len(opened) - new} persisting, with {dependents} dependent records; "
-              f"{len(data.resolved_root_causes)} resolved{since}; {len(data.accepted)} "
+    lines += [f"**Open issues (records to fix):** {counts.open} — {counts.new} new, "
+              f"{counts.persisting} persisting, with {dependents} dependent records; "
+              f"{counts.resolved} resolved{since}; {len(data.accepted)} "
               "accepted "
               "exceptions not counted.", ""]
     if expectations is None:
@@ -206,6 +214,7 @@ def after_publish(engine: sa.Engine, as_of: date, run_id: str, report_dir: Path,
                                           problems=problems),
         expectations_passed=sum(o.success for o in checks.outcomes),
         expectations_total=len(checks.outcomes),
+        root_causes=report_counts(data),
     )
 
 

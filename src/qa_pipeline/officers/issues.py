@@ -111,6 +111,42 @@ def root_causes(issues: Iterable[Issue], *, include_accepted: bool = False
             and (include_accepted or not i.accepted)]
 
 
+@dataclass(frozen=True)
+class RootCauseCounts:
+    """Records to fix of one published batch as the report counts them: open root causes
+    (accepted exceptions left out) new in it or persisting from before, and those resolved
+    since the previous batch. Plain data, so the run summary, the Prefect flow and the
+    notifications read the same numbers without the database."""
+
+    as_of: date
+    new: int
+    persisting: int
+    resolved: int
+    new_by_rule: tuple[tuple[str, int], ...] = ()
+    """(rule id, new root causes) most first, then by rule id."""
+
+    @property
+    def open(self) -> int:
+        return self.new + self.persisting
+
+
+def root_cause_counts(as_of: date, issues: Iterable[Issue], resolved_rule_ids: Iterable[str]
+                      ) -> RootCauseCounts:
+    """The counts of `RootCauseCounts` from the latest batch's issues (`load_latest_issues`)
+    and the rule ids of its resolved issues (`dq_issue_resolved`): a dependent row's warning
+    counts under its root cause, never on its own, open or resolved."""
+    opened = [rc.issue for rc in root_causes(issues)]
+    new: dict[str, int] = {}
+    for i in opened:
+        if i.status == "new":
+            new[i.rule_id] = new.get(i.rule_id, 0) + 1
+    resolved = sum(not is_dependent_rule(r) for r in resolved_rule_ids)
+    total_new = sum(new.values())
+    return RootCauseCounts(as_of=as_of, new=total_new, persisting=len(opened) - total_new,
+                           resolved=resolved,
+                           new_by_rule=tuple(sorted(new.items(), key=lambda kv: (-kv[1], kv[0]))))
+
+
 def require_schema(engine: sa.Engine, *tables: str) -> None:
     names = set(sa.inspect(engine).get_table_names()) | set(
         sa.inspect(engine).get_view_names())

@@ -16,7 +16,6 @@ import html
 import io
 import os
 import re
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +49,18 @@ from qa_pipeline.officers.issues import (
     root_causes,
     team_names,
 )
+from qa_pipeline.officers.spc_report import (
+    RULE_TEXT,
+    SPC_CSS,
+    VARIATION_TEXT,
+    NewSpecialCause,
+    SpcSeries,
+    assurance_icon,
+    chart_figure,
+    chart_key,
+    load_spc,
+    variation_icon,
+)
 from qa_pipeline.privacy.redaction import redact_cut
 
 if TYPE_CHECKING:
@@ -60,7 +71,6 @@ if TYPE_CHECKING:
 HISTORY_BATCHES = 14
 FIX_WINDOW_DAYS = 90
 """Time to fix, per team: the episodes resolved in the last this many days, to the batch."""
-TREND_MONTHS = 24
 AREAS = [  # indicator code prefix -> area of the catalogue (indicators.md)
     ("REF", "Referrals"), ("ASM", "Assessments"), ("FTH", "Fathers"),
     ("CPC", "Child protection"), ("CIN", "Child in need plans"),
@@ -96,28 +106,9 @@ class Headline:
     period_label: str | None = None
     value: float | None = None
     denominator: int | None = None
-    previous_label: str | None = None
-    previous_value: float | None = None
-    series: list[tuple[date, float]] = field(default_factory=list)
-
-    @property
-    def on_target(self) -> bool | None:
-        if self.target is None or self.value is None:
-            return None
-        if self.polarity == "lower_is_better":
-            return self.value <= self.target
-        return self.value >= self.target
-
-    @property
-    def change(self) -> str | None:
-        """better / worse / same than the month before, by the indicator's polarity."""
-        if self.value is None or self.previous_value is None:
-            return None
-        delta = self.value - self.previous_value
-        if abs(delta) < 1e-9:
-            return "same"
-        up_is_good = self.polarity != "lower_is_better"
-        return "better" if (delta > 0) == up_is_good else "worse"
+    partial: bool = False
+    spc: SpcSeries | None = None
+    """The statistical process control of its monthly series (indicator_spc)."""
 
 
 @dataclass
@@ -134,6 +125,7 @@ class ReportData:
     headlines: list[Headline]
     fix_since: date | None = None
     time_to_fix: list[TeamTimeToFix] = field(default_factory=list)
+    new_special_causes: list[NewSpecialCause] = field(default_factory=list)
 
     @property
     def open_issues(self) -> list[Issue]:
@@ -180,44 +172,39 @@ def _history(conn: sa.Connection, batches: Sequence[date]) -> list[tuple[date, C
     return sorted(counts.items())
 
 
-def _headlines(conn: sa.Connection, as_of: date, trend_months: int) -> list[Headline]:
+def _headlines(conn: sa.Connection, as_of: date, spc: dict[str, SpcSeries]
+               ) -> list[Headline]:
+    """Each indicator's latest month for the whole authority, from its SPC series (the
+    monthly rows of indicator_value_latest)."""
     cat = conn.execute(sa.select(indicator.c.code, indicator.c.title, indicator.c.unit,
                                  indicator.c.polarity, indicator.c.target)).all()
     runs = {r.indicator_code: r for r in conn.execute(
         sa.select(indicator_run).where(indicator_run.c.as_of == as_of))}
-    # the first day of the month trend_months - 1 months before as_of's month
-    m = as_of.year * 12 + as_of.month - 1 - (trend_months - 1)
-    first_month = date(m // 12, m % 12 + 1, 1)
-    v = _view("indicator_value_latest", "as_of", "indicator_code", "period_type",
-              "period_label", "period_start", "breakdown", "denominator", "value")
-    values: dict[str, list[Any]] = defaultdict(list)
-    for r in conn.execute(
-            sa.select(v).where(v.c.breakdown == "all", v.c.period_type == "month",
-                               v.c.period_start >= first_month)
-            .order_by(v.c.indicator_code, v.c.period_start)):
-        values[r.indicator_code].append(r)
+    latest = {r.indicator_code: as_date(r.as_of) for r in conn.execute(
+        sa.select(indicator_run.c.indicator_code, sa.func.max(indicator_run.c.as_of)
+                  .label("as_of")).where(indicator_run.c.status == "computed")
+        .group_by(indicator_run.c.indicator_code))}
     out = []
     for c in sorted(cat, key=lambda c: (area_of(c.code)[0], c.code)):
         run = runs.get(c.code)
-        rows = values.get(c.code, [])
+        series = spc.get(c.code)
+        point = series.latest if series is not None else None
         h = Headline(code=c.code, title=c.title, unit=c.unit, polarity=c.polarity,
                      target=None if c.target is None else float(c.target),
                      status=run.status if run is not None else "not recorded",
                      reason=run.reason if run is not None else None,
-                     values_as_of=as_date(rows[-1].as_of) if rows else None)
-        h.series = [(as_date(r.period_start), float(r.value)) for r in rows]
-        if rows:
-            h.period_label, h.value = rows[-1].period_label, float(rows[-1].value)
-            h.denominator = int(rows[-1].denominator)
-        if len(rows) > 1:
-            h.previous_label, h.previous_value = rows[-2].period_label, float(rows[-2].value)
+                     values_as_of=latest.get(c.code) if point is not None else None,
+                     spc=series)
+        if point is not None:
+            h.period_label, h.value, h.denominator = (point.period_label, point.value,
+                                                      point.denominator)
+            h.partial = point.partial
         out.append(h)
     return out
 
 
 def gather(engine: sa.Engine, *, run_id: str | None = None,
-           history_batches: int = HISTORY_BATCHES, trend_months: int = TREND_MONTHS
-           ) -> ReportData:
+           history_batches: int = HISTORY_BATCHES) -> ReportData:
     """Everything the report shows, for the latest published batch."""
     as_of = latest_batch(engine)
     issues = load_latest_issues(engine)
@@ -239,7 +226,8 @@ def gather(engine: sa.Engine, *, run_id: str | None = None,
         resolved = [dict(r) for r in conn.execute(sa.select(rv)).mappings()]
         rules = {r["rule_id"]: dict(r) for r in conn.execute(sa.select(dq_rule)).mappings()}
         history = _history(conn, batches[:history_batches])
-        headlines = _headlines(conn, as_of, trend_months)
+        spc, new_special = load_spc(conn)
+        headlines = _headlines(conn, as_of, spc)
     order = {n: k for k, n in enumerate(_extract_order())}
     extracts.sort(key=lambda r: (order.get(r["extract"], 99), r["extract"]))
     fix_since, time_to_fix = _fix_times(engine, as_of)
@@ -247,7 +235,8 @@ def gather(engine: sa.Engine, *, run_id: str | None = None,
                       run=dict(run) if run is not None else None, extracts=extracts,
                       issues=issues, resolved=resolved, rules=rules,
                       teams=team_names(engine, as_of), history=history, headlines=headlines,
-                      fix_since=fix_since, time_to_fix=time_to_fix)
+                      fix_since=fix_since, time_to_fix=time_to_fix,
+                      new_special_causes=new_special)
 
 
 def _fix_times(engine: sa.Engine, as_of: date) -> tuple[date, list[TeamTimeToFix]]:
@@ -371,41 +360,6 @@ def issues_chart(history: Sequence[tuple[date, Counter[str]]]) -> str:
     return svg(fig, "Bar chart of open issues per batch by severity", "issues", tight=True)
 
 
-def trend_chart(area: str, headlines: Sequence[Headline]) -> str:
-    """Small multiples: each indicator's monthly value (all teams) with its target."""
-    import matplotlib.dates as mdates
-    from matplotlib.figure import Figure
-
-    cols = 3
-    rows = (len(headlines) + cols - 1) // cols
-    fig = Figure(figsize=(10, 2.3 * rows))
-    for n, h in enumerate(headlines):
-        ax = fig.add_subplot(rows, cols, n + 1)
-        if h.series:
-            xs: list[Any] = [d for d, _ in h.series]
-            ys = [v for _, v in h.series]
-            ax.plot(xs, ys, marker="o", markersize=2.5, linewidth=1.4, color="#1d4ed8")
-        else:
-            ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes,
-                    fontsize=8, color="#666")
-        if h.target is not None:
-            ax.axhline(h.target, color="#16a34a", linestyle="--", linewidth=1)
-        if h.unit == "percent":
-            ax.set_ylim(0, 105)
-        ax.set_title(f"{h.code} · {'higher' if h.polarity != 'lower_is_better' else 'lower'}"
-                     " is better", fontsize=8.5, loc="left")
-        ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 7)))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y"))
-        ax.set_ylabel("%" if h.unit == "percent" else "working days", fontsize=7)
-        ax.spines[["top", "right"]].set_visible(False)
-        ax.grid(axis="y", linewidth=0.4, color="#ddd")
-    height = 2.3 * rows  # fixed margins: tight_layout doubles the drawing time
-    fig.subplots_adjust(left=0.07, right=0.99, wspace=0.3, hspace=0.55,
-                        top=1 - 0.3 / height, bottom=0.35 / height)
-    return svg(fig, f"Monthly trend of the {area} indicators", f"trend-{slug(area)}")
-
-
 # --- HTML --------------------------------------------------------------------------------
 
 CSS = """
@@ -424,7 +378,9 @@ h3{font-size:1.02em;margin:16px 0 6px}
 table{border-collapse:collapse;width:100%;font-size:.86em;margin:6px 0}
 th,td{border-bottom:1px solid #e5e7eb;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#eef2f7;position:sticky;top:0}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td{overflow-wrap:break-word}td code{overflow-wrap:anywhere}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.table-wrap{max-width:100%;margin:6px 0}.table-wrap>table{margin:0}
 tr.total td{font-weight:600;border-top:2px solid #cbd5e1}
 .badge{display:inline-block;padding:2px 9px;border-radius:10px;font-weight:600;font-size:.9em}
 .succeeded{background:#dcfce7;color:#14532d}
@@ -432,18 +388,23 @@ tr.total td{font-weight:600;border-top:2px solid #cbd5e1}
 .failed{background:#fee2e2;color:#7f1d1d}
 .unknown{background:#e5e7eb}
 .sev-file_error{color:#7f1d1d;font-weight:600}.sev-error{color:#b91c1c}
-.sev-warning{color:#92400e}
+.sev-warning{color:#92400e}.sev-file_error,.sev-error,.sev-warning,.badge{white-space:nowrap}
 .better{color:#15803d}.worse{color:#b91c1c}.same{color:#6b7280}
 .muted{color:#6b7280;font-size:.9em}.nowrap{white-space:nowrap}
 .top{float:right;font-size:.8em;font-weight:normal}
 svg{max-width:100%;height:auto}
-.chart{margin:8px 0}
+.chart,figure{margin:8px 0;max-width:100%}
+main{overflow-wrap:break-word}
 details{margin:8px 0}
 footer{max-width:1180px;margin:0 auto;padding:0 32px 30px;color:#6b7280;font-size:.85em}
+@media (max-width:900px){header{padding:14px 16px}main{padding:4px 12px 32px}
+nav{padding:0 12px}footer{padding:0 12px 24px}section{padding:10px 12px}
+table{font-size:.8em}th,td{padding:3px 4px}.table-wrap{overflow-x:auto}}
 @media print{nav,.top{display:none}section{break-inside:avoid}}
 """
 
 SECTIONS = [
+    ("tonight", "What changed tonight"),
     ("run", "Run status and extracts"),
     ("issues-by-rule", "Open issues by rule"),
     ("issues-by-team", "Open issues by team"),
@@ -451,7 +412,7 @@ SECTIONS = [
     ("oldest-issues", "Oldest open issues"),
     ("time-to-fix", "Time to fix, per team"),
     ("indicators", "Headline indicators"),
-    ("indicator-trends", "Indicator trends"),
+    ("indicator-trends", "Indicator charts (statistical process control)"),
     ("expectations", "Data checks (Great Expectations)"),
 ]
 
@@ -467,8 +428,9 @@ def e(v: Any) -> str:
 
 def _table(header: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]],
            total: Sequence[str] | None = None) -> str:
-    """header: (label, numeric). Cells are HTML already."""
-    out = ["<table><thead><tr>"]
+    """header: (label, numeric). Cells are HTML already. The table is in a `.table-wrap`
+    that scrolls sideways on a narrow screen, inside its section."""
+    out = ['<div class="table-wrap"><table><thead><tr>']
     out += [f'<th{" class=n" if num else ""}>{e(h)}</th>' for h, num in header]
     out.append("</tr></thead><tbody>")
     body = list(rows)
@@ -482,7 +444,7 @@ def _table(header: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]],
         out.append('<tr class="total">' + "".join(
             f'<td{" class=n" if num else ""}>{c}</td>'
             for c, (_, num) in zip(total, header, strict=True)) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -613,36 +575,58 @@ def _oldest_section(data: ReportData, limit: int = 25) -> str:
                       ("Age (days)", True)], cells))
 
 
+def _has_targets(data: ReportData) -> bool:
+    return any(h.target is not None for h in data.headlines)
+
+
 def _indicator_section(data: ReportData) -> str:
+    targets = _has_targets(data)
     cells = []
     for h in data.headlines:
-        area = area_of(h.code)[1]
-        arrow = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}.get(
-            h.change or "", "")
-        change = (f'<span class="{h.change}">{arrow}</span> <span class="muted">vs '
-                  f'{e(h.previous_label)} ({_fmt_value(h.previous_value, h.unit)})</span>'
-                  if h.change else "")
-        target = "—" if h.target is None else _fmt_value(h.target, h.unit)
-        met = {True: '<span class="better">met</span>', False: '<span class="worse">not met'
-               '</span>', None: '<span class="muted">no target</span>'}[h.on_target]
+        sp = h.spc
+        variation = ""
+        if sp is not None and sp.points:
+            variation = (variation_icon(sp.signal, h.value, sp.mean)
+                         + f' <span class="muted">{e(_variation_words(sp))}</span>')
         status = e(h.status)
         if h.status != "computed":
             status += f'<br><span class="muted">{e(h.reason or "")}</span>'
             if h.values_as_of:
                 status += f'<br><span class="muted">values of {e(h.values_as_of)}</span>'
-        cells.append([
-            f'<a href="#trend-{slug(area)}"><b>{e(h.code)}</b></a>', e(h.title),
-            f'<span class="nowrap">{e(h.period_label or "—")}</span>', _fmt_value(h.value, h.unit),
-            e(h.denominator if h.denominator is not None else "—"), change, target, met,
-            "higher is better" if h.polarity != "lower_is_better" else "lower is better",
-            status])
-    return ('<p>The latest monthly value of each indicator for the whole authority '
-            '(<code>breakdown = all</code>) from <code>indicator_value_latest</code>. The '
-            'latest month is usually still in progress; <i>n</i> is the denominator.</p>'
-            + _table([("Code", False), ("Indicator", False), ("Month", False),
-                      ("Value", True), ("n", True), ("Change", False), ("Target", True),
-                      ("Met?", False), ("Direction", False), ("This batch", False)],
-                     cells))
+        month = e(h.period_label or "—") + (' <span class="muted">(partial)</span>'
+                                            if h.partial else "")
+        row = [f'<a href="#spc-{e(h.code)}"><b>{e(h.code)}</b></a>', e(h.title),
+               f'<span class="nowrap">{month}</span>', _fmt_value(h.value, h.unit),
+               e(h.denominator if h.denominator is not None else "—"), variation]
+        if targets:
+            assured = assurance_icon(sp.assurance if sp else None)
+            row += ["—" if h.target is None else _fmt_value(h.target, h.unit),
+                    assured or '<span class="muted">—</span>']
+        row += ["higher is better" if h.polarity != "lower_is_better" else "lower is better",
+                status]
+        cells.append(row)
+    header = [("Code", False), ("Indicator", False), ("Month", False), ("Value", True),
+              ("n", True), ("Variation", False)]
+    if targets:
+        header += [("Target", True), ("Assurance", False)]
+    header += [("Direction", False), ("This batch", False)]
+    return ('<p>The latest month of each indicator for the whole authority '
+            '(<code>breakdown = all</code>), judged on its statistical process control chart '
+            '(<code>indicator_spc_summary</code>): a <b>common cause</b> icon means the month '
+            'is within the variation the indicator always shows — not news, however it '
+            'compares with the month before; a <b>special cause</b> is blue when it is an '
+            'improvement and orange when it is a concern. <i>n</i> is the number of cases: '
+            'on a few cases a value swings widely. '
+            + ('<b>Assurance</b> says whether the process will meet the target. '
+               if targets else 'No indicator has a target set, so there is no assurance. ')
+            + '</p>' + _table(header, cells))
+
+
+def _variation_words(sp: SpcSeries) -> str:
+    if sp.mean is None:
+        return f"no limits yet ({sp.baseline_points} of 12 baseline months)"
+    words = VARIATION_TEXT[sp.signal]
+    return f"{words}: {RULE_TEXT[sp.rule]}" if sp.rule else words
 
 
 def _indicator_trend_section(data: ReportData) -> str:
@@ -652,13 +636,47 @@ def _indicator_trend_section(data: ReportData) -> str:
     if not by_area:
         return '<p class="muted">No indicators in the database.</p>'
     links = " · ".join(f'<a href="#trend-{slug(a)}">{e(a)}</a>' for a in by_area)
-    parts = [f"<p>Monthly values, whole authority; dashed line: target. {links}</p>"]
+    parts = [f"<p>Each indicator's monthly values for the whole authority, the last "
+             f"months of its series, as an XmR chart (NHS Making Data Count). {links}</p>",
+             chart_key()]
     for area, hs in by_area.items():
-        titles = "; ".join(f"{h.code}: {h.title}" for h in hs)
+        figures = "".join(
+            chart_figure(h.spc or SpcSeries(code=h.code), h.title, h.unit, h.polarity)
+            for h in hs)
         parts.append(f'<h3 id="trend-{slug(area)}">{e(area)}</h3>'
-                     f'<p class="muted">{e(titles)}</p>'
-                     f'<div class="chart">{trend_chart(area, hs)}</div>')
+                     f'<div class="spc-grid">{figures}</div>')
     return "".join(parts)
+
+
+def _tonight_section(data: ReportData, failed: Sequence[str]) -> str:
+    """What a reader of last night's report wants first: what is new."""
+    since = (f"since the previous batch ({e(data.previous_as_of)})" if data.previous_as_of
+             else "(the first batch: everything is new)")
+    new = [rc for rc in data.root_causes if rc.issue.status == "new"]
+    by_rule = Counter(rc.issue.rule_id for rc in new)
+    resolved = data.resolved_root_causes
+    items = [f"<li><b>{len(new)}</b> new records to fix {since}"
+             + (": " + ", ".join(f"<code>{e(r)}</code> {n}" for r, n in by_rule.most_common(5))
+                + (", …" if len(by_rule) > 5 else "") if new else "") + "</li>",
+             f"<li><b>{len(resolved)}</b> resolved {since}</li>"]
+    authority = [x for x in data.new_special_causes if x.breakdown_value == "ALL"]
+    teams = [x for x in data.new_special_causes if x.breakdown_value != "ALL"]
+    if authority:
+        rows = "".join(
+            f'<li>{variation_icon(x.signal, x.value, x.mean)} <a href="#spc-{e(x.code)}">'
+            f'<b>{e(x.code)}</b></a> {e(x.period_label)}: {e(VARIATION_TEXT[x.signal])} — '
+            f'{e(RULE_TEXT.get(x.rule or "", ""))}</li>' for x in authority)
+        items.append(f"<li><b>{len(authority)}</b> indicator(s) with a new special cause "
+                     f"(whole authority):<ul class=\"plain\">{rows}</ul></li>")
+    else:
+        items.append("<li>No indicator has a new special cause for the whole authority.</li>")
+    if teams:
+        items.append(f"<li><b>{len(teams)}</b> team series with a new special cause "
+                     "(<code>indicator_spc_summary</code>, <code>new_special_cause</code>)</li>")
+    if failed:
+        items.append(f'<li><b>{len(failed)}</b> data checks failed: see '
+                     '<a href="#expectations">the data checks</a></li>')
+    return f"<ul>{''.join(items)}</ul>"
 
 
 def _days(v: float | None) -> str:
@@ -727,6 +745,7 @@ def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
     status = effective_status((data.run or {}).get("status"), failed)
     open_n = len(data.root_causes)
     bodies = {
+        "tonight": _tonight_section(data, failed),
         "run": _run_section(data, failed),
         "issues-by-rule": _rule_section(data),
         "issues-by-team": _team_section(data),
@@ -753,7 +772,7 @@ def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>Data quality report — batch {e(data.as_of)}</title>"
-        f"<style>{CSS}</style></head><body>{header}"
+        f"<style>{CSS}{SPC_CSS}</style></head><body>{header}"
         f'<nav id="contents" aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>'
         f"<main>{sections}</main><footer>qa_pipeline report. Only pseudonymised record ids "
         "are shown; the database holds no names, addresses or other identifying data. "
@@ -761,15 +780,10 @@ def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Atomic and readable as the umask allows (the group, on a shared folder)."""
+    from qa_pipeline.ops.files import write_text_atomic as write
+
+    write(path, text)
 
 
 def build_report(engine: sa.Engine, out_dir: Path, *, run_id: str | None = None,

@@ -20,9 +20,7 @@ prefix, so `=HYPERLINK(...)` delivered in a field is shown, never evaluated.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -42,6 +40,7 @@ from qa_pipeline.officers.issues import (
     root_causes,
     team_names,
 )
+from qa_pipeline.ops.files import write_with
 from qa_pipeline.privacy.redaction import redact, redact_cut
 
 NO_TEAM = "No team"
@@ -380,16 +379,9 @@ def _list_sheets(wb: Any, book: _Book) -> None:
 
 
 def _save(wb: Any, out: Path) -> None:
-    """Save atomically: a reader sees the old workbook or the new one, never half of one."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".qa_worklists_", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Save atomically: a reader sees the old workbook or the new one, never half of one;
+    readable as the umask allows (the team leads open it on a shared folder)."""
+    write_with(out, wb.save, prefix=".qa_worklists_", suffix=".xlsx")
 
 
 def write_workbook(engine: sa.Engine, out_dir: Path, *,

@@ -37,6 +37,7 @@ from qa_pipeline.load.publish import (
     publish_with_retry,
     start_run,
 )
+from qa_pipeline.officers.issues import RootCauseCounts
 from qa_pipeline.ops.exits import ExitStatus
 from qa_pipeline.ops.holds import held_drops, held_manifest, hold_batch, volume_drops
 from qa_pipeline.ops.locking import run_lock
@@ -68,12 +69,40 @@ class BatchResult:
     summary_markdown: str = ""
     """The after-publish summary (for the flow's artifacts)."""
     open_issues_by_rule: list[dict[str, Any]] = field(default_factory=list)
+    checks_run: bool = False
+    """Whether the after-publish data checks ran (off, or broken: "checks: not run")."""
+    root_causes: RootCauseCounts | None = None
+    """New, persisting and resolved records to fix of the latest batch after this one was
+    published, as the report shows them (None: the after-publish step did not run)."""
 
     @property
     def exit_code(self) -> int:
         if self.skipped:
             return ExitStatus.OK
         return self.outcome.exit_code if self.outcome else ExitStatus.FAILED
+
+    @property
+    def published(self) -> bool:
+        """Published by this run: not skipped, not held, not failed."""
+        return (not self.skipped and not self.held and self.outcome is not None
+                and self.outcome.status != "failed")
+
+    def checks_line(self) -> str | None:
+        """`checks: passed · root causes: 3 new, 12 persisting, 5 resolved` for a published
+        batch (`checks: 2 failed`, `checks: not run`); None for any other."""
+        if not self.published:
+            return None
+        if not self.checks_run:
+            line = "checks: not run"
+        elif self.failed_checks:
+            line = f"checks: {len(self.failed_checks)} failed"
+        else:
+            line = "checks: passed"
+        c = self.root_causes
+        if c is not None:
+            line += (f" · root causes: {c.new} new, {c.persisting} persisting, "
+                     f"{c.resolved} resolved")
+        return line
 
     def as_dict(self) -> dict[str, object]:
         """What the flow returns for the batch (JSON, for Prefect's result)."""
@@ -83,7 +112,12 @@ class BatchResult:
                 "status": o.status if o else "skipped", "exit_code": self.exit_code,
                 "message": o.message if o else "already published with the same files",
                 "report": self.report_path, "worklists": self.workbook_path,
-                "failed_checks": list(self.failed_checks)}
+                "failed_checks": list(self.failed_checks), "checks_run": self.checks_run,
+                "root_causes": None if self.root_causes is None else {
+                    "as_of": self.root_causes.as_of.isoformat(), "new": self.root_causes.new,
+                    "persisting": self.root_causes.persisting,
+                    "resolved": self.root_causes.resolved,
+                    "new_by_rule": dict(self.root_causes.new_by_rule)}}
 
 
 @dataclass
@@ -93,13 +127,18 @@ class LandingResult:
     """Entries of the landing folder that are not batches, and why (reported, not run)."""
     refused: list[str] = field(default_factory=list)
     """Batch folders that cannot be processed (a future date, a link out of the landing)."""
+    notified: list[str] = field(default_factory=list)
+    """Where the night's message went (masked URLs; `qa_pipeline.ops.notify`)."""
+    notify_warnings: list[str] = field(default_factory=list)
+    """Destinations it could not be sent to, and why (masked); never the exit status."""
 
     def as_dict(self) -> dict[str, object]:
         """What the flow returns for the night (JSON, for Prefect's result)."""
         return {"exit_code": self.exit_code, "refused": list(self.refused),
                 "ignored": list(self.ignored),
                 "batches": [b.as_dict() for b in self.batches if not b.skipped],
-                "skipped": [b.as_of for b in self.batches if b.skipped]}
+                "skipped": [b.as_of for b in self.batches if b.skipped],
+                "notified": list(self.notified), "notify_warnings": list(self.notify_warnings)}
 
     @property
     def exit_code(self) -> int:
@@ -161,7 +200,8 @@ def publish_or_hold(engine: Engine, manifest: Manifest, run_id: str, settings: S
         manifest, engine, run_id, attempts=settings.db_retry_attempts,
         base_seconds=settings.db_retry_base_seconds,
         note=redelivery_note(engine, manifest),
-        dim_dates=(settings.dim_date_first, settings.dim_date_last)), False
+        dim_dates=(settings.dim_date_first, settings.dim_date_last),
+        spc_baseline_points=settings.spc_baseline_points), False
 
 
 def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settings,
@@ -202,6 +242,8 @@ def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settin
         # (the run summary prints both; a file that is missing is named as such)
         result.summary_markdown = care.summary_markdown
         result.open_issues_by_rule = care.open_issues_by_rule
+        result.checks_run = True
+        result.root_causes = care.root_causes
         result.report_path = (str(care.report_path) if care.report_written
                               else f"not written ({care.report_path})")
         result.workbook_path = (str(care.workbook_path) if care.workbook_written
@@ -424,7 +466,10 @@ def run_job(path: Path, settings: Settings, step: StepRunner = direct,
             on_batch: Callable[[BatchResult], None] | None = None) -> LandingResult:
     """The night: every unprocessed batch of a landing folder (or the one batch folder
     named) in date order, under the database's run lock. A failing batch is recorded and the
-    night goes on; the result's exit status is the worst of its batches."""
+    night goes on; the result's exit status is the worst of its batches. Then, the lock
+    released, the night's message (`notify_urls`; a failure to send is a warning only)."""
+    from qa_pipeline.ops.notify import notify_after_run
+
     scan = scan_landing(path)
     engine = make_engine(settings.db_url)
     try:
@@ -439,7 +484,8 @@ def run_job(path: Path, settings: Settings, step: StepRunner = direct,
                 else:
                     done = run_batch(str(b), settings, step, on_batch=on_batch)
                 result.batches.append(done)
-            return result
+        notify_after_run(engine, result, settings)
+        return result
     finally:
         engine.dispose()
 
@@ -483,7 +529,8 @@ def _release(as_of: date, by: str, settings: Settings) -> RunOutcome:
                     manifest, engine, run_id, attempts=settings.db_retry_attempts,
                     base_seconds=settings.db_retry_base_seconds,
                     note=f"released by {by} after a hold", release=(hold_id, by),
-                    dim_dates=(settings.dim_date_first, settings.dim_date_last))
+                    dim_dates=(settings.dim_date_first, settings.dim_date_last),
+                    spc_baseline_points=settings.spc_baseline_points)
             except Exception as exc:
                 finish_failed_run(engine, run_id, redact(f"{type(exc).__name__}: "
                                                          f"{mask_url(str(exc))}"))

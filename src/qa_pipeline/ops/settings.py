@@ -32,6 +32,10 @@ DEFAULT_CONFIG = Path("qa_pipeline.yaml")
 
 log = logging.getLogger(__name__)
 
+NOTIFY_ON = ("always", "problems", "never")
+PASSWORD_PLACEHOLDER = "{password}"
+"""Where the value of `notify_password_env` goes in a notify URL (filled at send time)."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -71,12 +75,31 @@ class Settings:
     """The first day of the calendar dimension `dim_date` (reporting-db.md 1.1)."""
     dim_date_last: date = date(2040, 12, 31)
     """Its last day; the publish refills `dim_date` when the range changes."""
+    spc_baseline_points: int = 20
+    """The SPC baseline: the first this many months of each monthly series (the partial month
+    never counts) give the mean and the limits (reporting-db.md 1.1). A series needs 12."""
     contracts_file: Path | None = None
     """A site's extract contracts instead of the packaged ones (default: the contracts of the
     installed package); same extracts and columns, e.g. a code added to a code list."""
     indicators_file: Path | None = None
     """A site's indicator configuration (timescales, targets) instead of the packaged one
     (default: the configuration of the installed package)."""
+    notify_urls: tuple[str, ...] = ()
+    """Where the message after each nightly run goes: apprise URLs (`mailto://`, `msteams://`,
+    `slack://`, `json://`; in the environment separated by spaces). A password is never
+    written in one: put `{password}` where it goes and name its variable in
+    notify_password_env."""
+    notify_on: str = "problems"
+    """When to send it: `always`, `problems` (a batch not succeeded, held or with failed data
+    checks, a folder not processed, new root causes or special causes) or `never`."""
+    notify_password_env: str | None = None
+    """The environment variable whose value replaces `{password}` in notify_urls at send
+    time (the SMTP password; never in a file or a log line)."""
+    notify_password_secret: str | None = None
+    """Name of a Prefect Secret block holding that password (flows only): each flow run puts
+    its value into the variable notify_password_env names."""
+    notify_timeout_seconds: float = 10.0
+    """How long sending to one destination may take before it is given up (the run goes on)."""
 
     @property
     def reports(self) -> Path:
@@ -106,6 +129,12 @@ class Settings:
         if self.dim_date_first > self.dim_date_last:
             raise ValueError(f"dim_date_first ({self.dim_date_first}) is after dim_date_last "
                              f"({self.dim_date_last})")
+        if self.notify_on not in NOTIFY_ON:
+            raise ValueError(f"notify_on must be one of {', '.join(NOTIFY_ON)}, not "
+                             f"{self.notify_on!r}")
+        if self.spc_baseline_points < 12:
+            raise ValueError(f"spc_baseline_points ({self.spc_baseline_points}) is below 12: "
+                             "a series needs 12 baseline points for limits")
 
     def with_overrides(self, **values: Any) -> Settings:
         """These settings with the non-None values given (command-line options)."""
@@ -125,6 +154,9 @@ def _coerce(name: str, value: Any) -> Any:
         return str(value).strip().lower() in ("1", "true", "yes", "on")
     if kind == "date":
         return value if isinstance(value, date) else date.fromisoformat(str(value).strip())
+    if kind.startswith("tuple"):  # a YAML list, or one text of space-separated items
+        items = value.split() if isinstance(value, str) else list(value)
+        return tuple(str(v) for v in items)
     if kind.startswith("float"):
         return float(value)
     if kind.startswith("int"):
@@ -163,6 +195,10 @@ def load_settings(config_file: Path | None = None,
         if _has_password(values):
             raise ValueError(f"{path}: db_url must not carry a password in a file; use "
                              "PGPASSWORD, ~/.pgpass or a Prefect Secret block")
+        if _notify_password(values):
+            raise ValueError(f"{path}: notify_urls must not carry a password in a file; put "
+                             f"{PASSWORD_PLACEHOLDER} in its place and name the environment "
+                             "variable that holds it in notify_password_env")
     elif config_file is not None:
         raise FileNotFoundError(f"{config_file}: no such config file")
     _drop_removed({n: 1 for n in REMOVED_SETTINGS if ENV_PREFIX + n.upper() in env},
@@ -203,3 +239,17 @@ def _has_password(values: dict[str, Any]) -> bool:
         return make_url(str(url)).password is not None
     except Exception:
         return False
+
+
+def _notify_password(values: dict[str, Any]) -> bool:
+    """Whether a notify URL of a settings file has a password other than the placeholder."""
+    from urllib.parse import urlsplit
+
+    for url in values.get("notify_urls") or ():
+        try:
+            password = urlsplit(str(url)).password
+        except ValueError:  # a port that is not a number, ...: apprise refuses it later
+            password = None
+        if password not in (None, "", PASSWORD_PLACEHOLDER):
+            return True
+    return False

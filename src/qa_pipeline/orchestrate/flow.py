@@ -89,8 +89,12 @@ def nightly(path: str, db_url: str | None = None, work_root: str | None = None
     for b in result.batches:
         if not b.skipped and b.outcome is not None:
             logger.info("batch %s: %s", b.as_of, redact(b.outcome.message))
+            if b.checks_line():
+                logger.info("batch %s: %s", b.as_of, b.checks_line())
     for line in result.refused:
         logger.warning("not processed: %s", line)
+    for line in result.notify_warnings:  # masked; never the flow run's state
+        logger.warning("%s", line)
     if result.exit_code == ExitStatus.FAILED:
         failed = [b.as_of for b in result.batches if b.exit_code == ExitStatus.FAILED]
         raise NightFailed(f"batch {', '.join(failed)} failed: see pipeline_run")
@@ -175,6 +179,22 @@ def load_db_password(flow: object, flow_run: object, state: object) -> None:
         flow_run_logger(flow_run, flow).info(  # type: ignore[arg-type]
             "database password: from Prefect Secret block %r (into %s)",
             settings.db_password_secret, PASSWORD_ENV)
+
+
+@nightly.on_running
+def load_notify_password(flow: object, flow_run: object, state: object) -> None:
+    """Before the flow body: when the settings name a Prefect Secret block
+    (`notify_password_secret`), its value goes into the variable `notify_password_env` names,
+    for the night's e-mail; never into a URL, a parameter or a log line."""
+    from prefect.logging.loggers import flow_run_logger
+
+    from qa_pipeline.orchestrate.scheduling import load_notify_password as load_password
+
+    settings = load_settings()
+    if load_password(settings):
+        flow_run_logger(flow_run, flow).info(  # type: ignore[arg-type]
+            "notification password: from Prefect Secret block %r (into %s)",
+            settings.notify_password_secret, settings.notify_password_env)
 
 
 @nightly.on_running

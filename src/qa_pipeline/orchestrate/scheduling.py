@@ -146,6 +146,24 @@ def load_db_password(settings: Settings, environ: MutableMapping[str, str] | Non
     return True
 
 
+def load_notify_password(settings: Settings, environ: MutableMapping[str, str] | None = None,
+                         load_secret: Callable[[str], str] | None = None) -> bool:
+    """When `notify_password_secret` names a Prefect Secret block, put its value into the
+    variable `notify_password_env` names, where the notifications read it at send time (as
+    `load_db_password` does for the database). Returns whether it did."""
+    name = settings.notify_password_secret
+    if not name:
+        return False
+    if not settings.notify_password_env:
+        raise DeploymentError("notify_password_secret is set but notify_password_env is not: "
+                              "name the variable the password goes into")
+    value = (load_secret or _prefect_secret)(name)
+    if not value:
+        raise DeploymentError(f"the Prefect Secret block {name!r} is empty")
+    (os.environ if environ is None else environ)[settings.notify_password_env] = value
+    return True
+
+
 # --- final state -> exit status ---------------------------------------------------------
 
 

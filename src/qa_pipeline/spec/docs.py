@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qa_pipeline.ops.files import write_text_atomic
 from qa_pipeline.spec.contracts import Column, Contracts, load_contracts
 from qa_pipeline.spec.published import CONTRACT_TYPES, SQL_WORDS, Published, published
 
@@ -227,5 +228,5 @@ def write_docs(folder: Path) -> list[Path]:
              "reporting-db.md": render_reporting_db(contracts)}
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
-        (folder / name).write_text(text, encoding="utf-8")
+        write_text_atomic(folder / name, text)  # a reader never sees half a page
     return [folder / name for name in texts]
