@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from qa_pipeline.cli.main import main
 from qa_pipeline.load.db import make_engine
+from qa_pipeline.officers.spc_report import new_special_cause_texts
 from qa_pipeline.spec.rule_kinds import DEPENDENT_RULE_SUFFIX
 
 PASSWORD = "Zq-8r!pw/+s3cret%42"
@@ -160,7 +161,6 @@ def test_two_nights_line_counts_and_message(
     """Two nights with defects: each batch's checks line matches the database, the e-mail
     (after SMTP AUTH with the environment's password) and the webhook body carry the summary,
     and the password is nowhere in the logs (DEBUG, every logger) or the output."""
-    from qa_pipeline.ops import notify
     from qa_pipeline.sample.nights import generate_nights
 
     caplog.set_level(logging.DEBUG)
@@ -187,8 +187,8 @@ def test_two_nights_line_counts_and_message(
 
     # the new special causes of the second night, as indicator_spc_summary holds them
     engine = make_engine(db)
-    special = notify.new_special_causes(engine, date(2026, 11, 25))
     with engine.connect() as conn:
+        special = new_special_cause_texts(conn, date(2026, 11, 25))
         stored = conn.execute(sa.text(
             "SELECT COUNT(*) FROM indicator_spc_summary WHERE new_special_cause "
             "AND as_of = :d"), {"d": date(2026, 11, 25)}).scalar_one()
@@ -208,6 +208,10 @@ def test_two_nights_line_counts_and_message(
         assert lines[1] in body
         assert "new root causes by rule: " in body
         assert f"new special causes ({len(special)}): {special[0]}" in body
+        # the first batch of the night: its special causes were read when it was published
+        # (the SPC tables now hold the second one's), and all are new (nothing before it)
+        first = body[body.index("batch 2026-11-24"):body.index("batch 2026-11-25")]
+        assert "new special causes (" in first, first
     assert "notification sent to mailto://qa-bot:***@127.0.0.1:" in out
     assert f"json://127.0.0.1:{http.port}/***" in out
     assert smtp.messages.empty() and http.bodies.empty()  # one message per night
@@ -257,14 +261,14 @@ def test_problems_only_is_silent_on_a_clean_run(
         capsys: pytest.CaptureFixture[str]) -> None:
     """A clean batch (no defects: exit 0, data checks passed, no new root cause) sends
     nothing under `problems`; the same run under `always` sends one message."""
-    from qa_pipeline.ops import notify
+    from qa_pipeline.ops import job
     from qa_pipeline.sample.generate import generate_batch
 
     batch = generate_batch(tmp_path / "landing", children=60, seed=2, as_of=date(2026, 11, 25))
     db = f"sqlite:///{tmp_path / 'qa.db'}"
     # a first batch has nothing to compare its SPC with, so each special cause is new: a
     # clean night here means no new special cause either
-    monkeypatch.setattr(notify, "new_special_causes", lambda engine, as_of: [])
+    monkeypatch.setattr(job, "_new_special_causes", lambda engine, as_of: [])
     monkeypatch.setenv("QA_PIPELINE_NOTIFY_URLS", f"json://127.0.0.1:{http.port}/hook")
     monkeypatch.setenv("QA_PIPELINE_NOTIFY_ON", "problems")
     assert main(["run", str(batch), "--db", db]) == 0

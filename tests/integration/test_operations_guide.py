@@ -73,8 +73,9 @@ def test_guide_steps_run_as_written(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "qa" / "rebuilt.db") as conn:
         assert conn.execute("SELECT as_of FROM batch ORDER BY as_of").fetchall() == [
             ("2026-11-23",), ("2026-11-24",), ("2026-11-25",)]
+    # the newest, then the release; the assets the pages share are copied once, in _static
     assert sorted(p.name for p in (tmp_path / "qa" / "rebuilt-reports" / "data_docs")
-                  .iterdir()) == ["2026-11-24", "2026-11-25"]  # the newest, then the release
+                  .iterdir()) == ["2026-11-24", "2026-11-25", "_static"]
     # 12./13. backups that open
     backups = sorted((tmp_path / "qa" / "backups").glob("*.db"))
     assert len(backups) == 2

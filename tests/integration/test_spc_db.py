@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from qa_pipeline.load.db import make_engine
-from qa_pipeline.officers.spc_report import new_special_cause_texts
+from qa_pipeline.officers.spc_report import load_spc, new_special_cause_texts
 from qa_pipeline.ops.job import run_one_batch, run_path
 from qa_pipeline.ops.settings import Settings
 from qa_pipeline.sample.generate import generate_batch
@@ -163,6 +163,9 @@ def test_spc_assurance_new_special_causes_and_a_late_batch(db_url: str, landing:
     with engine.connect() as conn:
         texts = new_special_cause_texts(conn, NIGHTS[-1])
         assert new_special_cause_texts(conn, NIGHTS[0]) == []  # not the newest batch's
+        # the report's "what changed tonight" reads the same: only tonight's batch's series
+        assert len(load_spc(conn, NIGHTS[-1])[1]) == len(texts)
+        assert load_spc(conn, NIGHTS[0])[1] == []
     flagged = sorted(k for k, v in second.items() if v[2])
     assert len(texts) == len(flagged) > 0
     assert [t.split(" ", 1)[0] for t in texts] == [k[0] for k in flagged]
@@ -171,12 +174,12 @@ def test_spc_assurance_new_special_causes_and_a_late_batch(db_url: str, landing:
         assert re.fullmatch(rf"{key[0]} {whose} 20\d\d-\d\d: {second[key][0]}, [a-z0-9 ]+",
                             text), text
     # assurance where a target is set, by the process range against it
-    fth01 = second[("FTH01", "all", "ALL")]
-    lower, upper, target = fth01[3], fth01[4], fth01[5]
-    assert target == 50
-    expected = ("pass" if lower >= 50 else "fail" if upper < 50 else "hit_and_miss")
-    assert fth01[1] == expected
-    assert second[("REF01", "all", "ALL")][1] in ("fail", "hit_and_miss")
+    for code, target in (("FTH01", 50), ("REF01", 99.5)):  # both higher is better
+        _, assured, _, lower, upper, stored_target = second[(code, "all", "ALL")]
+        assert stored_target == target
+        expected = ("pass" if lower >= target else "fail" if upper < target
+                    else "hit_and_miss")
+        assert assured == expected, code
     assert second[("REF02", "all", "ALL")][1] is None  # no target
 
     # a re-run of the newest batch and then the older batch again (run_one_batch does not

@@ -5,6 +5,7 @@ URLs are masked and the password filled in, and the settings that configure it."
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 from datetime import date
 from pathlib import Path
@@ -201,6 +202,15 @@ def test_a_password_in_the_file_or_a_bad_notify_on_is_refused(tmp_path: Path) ->
     with pytest.raises(ValueError, match="notify_urls must not carry a password") as exc:
         load_settings(cfg, environ={})
     assert "hunter2" not in str(exc.value)
+    # apprise also takes a password from the query string
+    cfg.write_text("notify_urls: ['mailto://bot@h?to=a@example.org&pass=hunter2']\n",
+                   encoding="utf-8")
+    with pytest.raises(ValueError, match="notify_urls must not carry a password") as exc:
+        load_settings(cfg, environ={})
+    assert "hunter2" not in str(exc.value)
+    cfg.write_text("notify_urls: ['mailto://bot@h?to=a@example.org&pass={password}']\n",
+                   encoding="utf-8")
+    assert load_settings(cfg, environ={}).notify_urls
     with pytest.raises(ValueError, match="notify_on must be one of"):
         Settings(notify_on="sometimes")
 
@@ -231,3 +241,16 @@ def test_settings_command_masks_the_notify_urls(monkeypatch: pytest.MonkeyPatch,
     line = next(ln for ln in out.splitlines() if ln.startswith("notify_urls"))
     assert line.split(None, 1)[1] == "mailto://bot:***@smtp.example.org:587?… slack://***"
     assert "hunter2" not in out and "TOKENB" not in out
+
+
+def test_the_password_is_scrubbed_from_urllib3s_child_loggers(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """urllib3 logs each request's path from `urllib3.connectionpool`: the filter must be on
+    that logger, not only on `urllib3`, whose filters never see its children's records."""
+    from qa_pipeline.ops.notify import _scrubbed as scrubbed
+
+    caplog.set_level(logging.DEBUG)
+    with scrubbed(["s3cret-token"]):
+        logging.getLogger("urllib3.connectionpool").debug(
+            'http://127.0.0.1:8080 "POST /hook/s3cret-token HTTP/1.1" 200')
+    assert caplog.records and "s3cret-token" not in caplog.text

@@ -79,13 +79,17 @@ def test_the_limits_and_mean_are_drawn_only_where_there_are_limits() -> None:
     assert horizontals == {0.0}  # the zero line only
 
 
-@pytest.mark.parametrize(("signal", "value", "letter", "colour"), [
-    ("common_cause", 50.0, "", MDC_COLOURS["common_cause"]),
-    ("improvement", 95.0, "H", MDC_COLOURS["improvement"]),
-    ("concern", 5.0, "L", MDC_COLOURS["concern"]),
+@pytest.mark.parametrize(("signal", "polarity", "letter", "colour"), [
+    ("common_cause", "higher_is_better", "", MDC_COLOURS["common_cause"]),
+    ("improvement", "higher_is_better", "H", MDC_COLOURS["improvement"]),
+    ("improvement", "lower_is_better", "L", MDC_COLOURS["improvement"]),
+    ("concern", "higher_is_better", "L", MDC_COLOURS["concern"]),
+    ("concern", "lower_is_better", "H", MDC_COLOURS["concern"]),
 ])
-def test_variation_icons(signal: str, value: float, letter: str, colour: str) -> None:
-    icon = variation_icon(signal, value, 50.0)
+def test_variation_icons(signal: str, polarity: str, letter: str, colour: str) -> None:
+    """H or L is the direction of the special cause: an improvement where lower is better
+    is lower values, whatever side of the mean the point lies."""
+    icon = variation_icon(signal, polarity)
     assert f"mdc-variation-{signal}" in icon and f'stroke="{colour}"' in icon
     assert re.search(r"<text[^>]*>" + letter + "</text>", icon)
     assert 'role="img"' in icon and "aria-label=" in icon

@@ -226,7 +226,7 @@ def gather(engine: sa.Engine, *, run_id: str | None = None,
         resolved = [dict(r) for r in conn.execute(sa.select(rv)).mappings()]
         rules = {r["rule_id"]: dict(r) for r in conn.execute(sa.select(dq_rule)).mappings()}
         history = _history(conn, batches[:history_batches])
-        spc, new_special = load_spc(conn)
+        spc, new_special = load_spc(conn, as_of)
         headlines = _headlines(conn, as_of, spc)
     order = {n: k for k, n in enumerate(_extract_order())}
     extracts.sort(key=lambda r: (order.get(r["extract"], 99), r["extract"]))
@@ -586,7 +586,7 @@ def _indicator_section(data: ReportData) -> str:
         sp = h.spc
         variation = ""
         if sp is not None and sp.points:
-            variation = (variation_icon(sp.signal, h.value, sp.mean)
+            variation = (variation_icon(sp.signal, h.polarity)
                          + f' <span class="muted">{e(_variation_words(sp))}</span>')
         status = e(h.status)
         if h.status != "computed":
@@ -660,10 +660,12 @@ def _tonight_section(data: ReportData, failed: Sequence[str]) -> str:
                 + (", …" if len(by_rule) > 5 else "") if new else "") + "</li>",
              f"<li><b>{len(resolved)}</b> resolved {since}</li>"]
     authority = [x for x in data.new_special_causes if x.breakdown_value == "ALL"]
+    polarity = {h.code: h.polarity for h in data.headlines}
     teams = [x for x in data.new_special_causes if x.breakdown_value != "ALL"]
     if authority:
         rows = "".join(
-            f'<li>{variation_icon(x.signal, x.value, x.mean)} <a href="#spc-{e(x.code)}">'
+            f'<li>{variation_icon(x.signal, polarity.get(x.code, ""))} '
+            f'<a href="#spc-{e(x.code)}">'
             f'<b>{e(x.code)}</b></a> {e(x.period_label)}: {e(VARIATION_TEXT[x.signal])} — '
             f'{e(RULE_TEXT.get(x.rule or "", ""))}</li>' for x in authority)
         items.append(f"<li><b>{len(authority)}</b> indicator(s) with a new special cause "

@@ -34,8 +34,8 @@ LINE_COLOUR = "#1e3a5f"
 LIMIT_COLOUR = "#6b7280"
 TARGET_COLOUR = "#b91c1c"
 CHART_MONTHS = 24
-"""The calendar months each chart shows, to the series' latest (its mean and limits come from
-the baseline, wherever it is); every chart spans the same months, so they compare."""
+"""The calendar months each chart shows, to the series' latest month (its mean and limits
+come from the baseline, wherever it is)."""
 SPC_CSS = """
 .spc-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:12px}
 figure.spc{margin:0;border:1px solid #e5e7eb;border-radius:4px;padding:6px;min-width:0}
@@ -107,13 +107,13 @@ class NewSpecialCause:
     signal: str
     rule: str | None
     period_label: str
-    value: float
-    mean: float | None
 
 
-def load_spc(conn: sa.Connection) -> tuple[dict[str, SpcSeries], list[NewSpecialCause]]:
-    """The whole authority's series of every indicator, and every series (teams too) with a
-    new special cause."""
+def load_spc(conn: sa.Connection, as_of: date
+             ) -> tuple[dict[str, SpcSeries], list[NewSpecialCause]]:
+    """The whole authority's series of every indicator, and every series (teams too) whose
+    latest month became a special cause with batch `as_of` (an indicator skipped in it keeps
+    an older batch's series and verdict: not news tonight)."""
     p, s = indicator_spc.c, indicator_spc_series.c
     series: dict[str, SpcSeries] = {}
     for r in conn.execute(sa.select(indicator_spc_series).where(s.breakdown == "all")):
@@ -130,7 +130,7 @@ def load_spc(conn: sa.Connection) -> tuple[dict[str, SpcSeries], list[NewSpecial
                                   int(r.denominator), r.signal, r.rule, bool(r.partial)))
         sr.mean, sr.lower, sr.upper = r.mean, r.lower_limit, r.upper_limit
         sr.signal, sr.rule = r.signal, r.rule
-    new = [x for x, _ in _new_special(conn)]
+    new = [x for x, series_as_of in _new_special(conn) if series_as_of == as_of]
     return series, new
 
 
@@ -151,14 +151,14 @@ def _new_special(conn: sa.Connection) -> list[tuple[NewSpecialCause, date]]:
     p, s = indicator_spc.c, indicator_spc_series.c
     rows = conn.execute(
         sa.select(s.indicator_code, s.breakdown_value, p.signal, p.rule, p.period_label,
-                  p.value, p.mean, s.as_of)
+                  s.as_of)
         .join(indicator_spc, sa.and_(
             p.indicator_code == s.indicator_code, p.breakdown == s.breakdown,
             p.breakdown_value == s.breakdown_value, p.period_start == s.period_start))
         .where(s.new_special_cause == sa.true())
         .order_by(s.indicator_code, s.breakdown, s.breakdown_value))
     return [(NewSpecialCause(r.indicator_code, r.breakdown_value, r.signal, r.rule,
-                             r.period_label, float(r.value), r.mean), as_date(r.as_of))
+                             r.period_label), as_date(r.as_of))
             for r in rows]
 
 
@@ -174,9 +174,10 @@ def _circle_icon(colour: str, letter: str, label: str, kind: str, extra: str = "
             f'font-family="Arial,sans-serif" fill="{colour}">{letter}</text></svg></span>')
 
 
-def variation_icon(signal: str, value: float | None = None, mean: float | None = None) -> str:
+def variation_icon(signal: str, polarity: str = "higher_is_better") -> str:
     """Making Data Count's variation icon: grey for common cause, blue for improvement,
-    orange for concern, with H or L for a special cause high or low of the mean."""
+    orange for concern, with H or L for the direction of the special cause (higher or lower
+    values: an improvement is higher where higher is better)."""
     colour = MDC_COLOURS.get(signal, MDC_COLOURS["common_cause"])
     label = VARIATION_TEXT.get(signal, signal)
     if signal == "common_cause":
@@ -184,7 +185,7 @@ def variation_icon(signal: str, value: float | None = None, mean: float | None =
                 'stroke-width="2.2" stroke-linecap="round"/>')
         return _circle_icon(colour, "", label, "mdc-icon-variation mdc-variation-common_cause",
                             wave)
-    high = value is not None and mean is not None and value > mean
+    high = (signal == "improvement") == (polarity != "lower_is_better")
     letter = "H" if high else "L"
     label += " (high)" if high else " (low)"
     return _circle_icon(colour, letter, label, f"mdc-icon-variation mdc-variation-{signal}")
@@ -231,10 +232,14 @@ def _draw(ax: Axes, s: SpcSeries, unit: str) -> None:
             ax.plot(x[start:i], [p.value for p in pts[start:i]], color=LINE_COLOUR,
                     linewidth=1.2, zorder=2)
             start = i
+    values = [p.value for p in pts] + [y for y in (s.mean, s.upper, s.target) if y is not None]
+    top = 105.0 if unit == "percent" else max(values) * 1.1 + 1
     if s.mean is not None and s.lower is not None and s.upper is not None:
         ax.axhline(s.mean, color=LIMIT_COLOUR, linewidth=1.6, zorder=1)
-        for y in (s.lower, s.upper):
-            ax.axhline(y, color=LIMIT_COLOUR, linewidth=1, linestyle=(0, (4, 3)), zorder=1)
+        for y in (s.lower, s.upper):  # a limit no value can reach (< 0, > 100 %) is not drawn
+            if 0 <= y <= top:
+                ax.axhline(y, color=LIMIT_COLOUR, linewidth=1, linestyle=(0, (4, 3)),
+                           zorder=1)
     if s.target is not None:
         ax.axhline(s.target, color=TARGET_COLOUR, linewidth=1.2, linestyle=(0, (1, 2)),
                    zorder=1)
@@ -243,8 +248,6 @@ def _draw(ax: Axes, s: SpcSeries, unit: str) -> None:
         ax.scatter([xi], [p.value], s=30 if p.signal != "common_cause" else 16,
                    facecolor="white" if p.partial else colour, edgecolor=colour,
                    linewidth=1.4, zorder=3)
-    values = [p.value for p in pts] + [y for y in (s.mean, s.upper, s.target) if y is not None]
-    top = 105.0 if unit == "percent" else max(values) * 1.1 + 1
     ax.set_ylim(-top * 0.14, top)  # room under 0 for the n of each point
     for xi, p in zip(x, pts, strict=True):
         ax.text(xi, -top * 0.08, str(p.denominator), fontsize=6, ha="center",
@@ -312,5 +315,6 @@ def chart_key() -> str:
                    f'{html.escape(t)}</span>' for c, t in items)
     return (f'<p class="muted">{dots}<span class="key"><span class="dot hollow"></span>'
             'partial month</span> Grey line: mean; dashed: natural process limits (mean ± '
-            '2.66 × mean moving range of the baseline); red dotted: target. The number under '
-            'each point is its n (cases). A month without cases is a gap.</p>')
+            '2.66 × mean moving range of the baseline; a limit below 0 or above 100 % is not '
+            'drawn); red dotted: target. The number under each point is its n (cases). A '
+            'month without cases is a gap.</p>')

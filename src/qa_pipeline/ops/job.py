@@ -74,6 +74,9 @@ class BatchResult:
     root_causes: RootCauseCounts | None = None
     """New, persisting and resolved records to fix of the latest batch after this one was
     published, as the report shows them (None: the after-publish step did not run)."""
+    new_special_causes: list[str] = field(default_factory=list)
+    """The SPC series whose latest month became a special cause with this batch, read as
+    it was published (`spc_report.new_special_cause_texts`), for the night's message."""
 
     @property
     def exit_code(self) -> int:
@@ -113,6 +116,7 @@ class BatchResult:
                 "message": o.message if o else "already published with the same files",
                 "report": self.report_path, "worklists": self.workbook_path,
                 "failed_checks": list(self.failed_checks), "checks_run": self.checks_run,
+                "new_special_causes": list(self.new_special_causes),
                 "root_causes": None if self.root_causes is None else {
                     "as_of": self.root_causes.as_of.isoformat(), "new": self.root_causes.new,
                     "persisting": self.root_causes.persisting,
@@ -394,10 +398,25 @@ def publish(manifest_path: str, run_id: str, settings: Settings) -> BatchResult:
     engine = _engine(settings)
     try:
         outcome, held = publish_or_hold(engine, manifest, run_id, settings)
+        special = [] if held or outcome.status == "failed" else _new_special_causes(
+            engine, manifest.as_of)
     finally:
         engine.dispose()
     return BatchResult(manifest.as_of.isoformat(), manifest.batch_path, outcome, manifest,
-                       held=held)
+                       held=held, new_special_causes=special)
+
+
+def _new_special_causes(engine: Engine, as_of: date) -> list[str]:
+    """Read right after the publish, while the SPC tables hold this batch's series; a
+    database error here costs the message's list, never the published batch."""
+    from qa_pipeline.officers.spc_report import new_special_cause_texts
+
+    try:
+        with engine.connect() as conn:
+            return new_special_cause_texts(conn, as_of)
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("%s: new special causes not read: %s", as_of, type(exc).__name__)
+        return []
 
 
 def after_publish(result: BatchResult, settings: Settings) -> BatchResult:

@@ -25,7 +25,6 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Protocol
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -47,17 +46,6 @@ message is sent."""
 URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
 
 
-def new_special_causes(engine: Engine, as_of: date) -> list[str]:
-    """The series that show a new special cause in batch `as_of` (indicator_spc_summary),
-    one short text each ("FTH02 whole authority 2026-11: improvement, a point outside the
-    limits"), the whole authority's first. A batch re-run after a newer one has none (the
-    SPC tables hold the newest batch's series)."""
-    from qa_pipeline.officers.spc_report import new_special_cause_texts
-
-    with engine.connect() as conn:
-        return new_special_cause_texts(conn, as_of)
-
-
 class BatchResult(Protocol):
     """What the message reads of a batch's result (`qa_pipeline.ops.job.BatchResult`; the job
     imports this module, not the other way round)."""
@@ -74,6 +62,8 @@ class BatchResult(Protocol):
     def failed_checks(self) -> list[str]: ...
     @property
     def root_causes(self) -> RootCauseCounts | None: ...
+    @property
+    def new_special_causes(self) -> list[str]: ...
     @property
     def exit_code(self) -> int: ...
     @property
@@ -143,25 +133,21 @@ def check_name(label: str) -> str:
     return name
 
 
-def summarise(result: LandingResult, engine: Engine | None = None) -> NightSummary:
-    """The night's summary; `engine` (the reporting database) for the new special causes."""
+def summarise(result: LandingResult) -> NightSummary:
+    """The night's summary (each batch's new special causes were read when it was
+    published: by the end of a night of several batches the SPC tables hold the last one's)."""
     notices = []
     for b in result.batches:
         if b.skipped:
             continue
-        notices.append(_notice(b, engine))
+        notices.append(_notice(b))
     return NightSummary(exit_code=result.exit_code, batches=tuple(notices),
                         skipped=sum(b.skipped for b in result.batches),
                         not_processed=len(result.refused))
 
 
-def _notice(b: BatchResult, engine: Engine | None) -> BatchNotice:
-    special: list[str] = []
-    if engine is not None and b.published:
-        try:
-            special = list(new_special_causes(engine, date.fromisoformat(b.as_of)))
-        except Exception as exc:  # the SPC tables: never the message
-            log.warning("%s: new special causes not read: %s", b.as_of, type(exc).__name__)
+def _notice(b: BatchResult) -> BatchNotice:
+    special = list(b.new_special_causes) if b.published else []
     return BatchNotice(
         as_of=b.as_of, status="held" if b.held else (b.outcome.status if b.outcome
                                                       else "failed"),
@@ -310,7 +296,7 @@ def _scrubbed(secrets: Sequence[str]) -> Iterator[_Scrub]:
     """The password (as given and URL-quoted) scrubbed from those loggers' records in the
     block; a send still running after it (timed out) keeps the filter."""
     scrub = _Scrub([v for s in secrets if s for v in (s, quote(s, safe=""), quote_plus(s))])
-    loggers = [logging.getLogger(n) for n in SCRUBBED_LOGGERS]
+    loggers = _scrubbed_loggers()
     for lg in loggers:
         lg.addFilter(scrub)
     try:
@@ -319,6 +305,18 @@ def _scrubbed(secrets: Sequence[str]) -> Iterator[_Scrub]:
         if not scrub.keep:
             for lg in loggers:
                 lg.removeFilter(scrub)
+
+
+def _scrubbed_loggers() -> list[logging.Logger]:
+    """SCRUBBED_LOGGERS and their children (`urllib3.connectionpool` logs request paths,
+    which hold a webhook's token): a logger's filter sees only its own records, not those
+    its children pass up."""
+    names = set(SCRUBBED_LOGGERS) | {
+        n for n in logging.root.manager.loggerDict
+        if any(n.startswith(f"{s}.") for s in SCRUBBED_LOGGERS)}
+    for child in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager"):
+        names.add(child)
+    return [logging.getLogger(n) for n in sorted(names)]
 
 
 def send_one(url: str, title: str, body: str, settings: Settings,
@@ -391,7 +389,7 @@ def notify_after_run(engine: Engine | None, result: LandingResult, settings: Set
     if not settings.notify_urls or settings.notify_on == "never":
         return
     try:
-        outcome = notify(summarise(result, engine), settings)
+        outcome = notify(summarise(result), settings)
     except Exception as exc:  # a bug here: the run is done, say so and go on
         outcome = NotifyOutcome(warnings=[f"notification not sent: {type(exc).__name__}"])
         log.warning("%s", outcome.warnings[0])

@@ -243,13 +243,18 @@ def _has_password(values: dict[str, Any]) -> bool:
 
 def _notify_password(values: dict[str, Any]) -> bool:
     """Whether a notify URL of a settings file has a password other than the placeholder."""
-    from urllib.parse import urlsplit
+    from urllib.parse import parse_qsl, urlsplit
 
     for url in values.get("notify_urls") or ():
         try:
-            password = urlsplit(str(url)).password
+            parts = urlsplit(str(url))
+            password = parts.password
         except ValueError:  # a port that is not a number, ...: apprise refuses it later
-            password = None
+            continue
         if password not in (None, "", PASSWORD_PLACEHOLDER):
+            return True
+        # apprise also reads a password from the query (mailto://...?pass=...)
+        if any(k.lower() in ("pass", "password") and v not in ("", PASSWORD_PLACEHOLDER)
+               for k, v in parse_qsl(parts.query, keep_blank_values=True)):
             return True
     return False
