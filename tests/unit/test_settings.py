@@ -127,3 +127,15 @@ def test_settings_command_masks_the_url(tmp_path: Path, monkeypatch: pytest.Monk
     out = capsys.readouterr().out
     assert "hunter2" not in out and "qa_loader:***@db/qa" in out
     assert "landing                 /data" in out
+
+
+def test_an_spc_baseline_under_twelve_points_is_refused() -> None:
+    """Fewer than 12 baseline points never give limits (reporting-db.md 1.1): such a
+    setting would silently turn every chart into common cause, so it stops the run."""
+    assert Settings().spc_baseline_points == 20
+    assert load_settings(None, environ={"QA_PIPELINE_SPC_BASELINE_POINTS": "12"}
+                         ).spc_baseline_points == 12
+    with pytest.raises(ValueError, match="spc_baseline_points \\(11\\) is below 12"):
+        load_settings(None, environ={"QA_PIPELINE_SPC_BASELINE_POINTS": "11"})
+    with pytest.raises(ValueError):
+        load_settings(None, environ={"QA_PIPELINE_SPC_BASELINE_POINTS": "twenty"})
