@@ -105,7 +105,7 @@ def test_report_renders_in_headless_chromium(built: tuple[Path, Path, str],
     html = dom.stdout
     for sid, _ in SECTIONS:
         assert f'id="{sid}"' in html
-    assert "Data quality and indicators — batch 2026-11-25" in html
+    assert "Data quality and indicators — batch 25 November 2026" in html
     assert len(re.findall(r"<svg\b", html)) >= 7
     assert re.search(r"<svg[^>]*aria-label=\"Bar chart of open issues", html)
     assert "Headline indicators" in html and "REF01" in html

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "qa_pipeline"
-LAYERS = {"spec", "ingest", "privacy", "transform", "load", "officers", "ops", "cli",
+LAYERS = {"spec", "i18n", "ingest", "privacy", "transform", "load", "officers", "ops", "cli",
           "orchestrate", "sample"}
 # What only the top (the command line, Prefect, the job runners themselves: the nightly job
 # and the rebuild that replays it) may import.

@@ -48,7 +48,10 @@ def _parent(*args: str, **kwargs: Any) -> Parser:
 DATABASE = _parent("--db", metavar="URL", help=DB_HELP)
 CONFIG = _parent("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
 VERBOSE = _parent("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
-DEFAULTS: dict[str, Any] = {"db": None, "config": None, "verbose": False}
+LANGUAGE = _parent("--language", type=lambda v: _language(v), metavar="en|cy|cy+en",
+                   help="the language of the report, worklists and listings: en, cy (Welsh) "
+                        "or cy+en (both, Welsh first); default: the setting `language`")
+DEFAULTS: dict[str, Any] = {"db": None, "config": None, "verbose": False, "language": None}
 """The values of the shared options when none is given."""
 
 
@@ -57,10 +60,21 @@ def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namesp
     return p.parse_args(argv, namespace=argparse.Namespace(**DEFAULTS))
 
 
-def options(*, db: bool = False, config: bool = False) -> list[Parser]:
+def options(*, db: bool = False, config: bool = False, language: bool = False
+            ) -> list[Parser]:
     """The shared options of a command: `parents=options(db=True, config=True)`. Every
     command takes -v."""
-    return [*([DATABASE] if db else []), *([CONFIG] if config else []), VERBOSE]
+    return [*([DATABASE] if db else []), *([CONFIG] if config else []),
+            *([LANGUAGE] if language else []), VERBOSE]
+
+
+def _language(text: str) -> str:
+    from qa_pipeline.i18n import parse_language
+
+    try:
+        return parse_language(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 # --- argument types -------------------------------------------------------------------------
@@ -94,7 +108,8 @@ def settings_of(args: argparse.Namespace, **overrides: Any) -> Settings:
 
     try:
         return load_settings(getattr(args, "config", None)).with_overrides(
-            db_url=getattr(args, "db", None), **overrides)
+            db_url=getattr(args, "db", None), language=getattr(args, "language", None),
+            **overrides)
     except (OSError, ValueError) as exc:
         raise SettingsError(str(exc)) from exc
 

@@ -193,7 +193,7 @@ def _cmd_docs(args: argparse.Namespace) -> int:
 
 def _add_run_commands(sub: Any) -> None:
     """`run`, and `rebuild` (cli/rebuild.py) after it."""
-    run = sub.add_parser("run", parents=options(db=True, config=True),
+    run = sub.add_parser("run", parents=options(db=True, config=True, language=True),
                          help="ingest, validate and publish a batch or landing folder")
     run.add_argument("path", type=Path,
                      help="a batch folder (.../2026-11-25/) or a landing folder of batches")

@@ -313,6 +313,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, settings: Any, engine: Any) -> int:
+    from qa_pipeline.i18n import Lang
     from qa_pipeline.officers.report import build_report, gather
     from qa_pipeline.officers.worklists import write_workbook
 
@@ -328,8 +329,10 @@ def _report(args: argparse.Namespace, settings: Any, engine: Any) -> int:
 
             checks = run_checkpoint(engine, data.as_of, data_docs_dir(out, data.as_of),
                                     volume_tolerance=args.volume_tolerance)
-        workbook = write_workbook(engine, out, issues=data.issues)
-        report = build_report(engine, out, expectations=checks, workbook=workbook, data=data)
+        lang = Lang(settings.language)
+        workbook = write_workbook(engine, out, issues=data.issues, lang=lang)
+        report = build_report(engine, out, expectations=checks, workbook=workbook, data=data,
+                              lang=lang)
     except OSError as exc:  # the folder is still not writable, the disk still full
         from qa_pipeline.privacy.redaction import redact
 
@@ -426,7 +429,7 @@ def add_commands(sub: Any) -> None:
     rm.add_argument("--by", required=True, help="who withdraws it")
     rm.set_defaults(handler=cmd_exceptions_remove)
 
-    rep = sub.add_parser("report", parents=shared,
+    rep = sub.add_parser("report", parents=options(db=True, config=True, language=True),
                          help="rebuild the HTML report and Excel worklists of the latest batch")
     rep.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="output folder (default: settings' report_dir: reports/ next to a "

@@ -32,6 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from qa_pipeline.i18n import parse_language
 from qa_pipeline.officers.expectations import (
     DEFAULT_VOLUME_TOLERANCE,
     Acknowledgement,
@@ -153,7 +154,8 @@ def summary_markdown(data: ReportData, expectations: ExpectationsResult | None,
 
 def after_publish(engine: sa.Engine, as_of: date, run_id: str, report_dir: Path, *,
                   volume_tolerance: float = DEFAULT_VOLUME_TOLERANCE,
-                  acknowledge: Acknowledgement | None = None) -> AftercareResult:
+                  acknowledge: Acknowledgement | None = None,
+                  language: str = "en") -> AftercareResult:
     """Check the published batch `as_of`, write the report and worklists of the latest batch
     into report_dir, and return what the flow needs for its artifacts and run status.
 
@@ -180,12 +182,15 @@ def after_publish(engine: sa.Engine, as_of: date, run_id: str, report_dir: Path,
                            volume_tolerance=volume_tolerance)
     if acknowledge is not None:
         checks = acknowledge.apply(checks)
+    from qa_pipeline.i18n import Lang
+
+    lang = Lang(parse_language(language))
     data = gather(engine, run_id=run_id if _is_latest(engine, as_of) else None)
     workbook = workbook_file(report_dir, data.as_of)
     workbook_ok = report_ok = False
     if folder_ok:
         try:
-            workbook = write_workbook(engine, report_dir, issues=data.issues)
+            workbook = write_workbook(engine, report_dir, issues=data.issues, lang=lang)
             workbook_ok = True
         except Exception as exc:  # disk full, ...: the report is still written
             problems.append(write_problem("worklists", workbook, exc))
@@ -194,7 +199,8 @@ def after_publish(engine: sa.Engine, as_of: date, run_id: str, report_dir: Path,
     if folder_ok:
         try:
             report = build_report(engine, report_dir, expectations=checks,
-                                  workbook=workbook if workbook_ok else None, data=data)
+                                  workbook=workbook if workbook_ok else None, data=data,
+                                  lang=lang)
             report_ok = True
         except Exception as exc:
             problems.append(write_problem("report", report, exc))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from qa_pipeline.i18n import ENGLISH, N_, Lang
 from qa_pipeline.load.db import (
     as_date,
     batch,
@@ -403,17 +404,25 @@ table{font-size:.8em}th,td{padding:3px 4px}.table-wrap{overflow-x:auto}}
 @media print{nav,.top{display:none}section{break-inside:avoid}}
 """
 
+BILINGUAL_CSS = """
+h1 span.en,h2 span.en{display:block;font-size:.72em;font-weight:normal;opacity:.85}
+nav span.en,footer span.en,header p span.en{opacity:.8}
+nav span.en::before,header p span.en::before,footer span.en::before,
+a.top span.en::before{content:" / "}
+"""
+"""In `cy+en` the English follows the Welsh: under it in a heading, after a slash in a line."""
+
 SECTIONS = [
-    ("tonight", "What changed tonight"),
-    ("run", "Run status and extracts"),
-    ("issues-by-rule", "Open issues by rule"),
-    ("issues-by-team", "Open issues by team"),
-    ("issues-trend", "Open issues over the last batches"),
-    ("oldest-issues", "Oldest open issues"),
-    ("time-to-fix", "Time to fix, per team"),
-    ("indicators", "Headline indicators"),
-    ("indicator-trends", "Indicator charts (statistical process control)"),
-    ("expectations", "Data checks (Great Expectations)"),
+    ("tonight", N_("What changed tonight")),
+    ("run", N_("Run status and extracts")),
+    ("issues-by-rule", N_("Open issues by rule")),
+    ("issues-by-team", N_("Open issues by team")),
+    ("issues-trend", N_("Open issues over the last batches")),
+    ("oldest-issues", N_("Oldest open issues")),
+    ("time-to-fix", N_("Time to fix, per team")),
+    ("indicators", N_("Headline indicators")),
+    ("indicator-trends", N_("Indicator charts (statistical process control)")),
+    ("expectations", N_("Data checks (Great Expectations)")),
 ]
 
 
@@ -454,9 +463,11 @@ def _fmt_value(v: float | None, unit: str) -> str:
     return f"{v:.1f}%" if unit == "percent" else f"{v:.1f} wd"
 
 
-def _section(sid: str, title: str, body: str) -> str:
-    return (f'<section id="{sid}"><h2>{e(title)}<a class="top" href="#contents">'
-            f'↑ contents</a></h2>{body}</section>')
+def _section(sid: str, title: str, body: str, lang: Lang = ENGLISH) -> str:
+    """`title` is HTML (a heading already in the document's languages)."""
+    up = lang.trh("contents")
+    return (f'<section id="{sid}"><h2>{title}<a class="top" href="#contents">'
+            f'↑ {up}</a></h2>{body}</section>')
 
 
 def _run_section(data: ReportData, failed: Sequence[str]) -> str:
@@ -742,7 +753,10 @@ def report_path(out_dir: Path, as_of: date) -> Path:
 
 
 def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
-           out_dir: Path = Path("."), workbook: Path | None = None) -> str:
+           out_dir: Path = Path("."), workbook: Path | None = None,
+           lang: Lang = ENGLISH) -> str:
+    """The page in `lang` (setting `language`): its `<html lang>` is the first language's,
+    and in `cy+en` each heading is a Welsh span then an English one."""
     failed = expectations.failed if expectations is not None else []
     status = effective_status((data.run or {}).get("status"), failed)
     open_n = len(data.root_causes)
@@ -758,27 +772,34 @@ def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
         "indicator-trends": _indicator_trend_section(data),
         "expectations": _expectations_section(expectations, out_dir),
     }
-    toc = "".join(f'<li><a href="#{sid}">{e(t)}</a></li>' for sid, t in SECTIONS)
+    toc = "".join(f'<li><a href="#{sid}">{lang.trh(t)}</a></li>' for sid, t in SECTIONS)
     wb = ""
     if workbook is not None:
         rel = Path(os.path.relpath(workbook, out_dir)).as_posix()
-        wb = f' · worklists: <a style="color:#fff" href="{e(rel)}">{e(Path(rel).name)}</a>'
+        link = f'<a style="color:#fff" href="{e(rel)}">{e(Path(rel).name)}</a>'
+        wb = " · " + lang.trh_markup("worklists: {link}", link=link)
     new = sum(rc.issue.status == "new" for rc in data.root_causes)
-    header = (f'<header id="top"><h1>Data quality and indicators — batch '
-              f'{e(data.as_of)}</h1><p><span class="badge {e(status)}">{e(status)}</span> '
-              f'· {open_n} open issues ({new} new) · generated '
-              f'{datetime.now(UTC):%Y-%m-%d %H:%M} UTC{wb}</p></header>')
-    sections = "".join(_section(sid, f"{n}. {t}", bodies[sid])
+    day = lang.date_by(data.as_of)
+    title = lang.trh("Data quality and indicators — batch {day}", day=day)
+    counts = lang.trh("{n} open issues ({new} new)", n=open_n, new=new)
+    now = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
+    generated = lang.trh("generated {at} UTC", at=now)
+    header = (f'<header id="top"><h1>{title}</h1><p><span class="badge {e(status)}">'
+              f'{e(status)}</span> · {counts} · {generated}{wb}</p></header>')
+    sections = "".join(_section(sid, f"{n}. {lang.trh(t)}", bodies[sid], lang)
                        for n, (sid, t) in enumerate(SECTIONS, start=1))
+    page_title = lang.tr("Data quality report — batch {day}", day=day)
+    contents, contents_h = lang.tr("Contents"), lang.trh("Contents")
+    footer = lang.trh("qa_pipeline report. Only pseudonymised record ids are shown; the "
+                      "database holds no names, addresses or other identifying data. "
+                      "Self-contained: this file needs no network.")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<!DOCTYPE html>\n<html lang=\"{lang.html_lang}\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>Data quality report — batch {e(data.as_of)}</title>"
-        f"<style>{CSS}{SPC_CSS}</style></head><body>{header}"
-        f'<nav id="contents" aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>'
-        f"<main>{sections}</main><footer>qa_pipeline report. Only pseudonymised record ids "
-        "are shown; the database holds no names, addresses or other identifying data. "
-        "Self-contained: this file needs no network.</footer></body></html>\n")
+        f"<title>{e(page_title)}</title>"
+        f"<style>{CSS}{SPC_CSS}{BILINGUAL_CSS}</style></head><body>{header}"
+        f'<nav id="contents" aria-label="{e(contents)}"><h2>{contents_h}</h2><ol>{toc}</ol>'
+        f"</nav><main>{sections}</main><footer>{footer}</footer></body></html>\n")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -790,11 +811,13 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def build_report(engine: sa.Engine, out_dir: Path, *, run_id: str | None = None,
                  expectations: ExpectationsResult | None = None,
-                 workbook: Path | None = None, data: ReportData | None = None) -> Path:
-    """Write `qa_report_<as_of>.html` for the latest batch into out_dir; return its path."""
+                 workbook: Path | None = None, data: ReportData | None = None,
+                 lang: Lang = ENGLISH) -> Path:
+    """Write `qa_report_<as_of>.html` for the latest batch into out_dir, in `lang`; return
+    its path."""
     out_dir = Path(out_dir)
     data = data if data is not None else gather(engine, run_id=run_id)
     path = report_path(out_dir, data.as_of)
     write_text_atomic(path, render(data, expectations=expectations, out_dir=out_dir,
-                                   workbook=workbook))
+                                   workbook=workbook, lang=lang))
     return path

@@ -29,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from qa_pipeline.i18n import ENGLISH, N_, Lang
 from qa_pipeline.officers.issues import (
     Issue,
     ResolvedIssue,
@@ -43,9 +44,11 @@ from qa_pipeline.officers.issues import (
 from qa_pipeline.ops.files import write_with
 from qa_pipeline.privacy.redaction import redact, redact_cut
 
-NO_TEAM = "No team"
-SUMMARY = "Summary"
-RESOLVED = "Resolved"
+NO_TEAM = N_("No team")
+SUMMARY = N_("Summary")
+RESOLVED = N_("Resolved")
+"""The fixed sheets' names, in English; each workbook shows them in its language
+(`Lang.tr`: "Crynodeb", "Crynodeb / Summary")."""
 
 # Text a spreadsheet (or a CSV import) may read as a formula or a command.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -148,10 +151,11 @@ def _put(ws: Any, row: int, col: int, value: Any, number_format: str | None = No
 
 WORKLIST_COLUMNS: list[tuple[str, int]] = [
     # header, width
-    ("Record id", 16), ("Child id", 12), ("Extract", 18), ("Rule", 44), ("Severity", 10),
-    ("Column", 22), ("Value", 20), ("Message", 70), ("How to fix it in Paris", 70),
-    ("First seen", 12), ("Age (days)", 10), ("Status", 11), ("Row in file", 11),
-    ("Dependent records", 12), ("Dependent records (extract: record ids)", 50),
+    (N_("Record id"), 16), (N_("Child id"), 12), (N_("Extract"), 18), (N_("Rule"), 44),
+    (N_("Severity"), 10), (N_("Column"), 22), (N_("Value"), 20), (N_("Message"), 70),
+    (N_("How to fix it in Paris"), 70), (N_("First seen"), 12), (N_("Age (days)"), 10),
+    (N_("Status"), 11), (N_("Row in file"), 11),
+    (N_("Dependent records"), 12), (N_("Dependent records (extract: record ids)"), 50),
 ]
 DATE_FORMAT = "yyyy-mm-dd"
 CELL_MAX = 32_767
@@ -172,6 +176,8 @@ def dependent_list(rc: RootCause, limit: int = CELL_MAX) -> str:
 
 
 def _issue_cells(rc: RootCause) -> list[tuple[Any, str | None]]:
+    """One line of a team sheet. The message and guidance stay English until the database
+    holds their Welsh (dq_issue.message_cy, dq_rule.guidance_cy: the rest of issue 17)."""
     i = rc.issue
     return [
         (i.record_id or "", None), (i.child_id or "", None), (i.extract, None),
@@ -183,14 +189,16 @@ def _issue_cells(rc: RootCause) -> list[tuple[Any, str | None]]:
 
 
 def _table_sheet(ws: Any, header: Sequence[tuple[str, int]],
-                 rows: Iterable[Sequence[tuple[Any, str | None]]], top: int = 1) -> None:
-    """Header row at `top` (bold, frozen below it), then rows, autofilter and widths."""
+                 rows: Iterable[Sequence[tuple[Any, str | None]]], top: int = 1,
+                 lang: Lang = ENGLISH) -> None:
+    """Header row at `top` (bold, frozen below it) in the book's language, then rows,
+    autofilter and widths."""
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE6F0")
     for c, (name, width) in enumerate(header, start=1):
-        _put(ws, top, c, name)
+        _put(ws, top, c, lang.tr(name))
         ws.cell(row=top, column=c).font = bold
         ws.cell(row=top, column=c).fill = fill
         ws.column_dimensions[get_column_letter(c)].width = width
@@ -205,18 +213,19 @@ def _table_sheet(ws: Any, header: Sequence[tuple[str, int]],
 
 RESOLVED_COLUMNS: list[tuple[str, int]] = [
     # header, width
-    ("Team id", 10), ("Team", 30), ("Extract", 18), ("Record id", 16), ("Rule", 44),
-    ("Severity", 10), ("Column", 22), ("First seen", 12), ("Last seen", 12),
-    ("Resolved in", 12),
+    (N_("Team id"), 10), (N_("Team"), 30), (N_("Extract"), 18), (N_("Record id"), 16),
+    (N_("Rule"), 44), (N_("Severity"), 10), (N_("Column"), 22), (N_("First seen"), 12),
+    (N_("Last seen"), 12), (N_("Resolved in"), 12),
 ]
-NOTHING_TO_FIX = "nothing to fix"
+NOTHING_TO_FIX = N_("nothing to fix")
 """The Sheet cell of a team with no open issue: it gets no sheet."""
 
 
-def _resolved_cells(i: ResolvedIssue, names: dict[str, str]) -> list[tuple[Any, str | None]]:
+def _resolved_cells(i: ResolvedIssue, names: dict[str, str], lang: Lang = ENGLISH
+                    ) -> list[tuple[Any, str | None]]:
     return [
-        (i.team_id or "", None), (names.get(i.team_id, i.team_id) if i.team_id else "(no team)",
-                                  None),
+        (i.team_id or "", None), (names.get(i.team_id, i.team_id) if i.team_id
+                                  else lang.tr("(no team)"), None),
         (i.extract, None), (i.record_id or "", None), (i.rule_id, None), (i.severity, None),
         (i.column_name or "", None), (i.first_seen, DATE_FORMAT), (i.last_seen, DATE_FORMAT),
         (i.resolved_in, DATE_FORMAT),
@@ -250,6 +259,15 @@ class _Book:
     resolved: list[ResolvedIssue]
     sheets: dict[str | None, str] = field(default_factory=dict)
     """Team id (None: no team) -> its sheet; only teams with open issues have one."""
+    lang: Lang = ENGLISH
+
+    @property
+    def summary_sheet(self) -> str:
+        return self.lang.sheet(SUMMARY)
+
+    @property
+    def resolved_sheet(self) -> str:
+        return self.lang.sheet(RESOLVED)
 
     @property
     def open_count(self) -> int:
@@ -264,7 +282,7 @@ class _Book:
         return sorted(self.by_team, key=lambda t: (t is None, t or ""))
 
 
-def _book(engine: sa.Engine, issues: list[Issue] | None) -> _Book:
+def _book(engine: sa.Engine, issues: list[Issue] | None, lang: Lang = ENGLISH) -> _Book:
     as_of = latest_batch(engine)
     all_issues = load_latest_issues(engine) if issues is None else issues
     names = team_names(engine, as_of)
@@ -274,12 +292,13 @@ def _book(engine: sa.Engine, issues: list[Issue] | None) -> _Book:
         by_team.setdefault(rc.issue.team_id, []).append(rc)
     book = _Book(as_of=as_of, previous=previous_batch(engine, as_of), names=names,
                  by_team=by_team, accepted=sum(i.accepted for i in all_issues),
-                 resolved=load_resolved_issues(engine))
-    taken = [SUMMARY, NO_TEAM, RESOLVED]
+                 resolved=load_resolved_issues(engine), lang=lang)
+    no_team = sheet_title(lang.sheet(NO_TEAM))
+    taken = [book.summary_sheet, no_team, book.resolved_sheet]
     for t in book.teams():
         if not by_team[t]:
             continue  # nothing to fix: no sheet, a row with 0 on the summary
-        title = NO_TEAM if t is None else sheet_title(names.get(t, ""), taken, head=t)
+        title = no_team if t is None else sheet_title(names.get(t, ""), taken, head=t)
         taken.append(title)
         book.sheets[t] = title
     return book
@@ -289,28 +308,30 @@ def _summary_info(ws: Any, book: _Book) -> int:
     """The summary's lines of context, counts as numbers; returns the next free row."""
     from openpyxl.styles import Font
 
-    since = (f"Resolved since {book.previous.isoformat()}" if book.previous
-             else "Resolved (no previous batch)")
+    L = book.lang
+    since = (L.tr("Resolved since {day}", day=book.previous.isoformat()) if book.previous
+             else L.tr("Resolved (no previous batch)"))
     generated = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
     info: list[tuple[str, Any, str | None]] = [
-        ("Worklists of batch", book.as_of, DATE_FORMAT),
-        ("Generated (UTC)", generated, "yyyy-mm-dd hh:mm"),
-        ("Open issues (records to fix)", book.open_count, "0"),
-        ("Dependent records (listed with their root cause)", book.dependent_count, "0"),
-        ("Accepted exceptions (not listed)", book.accepted, "0"),
+        (L.tr("Worklists of batch"), book.as_of, DATE_FORMAT),
+        (L.tr("Generated (UTC)"), generated, "yyyy-mm-dd hh:mm"),
+        (L.tr("Open issues (records to fix)"), book.open_count, "0"),
+        (L.tr("Dependent records (listed with their root cause)"), book.dependent_count, "0"),
+        (L.tr("Accepted exceptions (not listed)"), book.accepted, "0"),
         (since, len(book.resolved), "0"),
-        ("How to use", "Each team sheet lists its open issues, oldest first within severity: "
-                       "one line per record to fix. A record whose fault keeps other records "
-                       "out of some indicators (their parent was quarantined) lists them in "
-                       "its last columns; fixing it clears them too. "
-                       "Put each one right in Paris; it drops off after the next nightly run "
-                       "(and is listed on the Resolved sheet). A team with nothing to fix has "
-                       "no sheet. If a failure is correct practice, ask for an accepted "
-                       "exception (qa-pipeline exceptions add).", None),
+        (L.tr("How to use"), L.tr(
+            "Each team sheet lists its open issues, oldest first within severity: "
+            "one line per record to fix. A record whose fault keeps other records "
+            "out of some indicators (their parent was quarantined) lists them in "
+            "its last columns; fixing it clears them too. "
+            "Put each one right in Paris; it drops off after the next nightly run "
+            "(and is listed on the Resolved sheet). A team with nothing to fix has "
+            "no sheet. If a failure is correct practice, ask for an accepted "
+            "exception (qa-pipeline exceptions add)."), None),
     ]
     for r, (k, v, fmt) in enumerate(info, start=1):
         if k == since:
-            _link(ws, r, 1, k, RESOLVED)
+            _link(ws, r, 1, k, book.resolved_sheet)
         else:
             _put(ws, r, 1, k)
             ws.cell(row=r, column=1).font = Font(bold=True)
@@ -319,9 +340,9 @@ def _summary_info(ws: Any, book: _Book) -> int:
 
 
 SUMMARY_COLUMNS: list[tuple[str, int]] = [
-    ("Team id", 10), ("Team", 36), ("Sheet", 32), ("Open", 8), ("New", 8),
-    ("Persisting", 11), ("Errors", 8), ("Warnings", 10), ("Oldest (days)", 13),
-    ("Dependent records", 12),
+    (N_("Team id"), 10), (N_("Team"), 36), (N_("Sheet"), 32), (N_("Open"), 8), (N_("New"), 8),
+    (N_("Persisting"), 11), (N_("Errors"), 8), (N_("Warnings"), 10), (N_("Oldest (days)"), 13),
+    (N_("Dependent records"), 12),
 ]
 
 
@@ -332,8 +353,8 @@ def _summary(ws: Any, book: _Book) -> None:
     for t in book.teams():
         items = [rc.issue for rc in book.by_team[t]]
         rows.append([
-            (t or "", None), (book.names.get(t, "") if t else "(no team)", None),
-            (book.sheets.get(t, NOTHING_TO_FIX), None),
+            (t or "", None), (book.names.get(t, "") if t else book.lang.tr("(no team)"), None),
+            (book.sheets.get(t, book.lang.tr(NOTHING_TO_FIX)), None),
             (len(items), "0"), (sum(i.status == "new" for i in items), "0"),
             (sum(i.status == "persisting" for i in items), "0"),
             (sum(i.severity in ("error", "file_error") for i in items), "0"),
@@ -341,17 +362,17 @@ def _summary(ws: Any, book: _Book) -> None:
             (max((i.age_days for i in items), default=0), "0"),
             (sum(len(rc.dependents) for rc in book.by_team[t]), "0"),
         ])
-    _table_sheet(ws, SUMMARY_COLUMNS, rows, top=top)
+    _table_sheet(ws, SUMMARY_COLUMNS, rows, top=top, lang=book.lang)
     for r, t in enumerate(book.teams(), start=top + 1):
         if t in book.sheets:
             _link(ws, r, 3, book.sheets[t], book.sheets[t])
 
 
-def _sheet_top(ws: Any, text: str) -> None:
+def _sheet_top(ws: Any, text: str, book: _Book) -> None:
     """Row 1 of a list sheet: a link back to the summary, and what the sheet lists."""
     from openpyxl.styles import Font
 
-    _link(ws, 1, 1, "\u2190 Summary", SUMMARY)
+    _link(ws, 1, 1, f"\u2190 {book.summary_sheet}", book.summary_sheet)
     _put(ws, 1, 2, text)
     ws.cell(row=1, column=2).font = Font(bold=True)
 
@@ -361,21 +382,29 @@ def _list_sheets(wb: Any, book: _Book) -> None:
         if t not in book.sheets:
             continue
         ws = wb.create_sheet(book.sheets[t])
-        who = f"{t} {book.names.get(t, '')}".strip() if t else "Issues no team owns"
+        L = book.lang
+        who = (f"{t} {book.names.get(t, '')}".strip() if t
+               else L.tr("Issues no team owns"))
         deps = sum(len(rc.dependents) for rc in book.by_team[t])
-        _sheet_top(ws, f"{who}: {len(book.by_team[t])} open issues (records to fix) in batch "
-                       f"{book.as_of.isoformat()}" + (f", with {deps} dependent records"
-                                                      if deps else ""))
-        _table_sheet(ws, WORKLIST_COLUMNS, (_issue_cells(i) for i in book.by_team[t]), top=2)
-    ws = wb.create_sheet(RESOLVED)
+        n, day = len(book.by_team[t]), book.as_of.isoformat()
+        _sheet_top(ws, (L.tr("{who}: {n} open issues (records to fix) in batch {day}, with "
+                             "{deps} dependent records", who=who, n=n, day=day, deps=deps)
+                        if deps else
+                        L.tr("{who}: {n} open issues (records to fix) in batch {day}",
+                             who=who, n=n, day=day)), book)
+        _table_sheet(ws, WORKLIST_COLUMNS, (_issue_cells(i) for i in book.by_team[t]), top=2,
+                     lang=L)
+    L = book.lang
+    ws = wb.create_sheet(book.resolved_sheet)
     if book.previous is None:
-        text = "No previous batch to compare with: nothing resolved yet"
+        text = L.tr("No previous batch to compare with: nothing resolved yet")
     else:
-        text = (f"{len(book.resolved)} issues of batch {book.previous.isoformat()} gone "
-                f"from batch {book.as_of.isoformat()}")
-    _sheet_top(ws, text)
+        text = L.tr("{n} issues of batch {previous} gone from batch {day}",
+                    n=len(book.resolved), previous=book.previous.isoformat(),
+                    day=book.as_of.isoformat())
+    _sheet_top(ws, text, book)
     _table_sheet(ws, RESOLVED_COLUMNS,
-                 (_resolved_cells(i, book.names) for i in book.resolved), top=2)
+                 (_resolved_cells(i, book.names, L) for i in book.resolved), top=2, lang=L)
 
 
 def _save(wb: Any, out: Path) -> None:
@@ -385,14 +414,15 @@ def _save(wb: Any, out: Path) -> None:
 
 
 def write_workbook(engine: sa.Engine, out_dir: Path, *,
-                   issues: list[Issue] | None = None) -> Path:
-    """Write `qa_worklists_<as_of>.xlsx` for the latest batch into out_dir; return its path."""
+                   issues: list[Issue] | None = None, lang: Lang = ENGLISH) -> Path:
+    """Write `qa_worklists_<as_of>.xlsx` for the latest batch into out_dir, in `lang`; return
+    its path."""
     from openpyxl import Workbook
 
-    book = _book(engine, issues)
+    book = _book(engine, issues, lang)
     wb = Workbook()
     summary = wb.active
-    summary.title = SUMMARY
+    summary.title = book.summary_sheet
     _summary(summary, book)
     _list_sheets(wb, book)
     out = workbook_path(out_dir, book.as_of)

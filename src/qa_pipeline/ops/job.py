@@ -232,6 +232,7 @@ def aftercare(engine: Engine, result: BatchResult, as_of: date, settings: Settin
 
         care = after_publish(engine, as_of, result.outcome.run_id, settings.reports,
                              volume_tolerance=settings.volume_drop_threshold,
+                             language=settings.language,
                              acknowledge=None if released is None else Acknowledgement(
                                  released[0], tuple(released[1])))
     except Exception as exc:  # the database went away, a bug: the batch stays published

@@ -100,6 +100,9 @@ class Settings:
     its value into the variable notify_password_env names."""
     notify_timeout_seconds: float = 10.0
     """How long sending to one destination may take before it is given up (the run goes on)."""
+    language: str = "en"
+    """The language of the report, the worklists and the `issues` listing: `en`, `cy`
+    (Welsh) or `cy+en` (both, Welsh first). The operator's messages stay English."""
 
     @property
     def reports(self) -> Path:
@@ -132,6 +135,9 @@ class Settings:
         if self.notify_on not in NOTIFY_ON:
             raise ValueError(f"notify_on must be one of {', '.join(NOTIFY_ON)}, not "
                              f"{self.notify_on!r}")
+        from qa_pipeline.i18n import parse_language
+
+        object.__setattr__(self, "language", parse_language(self.language))
         if self.spc_baseline_points < 12:
             raise ValueError(f"spc_baseline_points ({self.spc_baseline_points}) is below 12: "
                              "a series needs 12 baseline points for limits")
