@@ -109,7 +109,7 @@ def test_fault_during_publish_exit_1_nothing_published(tmp_path: Path,
 
 def test_db_and_docs_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade", "--db", _db(tmp_path)]) == 0
-    assert "schema revision: 0009" in capsys.readouterr().out
+    assert "schema revision: 0010" in capsys.readouterr().out
     assert main(["docs", "--out", str(tmp_path)]) == 0
     assert "persons.date_of_birth.invalid_date" in (tmp_path / "rules.md").read_text()
     assert "## ASM04" in (tmp_path / "indicators.md").read_text()

@@ -176,7 +176,7 @@ def test_db_honours_the_settings_file(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["db", "upgrade", "--config", str(config)]) == 0
     assert db.is_file()
     assert main(["db", "current", "--config", str(config)]) == 0
-    assert "schema revision: 0009" in capsys.readouterr().out
+    assert "schema revision: 0010" in capsys.readouterr().out
 
 
 # --- commands that read never create a database ------------------------------------------------

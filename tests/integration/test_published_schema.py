@@ -95,7 +95,7 @@ def test_record_history_revision_downgrades_and_upgrades_again(db_url: str) -> N
     tables = set(sa.inspect(engine).get_table_names())
     assert "stg_referrals" in tables and "referrals_history" not in tables
     upgrade(engine)
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
     assert "referrals_history" in sa.inspect(engine).get_table_names()
     engine.dispose()
 
@@ -113,6 +113,27 @@ def test_spc_revision_downgrades_and_upgrades(db_url: str) -> None:
     assert "indicator_spc" not in insp.get_table_names()
     assert "indicator_spc_summary" not in insp.get_view_names()
     upgrade(engine)
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
     assert "indicator_spc_summary" in sa.inspect(engine).get_view_names()
+    engine.dispose()
+
+
+def test_welsh_revision_downgrades_and_upgrades(db_url: str) -> None:
+    """0010 (Welsh and English) can be undone to 0009 and redone on both databases: its
+    columns dropped, the views that read them rebuilt as 0008 made them, and back."""
+    from alembic import command
+
+    from qa_pipeline.load.db import alembic_config, current_revision
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    command.downgrade(alembic_config(engine), "0009")
+    insp = sa.inspect(engine)
+    assert "message_cy" not in {c["name"] for c in insp.get_columns("dq_issue")}
+    assert "guidance_cy" not in {c["name"] for c in insp.get_columns("dq_issue_latest")}
+    assert "title_cy" not in {c["name"] for c in insp.get_columns("indicator")}
+    upgrade(engine)
+    assert current_revision(engine) == "0010"
+    latest = [c["name"] for c in sa.inspect(engine).get_columns("dq_issue_latest")]
+    assert latest == published()["dq_issue_latest"].column_names()
     engine.dispose()

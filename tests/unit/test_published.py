@@ -19,6 +19,7 @@ from qa_pipeline.cli.officers import ISSUE_FIELDS
 from qa_pipeline.ingest.findings import ISSUE_SCHEMA, Finding, findings_frame
 from qa_pipeline.ingest.staging import ExtractOutcome
 from qa_pipeline.load import db, roles
+from qa_pipeline.load.publish import DQ_RULE_RENAME
 from qa_pipeline.officers import issues
 from qa_pipeline.spec.contracts import load_contracts
 from qa_pipeline.spec.docs import render_reporting_db
@@ -122,8 +123,9 @@ def test_row_mappings_take_every_declared_column() -> None:
     assert list(r) == P["pipeline_run_extract"].column_names()
     assert r["run_id"] == "r1" and r["rows_quarantined"] == 1
     rule = load_contracts().rules[0]
-    r = row("dq_rule", rule, rename={"column_name": "column", "description": "message"})
+    r = row("dq_rule", rule, rename=DQ_RULE_RENAME)
     assert r["description"] == rule.message and r["column_name"] == rule.column
+    assert r["description_cy"] == rule.message_cy and r["guidance_cy"] == rule.guidance_cy
     with pytest.raises(AttributeError):  # a column the item lacks is never left out
         row("dq_rule", rule)
     with pytest.raises(KeyError, match="dq_rule has no column colour"):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_pipeline.cli.common import existing_database, iso_date, options
+from qa_pipeline.i18n import ENGLISH, Lang, lang_of
 from qa_pipeline.ops.exits import ExitStatus
 from qa_pipeline.spec.published import published
 
@@ -106,18 +107,24 @@ def _combination_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _value(i: Any, f: str) -> str:
+WELSH_OF = {"message": "message_cy", "guidance": "guidance_cy"}
+"""The texts `issues` shows in the configured language: English column -> its Welsh."""
+
+
+def _value(i: Any, f: str, lang: Lang = ENGLISH) -> str:
+    if f in WELSH_OF:
+        return lang.pair(getattr(i, f), getattr(i, WELSH_OF[f], None))
     v = getattr(i, f)
     return "" if v is None else (v.isoformat() if isinstance(v, date) else str(v))
 
 
-def _write_csv(fields: Sequence[str], items: Sequence[Any]) -> None:
+def _write_csv(fields: Sequence[str], items: Sequence[Any], lang: Lang = ENGLISH) -> None:
     from qa_pipeline.officers.worklists import csv_safe
 
     w = csv.writer(sys.stdout, lineterminator="\n")
     w.writerow(fields)
     for i in items:
-        w.writerow([csv_safe(_value(i, f)) for f in fields])
+        w.writerow([csv_safe(_value(i, f, lang)) for f in fields])
 
 
 def cmd_issues(args: argparse.Namespace) -> int:
@@ -128,7 +135,8 @@ def cmd_issues(args: argparse.Namespace) -> int:
     if (problem := _combination_problem(args)) is not None:
         _err(problem)
         return ExitStatus.USAGE
-    engine = _engine(args)
+    settings, engine = existing_database(args)
+    lang = lang_of(settings.language)
     issues = load_latest_issues(engine)
     resolved = (load_resolved_issues(engine, args.since) if args.status == "resolved"
                 else None)
@@ -140,20 +148,20 @@ def cmd_issues(args: argparse.Namespace) -> int:
             _err(f"unknown rule id {args.rule!r} (see docs/rules.md)")
             return ExitStatus.USAGE
     if args.team is not None and args.team.lower() != "none":
-        known = _known_teams(engine, issues) | {
+        teams = _known_teams(engine, issues) | {
             r.team_id for r in resolved or [] if r.team_id}
-        if args.team not in known:
-            shown = ", ".join(sorted(known)) or "none in this batch"
+        if args.team not in teams:
+            shown = ", ".join(sorted(teams)) or "none in this batch"
             _err(f"unknown team {args.team!r} (team ids are compared exactly; the teams of the "
                  f"latest batch are: {shown}; 'none' lists the issues no team owns)")
             return ExitStatus.USAGE
     if resolved is not None:
-        return _print_resolved(args, engine, resolved)
+        return _print_resolved(args, engine, resolved, lang)
     chosen = _chosen(args, issues)
     extra = (["exception_id"] if args.include_accepted else []) + (
         list(ROOT_FIELDS) if args.all else ["dependents"])
     if args.format == "csv":
-        _write_csv(ISSUE_FIELDS + extra, chosen)
+        _write_csv(ISSUE_FIELDS + extra, chosen, lang)
         return ExitStatus.OK
     as_of = issues[0].as_of.isoformat() if issues else _latest(engine)
     columns = ("team_id", "extract", "record_id", "rule_id", "severity", "status",
@@ -162,7 +170,7 @@ def cmd_issues(args: argparse.Namespace) -> int:
               "column", "value", "message"] + (["exception"] if args.include_accepted else []
                                               ) + (["root rule", "root record"] if args.all
                                                    else ["dependents"])
-    rows = [[_value(i, f) for f in columns] for i in chosen]
+    rows = [[_value(i, f, lang) for f in columns] for i in chosen]
     if rows:
         _print_table(header, rows, {"value": 24, "message": 70, "column": 24})
     print(_issues_summary(args, issues, chosen, as_of))
@@ -215,17 +223,18 @@ def _issues_summary(args: argparse.Namespace, issues: Sequence[Any], chosen: Seq
                    "not shown")
 
 
-def _print_resolved(args: argparse.Namespace, engine: Any, resolved: Sequence[Any]) -> int:
+def _print_resolved(args: argparse.Namespace, engine: Any, resolved: Sequence[Any],
+                    lang: Lang = ENGLISH) -> int:
     """`issues --status resolved [--since DATE]`: the issues gone since the batch before."""
     from qa_pipeline.officers.issues import filter_resolved
 
     chosen = filter_resolved(resolved, team=args.team, rule=args.rule)
     if args.format == "csv":
-        _write_csv(RESOLVED_FIELDS, chosen)
+        _write_csv(RESOLVED_FIELDS, chosen, lang)
         return ExitStatus.OK
     header = ["resolved in", "team", "extract", "record", "rule", "severity", "first seen",
               "last seen", "column", "value", "message"]
-    rows = [[_value(i, f) for f in RESOLVED_FIELDS if f != "child_id"] for i in chosen]
+    rows = [[_value(i, f, lang) for f in RESOLVED_FIELDS if f != "child_id"] for i in chosen]
     if rows:
         _print_table(header, rows, {"value": 24, "message": 70, "column": 24})
     latest = _latest(engine)
@@ -374,10 +383,13 @@ def add_commands(sub: Any) -> None:
     shared = options(db=True, config=True)
 
     issues = sub.add_parser(
-        "issues", parents=shared, help="list the open issues of the latest batch",
+        "issues", parents=options(db=True, config=True, language=True),
+        help="list the open issues of the latest batch",
         description="The open issues of the latest published batch (accepted exceptions "
                     "left out unless --include-accepted); with --status resolved, the issues "
-                    "resolved in it (or, with --since, in every batch since a date).")
+                    "resolved in it (or, with --since, in every batch since a date). Messages "
+                    "and guidance are in the configured language (--language, or the "
+                    "setting `language`); the headings stay English.")
     issues.add_argument("--team", help="a team id, exactly as in Paris (0069, not 69; an "
                         "unknown team is an error naming the known ones); 'none' for issues "
                         "that no team owns")

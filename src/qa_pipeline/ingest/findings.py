@@ -18,7 +18,7 @@ VALUE_MAX = 200
 
 TEXT_BOUNDS: dict[str, int] = {
     "extract": 200, "record_id": 200, "child_id": 200, "team_id": 200, "column_name": 200,
-    "value": VALUE_MAX, "message": 2000, "root_record_id": 200,
+    "value": VALUE_MAX, "message": 2000, "root_record_id": 200, "message_cy": 2000,
 }
 """The longest delivered text each dq_issue column stores (a 5 MB key is cut, its original
 length noted); the same bounds hold on SQLite and PostgreSQL."""
@@ -46,6 +46,8 @@ class Finding:
     source_row: int | None = None
     root_rule_id: str | None = None
     root_record_id: str | None = None
+    message_cy: str | None = None
+    """The message in Welsh (the rule's Welsh and the particulars in Welsh)."""
 
 
 def findings_frame(findings: list[Finding]) -> pl.DataFrame:

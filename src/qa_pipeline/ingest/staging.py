@@ -36,6 +36,7 @@ from qa_pipeline.ingest.validation import (
     raw,
     validate_extract,
 )
+from qa_pipeline.ingest.welsh_details import STATUS_CY, welsh_details
 from qa_pipeline.ops.faults import failpoint
 from qa_pipeline.ops.settings import Settings
 from qa_pipeline.privacy.identifying import forbidden_headers, nhs_number_rows
@@ -159,8 +160,11 @@ def _file_finding(as_of: date, e: Extract, file_name: str, suffix: str, detail: 
                   column: str | None = None) -> Finding:
     rule = e.rule(suffix)
     message = rule.message if not detail else f"{rule.message} ({detail})"
+    message_cy = rule.message_cy if not detail else \
+        f"{rule.message_cy} ({welsh_details(detail)})"
     return Finding(as_of=as_of, extract=file_name, rule_id=rule.rule_id,
-                   severity=rule.severity, message=message, column_name=column)
+                   severity=rule.severity, message=message, column_name=column,
+                   message_cy=message_cy)
 
 
 Staged = tuple[ExtractOutcome, list[Finding], pl.DataFrame | None, pl.DataFrame, ParentState]
@@ -244,14 +248,16 @@ def _extra_column_findings(read: RawFile, names: list[str], e: Extract, as_of: d
             rule = e.rule("unnamed_column")
             findings.append(Finding(as_of=as_of, extract=file_name, rule_id=rule.rule_id,
                                     severity=rule.severity, column_name=extra,
-                                    message=f"{rule.message} (column {position})"))
+                                    message=f"{rule.message} (column {position})",
+                                    message_cy=f"{rule.message_cy} (colofn {position})"))
             continue
         rule = e.rule("unknown_column")
         what = (f"column {position}, which has no name in the header but holds values"
                 if extra in read.unnamed else f"column {extra}")
         findings.append(Finding(as_of=as_of, extract=file_name, rule_id=rule.rule_id,
                                 severity=rule.severity, column_name=extra,
-                                message=f"{rule.message} ({what})"))
+                                message=f"{rule.message} ({what})",
+                                message_cy=f"{rule.message_cy} ({welsh_details(what)})"))
     return findings
 
 
@@ -268,7 +274,9 @@ def _unchecked_reference_findings(result: ValidationResult, e: Extract, as_of: d
             as_of=as_of, extract=e.name, rule_id=rule.rule_id, severity=rule.severity,
             column_name="|".join(ref.columns),
             message=f"{rule.message} ({'/'.join(ref.columns)} -> {ref.extract}: "
-                    f"{ref.extract} was {status})"))
+                    f"{ref.extract} was {status})",
+            message_cy=f"{rule.message_cy} ({'/'.join(ref.columns)} -> {ref.extract}: "
+                       f"{STATUS_CY.get(status, status).format(extract=ref.extract)})"))
     return findings
 
 
@@ -336,7 +344,8 @@ def stage_batch(batch_dir: Path, work_dir: Path, contracts: Contracts | None = N
     for p in others:
         rule = contracts.rule_by_id("batch.unknown_file")
         findings.append(Finding(as_of=as_of, extract=p.name, rule_id=rule.rule_id,
-                                severity=rule.severity, message=rule.message))
+                                severity=rule.severity, message=rule.message,
+                                message_cy=rule.message_cy))
         manifest.unknown_files.append(p.name)
     parents: dict[str, ParentState] = {}
     for e in contracts.ordered():

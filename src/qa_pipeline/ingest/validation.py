@@ -405,6 +405,7 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
             "rule_id": [r.rule_id for r in rules],
             "severity": [r.severity for r in rules],
             "message": [r.message for r in rules],
+            "message_cy": [r.message_cy or None for r in rules],
             "column_name": [_rule_column(r) for r in rules],
             "sensitive": [bool(r.params.get("sensitive")) for r in rules],
         }
@@ -468,6 +469,7 @@ def _issue_rows(failures: pl.DataFrame, frame: pl.DataFrame, e: Extract, as_of: 
         "source_row",
         root_rule.alias("root_rule_id"),
         root_record.alias("root_record_id"),
+        "message_cy",
     ).sort(["source_row", "rule_id"]).cast(ISSUE_SCHEMA)  # type: ignore[arg-type]
 
 

@@ -54,6 +54,11 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 20_000
 
 
+DQ_RULE_RENAME: dict[str, str] = {"column_name": "column", "description": "message",
+                                  "description_cy": "message_cy"}
+"""`dq_rule`'s columns that a contract `Rule` names otherwise (its message is the rule's
+description)."""
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -513,7 +518,7 @@ def publish(manifest: Manifest, engine: Engine, run_id: str,
         failpoint("publish:after:dq_issue")
         conn.execute(dq_rule.delete())
         conn.execute(dq_rule.insert(), [
-            row("dq_rule", r, rename={"column_name": "column", "description": "message"})
+            row("dq_rule", r, rename=DQ_RULE_RENAME)
             for r in contracts.rules
         ])
         _publish_indicators(conn, manifest, run_id, covering)

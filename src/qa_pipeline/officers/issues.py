@@ -59,6 +59,10 @@ class Issue(IssueRow):
     source_row: int | None
     root_rule_id: str | None = None
     root_record_id: str | None = None
+    message_cy: str | None = None
+    """The message in Welsh; None on an issue published before the Welsh (revision 0010):
+    readers show the English (`Lang.pair`)."""
+    guidance_cy: str | None = None
 
     @property
     def accepted(self) -> bool:
@@ -215,6 +219,7 @@ class ResolvedIssue(IssueRow):
     last_seen: date
     first_seen: date
     resolved_in: date
+    message_cy: str | None = None
 
 
 RESOLVED_VIEW = published()["dq_issue_resolved"]

@@ -175,15 +175,16 @@ def dependent_list(rc: RootCause, limit: int = CELL_MAX) -> str:
     return text[: limit - len(note)].rsplit(",", 1)[0] + note
 
 
-def _issue_cells(rc: RootCause) -> list[tuple[Any, str | None]]:
-    """One line of a team sheet. The message and guidance stay English until the database
-    holds their Welsh (dq_issue.message_cy, dq_rule.guidance_cy: the rest of issue 17)."""
+def _issue_cells(rc: RootCause, lang: Lang = ENGLISH) -> list[tuple[Any, str | None]]:
+    """One line of a team sheet: the message and guidance in the book's language (the
+    English where an issue published before the Welsh has none)."""
     i = rc.issue
     return [
         (i.record_id or "", None), (i.child_id or "", None), (i.extract, None),
         (i.rule_id, None), (i.severity, None), (i.column_name or "", None),
-        (i.value or "", None), (i.message, None), (i.guidance or "", None),
-        (i.first_seen, DATE_FORMAT), (i.age_days, "0"), (i.status, None),
+        (i.value or "", None), (lang.pair(i.message, i.message_cy), None),
+        (lang.pair(i.guidance, i.guidance_cy), None), (i.first_seen, DATE_FORMAT),
+        (i.age_days, "0"), (i.status, None),
         (i.source_row, "0"), (len(rc.dependents), "0"), (dependent_list(rc), None),
     ]
 
@@ -392,7 +393,7 @@ def _list_sheets(wb: Any, book: _Book) -> None:
                         if deps else
                         L.tr("{who}: {n} open issues (records to fix) in batch {day}",
                              who=who, n=n, day=day)), book)
-        _table_sheet(ws, WORKLIST_COLUMNS, (_issue_cells(i) for i in book.by_team[t]), top=2,
+        _table_sheet(ws, WORKLIST_COLUMNS, (_issue_cells(i, L) for i in book.by_team[t]), top=2,
                      lang=L)
     L = book.lang
     ws = wb.create_sheet(book.resolved_sheet)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib import resources
@@ -46,6 +46,14 @@ TYPE_WORDS: dict[str, str] = {
     "int": "a whole number",
     "code": "a code",
 }
+TYPE_WORDS_CY: dict[str, str] = {
+    "date": "ddyddiad (dd/mm/yyyy neu yyyy-mm-dd)",
+    "datetime": "ddyddiad ac amser (dd/mm/yyyy HH:MM[:SS] neu yyyy-mm-dd HH:MM[:SS])",
+    "flag": "faner",
+    "int": "rhif cyfan",
+    "code": "god",
+}
+"""The same after "yn" (which mutates them softly: dyddiad -> ddyddiad)."""
 
 
 class ContractError(ValueError):
@@ -65,6 +73,13 @@ class Condition:
         if self.present:
             return f"when {col} is filled in"
         return f"when {col} is {' or '.join(self.values)}"
+
+    def describe_cy(self, name_cy: Callable[[str], str]) -> str:
+        """The Welsh of `describe`, naming the column by `name_cy` (`Extract.column_cy`)."""
+        col = name_cy(self.column)
+        if self.present:
+            return f"pan fo {col} wedi'i lenwi"
+        return f"pan fo {col} yn {' neu '.join(self.values)}"
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,8 @@ class Column:
     earliest: Literal["birth", "event"] = "event"
     """Which configured earliest date bounds a date column (settings `earliest_birth_date`,
     `earliest_event_date`): an earlier year is a typing slip, never a real case event."""
+    name_cy: str = ""
+    """The column's name in Welsh, as the Welsh rule texts name it (blank: the English)."""
 
     @property
     def allowed_values(self) -> tuple[str, ...]:
@@ -158,6 +175,10 @@ class Rule:
     """Read-only (a MappingProxyType): a rule is made once, when the contracts load."""
     level: Literal["file", "row"] = "row"
     """`file`: raised by the reader and staging; `row`: a pandera check (rule_kinds)."""
+    message_cy: str = ""
+    """The message in Welsh (`dq_rule.description_cy`, `dq_issue.message_cy`)."""
+    guidance_cy: str = ""
+    """The guidance in Welsh (`dq_rule.guidance_cy`)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +194,18 @@ class Extract:
     references: tuple[Reference, ...]
     overlap: Overlap | None
     rules: tuple[Rule, ...] = ()
+    label_cy: str = ""
+    """What one row is, in Welsh: a noun in its radical form ("atgyfeiriad"), which the Welsh
+    rule texts place after "cofnod" (a record of ...) so that it never mutates."""
+
+    @property
+    def label_in_welsh(self) -> str:
+        return self.label_cy or self.label
+
+    def column_cy(self, column: str) -> str:
+        """A column as the Welsh rule texts name it: its Welsh name in quotes."""
+        c = self.columns.get(column)
+        return f"\u2018{(c.name_cy if c is not None and c.name_cy else human(column))}\u2019"
 
     @property
     def file_name(self) -> str:
@@ -245,7 +278,7 @@ def date_word(column: str) -> str:
 
 TOP_KEYS: frozenset[str] = frozenset({"version", "extracts"})
 EXTRACT_KEYS: frozenset[str] = frozenset(
-    {"label", "description", "key", "unique", "child_column", "team_column", "columns",
+    {"label", "label_cy", "description", "key", "unique", "child_column", "team_column", "columns",
      "references", "checks"}
 )
 _DATES: frozenset[str] = frozenset({"date", "datetime"})
@@ -253,6 +286,7 @@ _ANY_TYPE: frozenset[str] = frozenset(COLUMN_TYPES)
 COLUMN_OPTIONS: dict[str, frozenset[str]] = {
     "type": _ANY_TYPE,
     "description": _ANY_TYPE,
+    "name_cy": _ANY_TYPE,
     "required": _ANY_TYPE,
     "required_when": _ANY_TYPE,
     "codes": frozenset({"code"}),
@@ -476,6 +510,7 @@ def _column(name: str, raw: Any, at: _At) -> tuple[Column, _RefDecl | None]:
         name=name,
         type=ctype,
         description=_text(raw, "description", "", at),
+        name_cy=_text(raw, "name_cy", "", at),
         required=_flag(raw, "required", False, at),
         required_when=(_condition(raw["required_when"], at.at("required_when"))
                        if "required_when" in raw else None),
@@ -706,6 +741,7 @@ def parse_contracts(raw: Any, source: str = "contracts") -> Contracts:
         shells[name] = Extract(
             name=name,
             label=_text(er, "label", name, at),
+            label_cy=_text(er, "label_cy", "", at),
             description=_text(er, "description", "", at),
             key=keys[name],
             unique=_flag(er, "unique", True, at),

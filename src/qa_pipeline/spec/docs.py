@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa_pipeline.ops.files import write_text_atomic
-from qa_pipeline.spec.contracts import Column, Contracts, load_contracts
+from qa_pipeline.spec.contracts import Column, Contracts, Rule, load_contracts
 from qa_pipeline.spec.published import CONTRACT_TYPES, SQL_WORDS, Published, published
 
 HEADER = """# Extract contracts and data-quality rules
@@ -52,16 +52,25 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+RULES_TABLE = ("| rule_id | severity | message | guidance | neges (Cymraeg) | "
+               "canllaw (Cymraeg) |\n|---|---|---|---|---|---|")
+"""Each rule's message and guidance in English and in Welsh, side by side as declared."""
+
+
+def _rule_line(r: Rule) -> str:
+    return (f"| `{r.rule_id}` | {r.severity} | {_cell(r.message)} | {_cell(r.guidance)} | "
+            f"{_cell(r.message_cy)} | {_cell(r.guidance_cy)} |")
+
+
 def render_rules(contracts: Contracts) -> str:
     out = [HEADER]
     out.append("## Batch\n")
-    out.append("| rule_id | severity | message | guidance |\n|---|---|---|---|")
-    for r in contracts.batch_rules:
-        out.append(f"| `{r.rule_id}` | {r.severity} | {_cell(r.message)} | {_cell(r.guidance)} |")
+    out.append(RULES_TABLE)
+    out += [_rule_line(r) for r in contracts.batch_rules]
     out.append("")
     for e in contracts.ordered():
         out.append(f"## {e.file_name}\n")
-        out.append(f"{e.description} One row: a {e.label}. Key: "
+        out.append(f"{e.description} One row: a {e.label} (*{e.label_cy}*). Key: "
                    f"{', '.join(f'`{k}`' for k in e.key)}"
                    f"{' (unique)' if e.unique else ''}.\n")
         out.append("| column | type | requirement | allowed values | description |")
@@ -70,10 +79,8 @@ def render_rules(contracts: Contracts) -> str:
             out.append(f"| `{c.name}` | {c.type} | {_requirement(c)} | {_cell(_allowed(c))} | "
                        f"{_cell(c.description)} |")
         out.append("")
-        out.append("| rule_id | severity | message | guidance |\n|---|---|---|---|")
-        for r in e.rules:
-            out.append(f"| `{r.rule_id}` | {r.severity} | {_cell(r.message)} | "
-                       f"{_cell(r.guidance)} |")
+        out.append(RULES_TABLE)
+        out += [_rule_line(r) for r in e.rules]
         out.append("")
     return "\n".join(out)
 
@@ -120,10 +127,16 @@ def render_indicators() -> str:
     for i in CATALOGUE:
         r = rows[i.code]
         out.append(f"## {i.code}\n\n**{r['title']}**\n")
+        if r["title_cy"]:
+            out.append(f"*{r['title_cy']}*\n")
         out.append(f"- Source: {r['source']}")
         out.append(f"- Denominator: {r['denominator_definition']}")
         label = "Median of" if i.numerator is None else "Numerator"
         out.append(f"- {label}: {r['numerator_definition']}")
+        if r["title_cy"]:
+            out.append(f"- Enwadur (Cymraeg): {r['denominator_definition_cy']}")
+            label_cy = "Canolrif" if i.numerator is None else "Rhifiadur"
+            out.append(f"- {label_cy} (Cymraeg): {r['numerator_definition_cy']}")
         out.append(f"- Period: by {r['event_date']}")
         out.append(f"- Team: {r['team']}")
         out.append(f"- Unit: {r['unit']}; {r['polarity'].replace('_', ' ')}")

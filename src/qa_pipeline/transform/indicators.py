@@ -35,6 +35,18 @@ C = pl.col
 
 
 @dataclass(frozen=True)
+class Welsh:
+    """The Welsh of an indicator's texts (issue 17, Welsh and English), declared beside the
+    English: the vocabulary of `qa_pipeline/i18n/glossary.yaml` and the same `str.format`
+    placeholders. A numeral takes the singular noun in Welsh ("{n} diwrnod gwaith", "{n}
+    mis"), so the Welsh needs no plural fix; `Indicator.render_cy` mutates after a 2."""
+
+    title: str
+    numerator_text: str
+    denominator_text: str
+
+
+@dataclass(frozen=True)
 class Indicator:
     """One indicator: which cases count (population), which of them succeed (numerator) —
     or, for a median, which measure — when a case happens (event_date) and whose it is."""
@@ -60,6 +72,8 @@ class Indicator:
     excluded_population: pl.Expr | None = None
     """Which dependent cases the drill-through lists as excluded, where the population itself
     reads the quarantined record (default: the population)."""
+    cy: Welsh | None = None
+    """The Welsh of title, numerator_text and denominator_text."""
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -70,6 +84,17 @@ class Indicator:
         filled = text.format(**timescales)
         return re.sub(r"\b(\d+) working day\(s\)",
                       lambda m: f"{m[1]} working day{'' if m[1] == '1' else 's'}", filled)
+
+    def render_cy(self, text: str, timescales: dict[str, int]) -> str:
+        """A Welsh text with the configured values filled in. The noun after a numeral stays
+        singular ("1 diwrnod gwaith", "7 diwrnod gwaith", "12 mis"); after 2 ("dau") it
+        takes the soft mutation: "2 ddiwrnod gwaith", "2 fis"."""
+        filled = text.format(**timescales)
+        return re.sub(r"\b2 (diwrnod|mis)\b",
+                      lambda m: f"2 {_SOFT_AFTER_TWO[m[1]]}", filled)
+
+
+_SOFT_AFTER_TWO = {"diwrnod": "ddiwrnod", "mis": "fis"}
 
 
 Y = "Y"
@@ -86,7 +111,13 @@ CATALOGUE: tuple[Indicator, ...] = (
               "decision_date present and wd(referral date, decision_date) <= "
               "{decision_working_days}", "referral_date", C("decision_within_timescale"),
               measure="decision_wd", team_text="the referral's team",
-              timescales=("decision_working_days",)),
+              timescales=("decision_working_days",),
+              cy=Welsh(
+                  title="Penderfyniadau ar atgyfeiriadau a wnaed o fewn {decision_working_days} "
+                        "diwrnod gwaith (SCC/006)",
+                  numerator_text="decision_date yn bresennol a wd(dyddiad yr atgyfeiriad, "
+                                 "decision_date) <= {decision_working_days}",
+                  denominator_text="atgyfeiriadau y mae eu dyddiad atgyfeirio yn y cyfnod")),
     Indicator("REF02", "Re-referrals within {rereferral_months} months (SCC/010)",
               "Referral audit; SCC/010",
               "referral", C("referral_date").is_not_null(),
@@ -94,17 +125,35 @@ CATALOGUE: tuple[Indicator, ...] = (
               "the same child has another referral with an earlier referral_datetime whose "
               "referral date is on or after (this referral date - {rereferral_months} months)",
               "referral_date", C("is_rereferral"), polarity=LOWER,
-              team_text="the referral's team", timescales=("rereferral_months",)),
+              team_text="the referral's team", timescales=("rereferral_months",),
+              cy=Welsh(
+                  title="Ail-atgyfeiriadau o fewn {rereferral_months} mis (SCC/010)",
+                  numerator_text="mae gan yr un plentyn atgyfeiriad arall â referral_datetime "
+                                 "cynharach y mae ei ddyddiad atgyfeirio ar neu ar ôl (dyddiad "
+                                 "yr atgyfeiriad hwn - {rereferral_months} mis)",
+                  denominator_text="atgyfeiriadau y mae eu dyddiad atgyfeirio yn y cyfnod")),
     Indicator("REF03", "Previous referrals taken into account", "Referral audit", "referral",
               WITH_DECISION & C("has_previous_referral"),
               "referrals in the period with a decision_date, whose child has at least one "
               "referral with an earlier referral_datetime", "previous_referrals_checked = Y",
               "referral_date", C("previous_referrals_checked") == Y,
-              team_text="the referral's team"),
+              team_text="the referral's team",
+              cy=Welsh(
+                  title="Atgyfeiriadau blaenorol wedi'u hystyried",
+                  numerator_text="previous_referrals_checked = Y (ystyriwyd yr atgyfeiriadau "
+                                 "blaenorol)",
+                  denominator_text="atgyfeiriadau yn y cyfnod sydd â decision_date, lle mae gan "
+                                   "y plentyn o leiaf un atgyfeiriad â referral_datetime "
+                                   "cynharach")),
     Indicator("REF04", "Management decision recorded", "Referral audit", "referral",
               WITH_DECISION, "referrals in the period with a decision_date",
               "management_decision_recorded = Y", "referral_date",
-              C("management_decision_recorded") == Y, team_text="the referral's team"),
+              C("management_decision_recorded") == Y, team_text="the referral's team",
+              cy=Welsh(
+                  title="Penderfyniad rheoli wedi'i gofnodi",
+                  numerator_text="management_decision_recorded = Y (cofnodwyd penderfyniad "
+                                 "rheoli)",
+                  denominator_text="atgyfeiriadau yn y cyfnod sydd â decision_date")),
     Indicator("REF05", "Referrer told the outcome within {referrer_informed_working_days} "
               "working days of the decision", "Referral audit", "referral",
               WITH_DECISION & (C("referral_source") != "ANONYMOUS"),
@@ -112,11 +161,22 @@ CATALOGUE: tuple[Indicator, ...] = (
               "referrer_informed_date present and wd(decision_date, referrer_informed_date) <= "
               "{referrer_informed_working_days}", "referral_date",
               C("referrer_informed_within_timescale"), measure="referrer_informed_wd",
-              team_text="the referral's team", timescales=("referrer_informed_working_days",)),
+              team_text="the referral's team", timescales=("referrer_informed_working_days",),
+              cy=Welsh(
+                  title="Rhoddwyd gwybod i'r atgyfeiriwr am y canlyniad o fewn "
+                        "{referrer_informed_working_days} diwrnod gwaith i'r penderfyniad",
+                  numerator_text="referrer_informed_date yn bresennol a wd(decision_date, "
+                                 "referrer_informed_date) <= {referrer_informed_working_days}",
+                  denominator_text="atgyfeiriadau yn y cyfnod sydd â decision_date a "
+                                   "referral_source != ANONYMOUS")),
     Indicator("REF06", "Decision based on an analysis of risk", "Referral audit", "referral",
               WITH_DECISION, "referrals in the period with a decision_date",
               "risk_analysis_recorded = Y", "referral_date", C("risk_analysis_recorded") == Y,
-              team_text="the referral's team"),
+              team_text="the referral's team",
+              cy=Welsh(
+                  title="Penderfyniad yn seiliedig ar ddadansoddiad o'r risg",
+                  numerator_text="risk_analysis_recorded = Y (cofnodwyd dadansoddiad o'r risg)",
+                  denominator_text="atgyfeiriadau yn y cyfnod sydd â decision_date")),
     # --- Assessments: the Child in Need audit ---
     Indicator("ASM01", "Initial assessments completed within {initial_assessment_working_days} "
               "working days of referral (SCC/042a)", "Child in Need audit; SCC/042a", "assessment",
@@ -127,20 +187,39 @@ CATALOGUE: tuple[Indicator, ...] = (
               C("initial_within_timescale"), measure="initial_completion_wd",
               team_text="the assessment's team", requires=("referrals",),
               timescales=("initial_assessment_working_days",),
-              excluded_by="referral_quarantined"),
+              excluded_by="referral_quarantined",
+              cy=Welsh(
+                  title="Asesiadau cychwynnol a gwblhawyd o fewn "
+                        "{initial_assessment_working_days} diwrnod gwaith i'r atgyfeiriad "
+                        "(SCC/042a)",
+                  numerator_text="wd(dyddiad ei atgyfeiriad, completed_date) <= "
+                                 "{initial_assessment_working_days}",
+                  denominator_text="asesiadau cychwynnol (INITIAL) y mae eu completed_date yn y "
+                                   "cyfnod")),
     Indicator("ASM02", "Child seen during the initial assessment (SCC/011a)",
               "Child in Need audit; SCC/011a", "assessment",
               (C("assessment_type") == "INITIAL") & C("completed_date").is_not_null(),
               "INITIAL assessments whose completed_date is in the period", "child_seen = Y",
               "completed_date", C("child_seen") == Y, team_text="the assessment's team",
-              excluded_by="referral_quarantined"),
+              excluded_by="referral_quarantined",
+              cy=Welsh(
+                  title="Gwelwyd y plentyn yn ystod yr asesiad cychwynnol (SCC/011a)",
+                  numerator_text="child_seen = Y (gwelwyd y plentyn)",
+                  denominator_text="asesiadau cychwynnol (INITIAL) y mae eu completed_date yn y "
+                                   "cyfnod")),
     Indicator("ASM03", "Child seen alone during the initial assessment (SCC/011b)",
               "Child in Need audit; SCC/011b", "assessment",
               (C("assessment_type") == "INITIAL") & C("completed_date").is_not_null(),
               "INITIAL assessments whose completed_date is in the period",
               "child_seen_alone = Y", "completed_date", C("child_seen_alone") == Y,
               team_text="the assessment's team",
-              excluded_by="referral_quarantined"),
+              excluded_by="referral_quarantined",
+              cy=Welsh(
+                  title="Gwelwyd y plentyn ar ei ben ei hun yn ystod yr asesiad cychwynnol "
+                        "(SCC/011b)",
+                  numerator_text="child_seen_alone = Y (gwelwyd y plentyn ar ei ben ei hun)",
+                  denominator_text="asesiadau cychwynnol (INITIAL) y mae eu completed_date yn y "
+                                   "cyfnod")),
     Indicator("ASM04", "Core assessment start delay, median working days",
               "Child in Need audit", "assessment",
               (C("assessment_type") == "CORE") & C("core_start_delay_wd").is_not_null(),
@@ -149,7 +228,14 @@ CATALOGUE: tuple[Indicator, ...] = (
               "median: per case, wd(latest such initial completed_date, core start_date)",
               "start_date", None, measure="core_start_delay_wd", unit="working_days",
               polarity=LOWER, team_text="the core assessment's team",
-              excluded_by="referral_quarantined", excluded_population=CORE_STARTED),
+              excluded_by="referral_quarantined", excluded_population=CORE_STARTED,
+              cy=Welsh(
+                  title="Oedi cyn dechrau asesiad craidd, canolrif y diwrnodau gwaith",
+                  numerator_text="canolrif: fesul achos, wd(completed_date yr asesiad cychwynnol "
+                                 "diweddaraf o'r fath, start_date yr asesiad craidd)",
+                  denominator_text="asesiadau craidd (CORE) y mae eu start_date yn y cyfnod ac y "
+                                   "mae gan eu hatgyfeiriad asesiad cychwynnol (INITIAL) a "
+                                   "gwblhawyd ar neu cyn start_date yr asesiad craidd")),
     Indicator("ASM05", "Core assessments started within {core_start_working_days} working days "
               "of the initial assessment", "Child in Need audit", "assessment",
               (C("assessment_type") == "CORE") & C("core_start_delay_wd").is_not_null(),
@@ -158,7 +244,14 @@ CATALOGUE: tuple[Indicator, ...] = (
               "that per-case delay <= {core_start_working_days}", "start_date",
               C("core_started_within_timescale"), measure="core_start_delay_wd",
               team_text="the core assessment's team", timescales=("core_start_working_days",),
-              excluded_by="referral_quarantined", excluded_population=CORE_STARTED),
+              excluded_by="referral_quarantined", excluded_population=CORE_STARTED,
+              cy=Welsh(
+                  title="Asesiadau craidd a ddechreuwyd o fewn {core_start_working_days} diwrnod "
+                        "gwaith i'r asesiad cychwynnol",
+                  numerator_text="yr oedi hwnnw fesul achos <= {core_start_working_days}",
+                  denominator_text="asesiadau craidd (CORE) y mae eu start_date yn y cyfnod ac y "
+                                   "mae gan eu hatgyfeiriad asesiad cychwynnol (INITIAL) a "
+                                   "gwblhawyd ar neu cyn start_date yr asesiad craidd")),
     Indicator("ASM06", "Core assessments completed within {core_completion_working_days} "
               "working days (SCC/043a)", "Child in Need audit; SCC/043a", "assessment",
               (C("assessment_type") == "CORE") & C("completed_date").is_not_null(),
@@ -166,14 +259,27 @@ CATALOGUE: tuple[Indicator, ...] = (
               "wd(start_date, completed_date) <= {core_completion_working_days}",
               "completed_date", C("core_completed_within_timescale"),
               measure="core_duration_wd", team_text="the assessment's team",
-              timescales=("core_completion_working_days",)),
+              timescales=("core_completion_working_days",),
+              cy=Welsh(
+                  title="Asesiadau craidd a gwblhawyd o fewn {core_completion_working_days} "
+                        "diwrnod gwaith (SCC/043a)",
+                  numerator_text="wd(start_date, completed_date) <= "
+                                 "{core_completion_working_days} (y diwrnodau gwaith o "
+                                 "start_date hyd at completed_date)",
+                  denominator_text="asesiadau craidd (CORE) y mae eu completed_date yn y cyfnod")),
     # --- Fathers: the Engaging Fathers audit ---
     Indicator("FTH01", "Children on a child protection plan with a father figure recorded",
               "Engaging Fathers audit", "open_plan_child", pl.lit(True),
               "children with a CP plan open on the period date D (start_date <= D and "
               "(end_date blank or end_date > D))",
               "the child has a father-figure relationship active on D", None,
-              C("father_figure_recorded"), team_text="the open plan's team"),
+              C("father_figure_recorded"), team_text="the open plan's team",
+              cy=Welsh(
+                  title="Plant ar gynllun amddiffyn plant â ffigur tadol wedi'i gofnodi",
+                  numerator_text="mae gan y plentyn berthynas ffigur tadol sy'n weithredol ar D",
+                  denominator_text="plant y mae cynllun amddiffyn plant (CP) ar agor ar eu cyfer "
+                                   "ar ddyddiad cyfnod D (start_date <= D a (end_date yn wag neu "
+                                   "end_date > D))")),
     Indicator("FTH02", "Father figures with full details recorded", "Engaging Fathers audit",
               "open_plan_father", pl.lit(True),
               "father-figure relationships active on D of the children in FTH01's "
@@ -181,13 +287,24 @@ CATALOGUE: tuple[Indicator, ...] = (
               "the related person has name_recorded, dob_recorded, address_recorded and "
               "contact_recorded all Y", None, C("full_details_recorded"),
               team_text="the child's open plan's team",
-              excluded_by="related_person_quarantined"),
+              excluded_by="related_person_quarantined",
+              cy=Welsh(
+                  title="Ffigurau tadol â manylion llawn wedi'u cofnodi",
+                  numerator_text="mae name_recorded, dob_recorded, address_recorded a "
+                                 "contact_recorded i gyd = Y ar gyfer y person cysylltiedig",
+                  denominator_text="perthnasoedd ffigur tadol sy'n weithredol ar D y plant yn "
+                                   "enwadur FTH01, un i bob perthynas")),
     Indicator("FTH03", "Fathers involved in assessments", "Engaging Fathers audit",
               "assessment",
               C("completed_date").is_not_null() & C("father_involved").is_in(["Y", "N"]),
               "assessments (INITIAL and CORE) whose completed_date is in the period and "
               "father_involved is Y or N", "father_involved = Y", "completed_date",
-              C("father_involved") == Y, team_text="the assessment's team"),
+              C("father_involved") == Y, team_text="the assessment's team",
+              cy=Welsh(
+                  title="Tadau a gynhwyswyd mewn asesiadau",
+                  numerator_text="father_involved = Y (cafodd y tad ei gynnwys)",
+                  denominator_text="asesiadau (INITIAL a CORE) y mae eu completed_date yn y "
+                                   "cyfnod ac y mae father_involved yn Y neu N")),
     Indicator("FTH04", "Fathers invited to child protection conferences",
               "Engaging Fathers audit", "conference", C("father_figure_active"),
               "conference rows (one per child; any type) whose conference_date is in the "
@@ -196,12 +313,24 @@ CATALOGUE: tuple[Indicator, ...] = (
               "an attendance row of that conference and child with attendee_role FATHER or "
               "MALE_CARER and invited = Y", "conference_date", C("father_invited"),
               team_text="the conference's team",
-              requires=("relationships", "conference_attendance")),
+              requires=("relationships", "conference_attendance"),
+              cy=Welsh(
+                  title="Tadau a wahoddwyd i gynadleddau amddiffyn plant",
+                  numerator_text="rhes presenoldeb ar gyfer y gynhadledd honno a'r plentyn hwnnw "
+                                 "ag attendee_role FATHER (tad) neu MALE_CARER (gofalwr "
+                                 "gwrywaidd) ac invited = Y",
+                  denominator_text="rhesi cynhadledd (un i bob plentyn; unrhyw fath) y mae eu "
+                                   "conference_date yn y cyfnod, lle mae gan y plentyn berthynas "
+                                   "ffigur tadol sy'n weithredol ar ddyddiad y gynhadledd")),
     Indicator("FTH05", "Fathers attending child protection conferences",
               "Engaging Fathers audit", "conference", C("father_figure_active"),
               "as FTH04", "such a row with attended = Y", "conference_date",
               C("father_attended"), team_text="the conference's team",
-              requires=("relationships", "conference_attendance")),
+              requires=("relationships", "conference_attendance"),
+              cy=Welsh(
+                  title="Tadau a fynychodd gynadleddau amddiffyn plant",
+                  numerator_text="rhes o'r fath ag attended = Y",
+                  denominator_text="fel FTH04")),
     # --- Child protection ---
     Indicator("CPC01", "Initial conferences within {icpc_working_days} working days of the "
               "strategy discussion (SCC/014)", "SCC/014", "conference",
@@ -212,7 +341,15 @@ CATALOGUE: tuple[Indicator, ...] = (
               C("icpc_within_timescale"), measure="icpc_wd", team_text="the conference's team",
               requires=("strategy_discussions",), timescales=("icpc_working_days",),
               excluded_by="strategy_discussion_quarantined",
-              excluded_population=INITIAL_CONFERENCE),
+              excluded_population=INITIAL_CONFERENCE,
+              cy=Welsh(
+                  title="Cynadleddau cychwynnol o fewn {icpc_working_days} diwrnod gwaith i'r "
+                        "drafodaeth strategaeth (SCC/014)",
+                  numerator_text="wd(strategy_date, conference_date) <= {icpc_working_days} (y "
+                                 "diwrnodau gwaith o strategy_date hyd at conference_date)",
+                  denominator_text="rhesi cynhadledd INITIAL (fesul plentyn) y mae eu "
+                                   "conference_date yn y cyfnod ac y mae eu strategy_id yn "
+                                   "cyfateb i drafodaeth strategaeth")),
     Indicator("CPC02", "Child protection reviews held on time (SCC/034)", "SCC/034", "conference",
               (C("conference_type") == "REVIEW") & C("previous_conference_date").is_not_null(),
               "REVIEW conference rows whose conference_date is in the period and whose child "
@@ -221,47 +358,90 @@ CATALOGUE: tuple[Indicator, ...] = (
               "{cp_first_review_months} months when that was INITIAL or TRANSFER_IN, + "
               "{cp_review_months} months when it was a REVIEW", "conference_date",
               C("review_on_time"), team_text="the conference's team",
-              timescales=("cp_first_review_months", "cp_review_months")),
+              timescales=("cp_first_review_months", "cp_review_months"),
+              cy=Welsh(
+                  title="Adolygiadau amddiffyn plant a gynhaliwyd ar amser (SCC/034)",
+                  numerator_text="conference_date <= y dyddiad dyledus: dyddiad y gynhadledd "
+                                 "gynharach ddiweddaraf + {cp_first_review_months} mis pan oedd "
+                                 "honno o fath INITIAL neu TRANSFER_IN, + {cp_review_months} mis "
+                                 "pan oedd yn gynhadledd adolygu (REVIEW)",
+                  denominator_text="rhesi cynhadledd adolygu (REVIEW) y mae eu conference_date "
+                                   "yn y cyfnod ac y mae gan eu plentyn gynhadledd gynharach "
+                                   "(dyddiad sy'n gynharach, nid yr un dyddiad)")),
     # --- Child in need plans: the Child in Need audit ---
     Indicator("CIN01", "CIN plans with outcomes written in", "Child in Need audit", "cin_plan",
               C("start_date").is_not_null(), "CIN plans whose start_date is in the period",
               "outcomes_recorded >= 1", "start_date", C("outcomes_written"),
-              team_text="the plan's team"),
+              team_text="the plan's team",
+              cy=Welsh(
+                  title="Cynlluniau CIN â chanlyniadau wedi'u nodi",
+                  numerator_text="outcomes_recorded >= 1 (cofnodwyd o leiaf un canlyniad)",
+                  denominator_text="cynlluniau CIN y mae eu start_date yn y cyfnod")),
     Indicator("CIN02", "Other agencies engaged at the start of the CIN plan",
               "Child in Need audit", "cin_plan", C("start_date").is_not_null(),
               "CIN plans whose start_date is in the period", "multi_agency_at_start = Y",
-              "start_date", C("multi_agency_at_start"), team_text="the plan's team"),
+              "start_date", C("multi_agency_at_start"), team_text="the plan's team",
+              cy=Welsh(
+                  title="Asiantaethau eraill yn ymgysylltu ar ddechrau'r cynllun CIN",
+                  numerator_text="multi_agency_at_start = Y (roedd asiantaethau eraill yn "
+                                 "ymgysylltu ar y dechrau)",
+                  denominator_text="cynlluniau CIN y mae eu start_date yn y cyfnod")),
     Indicator("CIN03", "CIN reviews held on time", "Child in Need audit", "cin_review",
               C("review_date").is_not_null(), "CIN reviews whose review_date is in the period",
               "review_date <= due date: (the latest earlier review of the same plan, strictly "
               "earlier date; else the plan's start_date) + {cin_review_months} months",
               "review_date", C("review_on_time"), team_text="the plan's team",
               timescales=("cin_review_months",),
-              excluded_by="cin_plan_quarantined"),
+              excluded_by="cin_plan_quarantined",
+              cy=Welsh(
+                  title="Adolygiadau CIN a gynhaliwyd ar amser",
+                  numerator_text="review_date <= y dyddiad dyledus: (dyddiad yr adolygiad "
+                                 "cynharach diweddaraf o'r un cynllun, â dyddiad sy'n gynharach; "
+                                 "fel arall, start_date y cynllun) + {cin_review_months} mis",
+                  denominator_text="adolygiadau CIN y mae eu review_date yn y cyfnod")),
     Indicator("CIN04", "CIN reviews that assessed progress", "Child in Need audit",
               "cin_review", C("review_date").is_not_null(),
               "CIN reviews whose review_date is in the period", "progress_recorded = Y",
               "review_date", C("progress_recorded"), team_text="the plan's team",
-              excluded_by="cin_plan_quarantined"),
+              excluded_by="cin_plan_quarantined",
+              cy=Welsh(
+                  title="Adolygiadau CIN a asesodd y cynnydd",
+                  numerator_text="progress_recorded = Y (cofnodwyd y cynnydd)",
+                  denominator_text="adolygiadau CIN y mae eu review_date yn y cyfnod")),
     Indicator("CIN05", "CIN plans closed with improved outcomes", "Child in Need audit",
               "cin_plan", C("end_date").is_not_null() & C("closure_outcome").is_in(
                   ["IMPROVED", "LIMITED_IMPROVEMENT", "NO_IMPROVEMENT"]),
               "CIN plans whose end_date is in the period and closure_outcome is IMPROVED, "
               "LIMITED_IMPROVEMENT or NO_IMPROVEMENT", "closure_outcome = IMPROVED",
-              "end_date", C("closure_outcome") == "IMPROVED", team_text="the plan's team"),
+              "end_date", C("closure_outcome") == "IMPROVED", team_text="the plan's team",
+              cy=Welsh(
+                  title="Cynlluniau CIN a gaewyd â chanlyniadau gwell",
+                  numerator_text="closure_outcome = IMPROVED (canlyniadau wedi gwella)",
+                  denominator_text="cynlluniau CIN y mae eu end_date yn y cyfnod ac y mae eu "
+                                   "closure_outcome yn IMPROVED, LIMITED_IMPROVEMENT neu "
+                                   "NO_IMPROVEMENT")),
     # --- Family Intervention Team ---
     Indicator("FIT01", "Family Intervention referrals with clear tasks and outcomes",
               "Child in Need audit (Family Intervention Team)", "fit_referral",
               C("referral_date").is_not_null(),
               "FIT referrals whose referral_date is in the period", "tasks_outcomes_defined = Y",
               "referral_date", C("tasks_outcomes_defined") == Y,
-              team_text="the FIT referral's team"),
+              team_text="the FIT referral's team",
+              cy=Welsh(
+                  title="Atgyfeiriadau Ymyrraeth i Deuluoedd â thasgau a chanlyniadau clir",
+                  numerator_text="tasks_outcomes_defined = Y (diffiniwyd tasgau a chanlyniadau)",
+                  denominator_text="atgyfeiriadau FIT y mae eu referral_date yn y cyfnod")),
     Indicator("FIT02", "Family Intervention work that achieved its outcomes",
               "Child in Need audit (Family Intervention Team)", "fit_referral",
               C("end_date").is_not_null() & C("outcome_achieved").is_not_null(),
               "FIT referrals whose end_date is in the period and outcome_achieved is present",
               "outcome_achieved = Y", "end_date", C("outcome_achieved") == Y,
-              team_text="the FIT referral's team"),
+              team_text="the FIT referral's team",
+              cy=Welsh(
+                  title="Gwaith Ymyrraeth i Deuluoedd a gyflawnodd ei ganlyniadau",
+                  numerator_text="outcome_achieved = Y (cyflawnwyd y canlyniad)",
+                  denominator_text="atgyfeiriadau FIT y mae eu end_date yn y cyfnod ac y mae "
+                                   "outcome_achieved yn bresennol")),
 )
 BY_CODE = {i.code: i for i in CATALOGUE}
 
@@ -324,8 +504,23 @@ def catalogue_rows(config: IndicatorConfig) -> list[dict[str, Any]]:
             "event_date": i.event_date or "period date (point in time)",
             "team": i.team_text, "timescales": json.dumps(used, sort_keys=True),
             "requires": ",".join(i.needs),
+            **_welsh_row(i, ts),
         })
     return rows
+
+
+def _welsh_row(i: Indicator, ts: dict[str, int]) -> dict[str, str | None]:
+    """The Welsh columns of an `indicator` row; None where the indicator has no Welsh."""
+    if i.cy is None:
+        return dict.fromkeys(("title_cy", "description_cy", "numerator_definition_cy",
+                              "denominator_definition_cy"))
+    title = i.render_cy(i.cy.title, ts)
+    numerator = i.render_cy(i.cy.numerator_text, ts)
+    denominator = i.render_cy(i.cy.denominator_text, ts)
+    return {"title_cy": title,
+            "description_cy": f"{title}. Cyfrifir: {numerator} ymhlith {denominator}.",
+            "numerator_definition_cy": numerator,
+            "denominator_definition_cy": denominator}
 
 
 # --- computation -----------------------------------------------------------------------------
