@@ -71,6 +71,48 @@ def test_the_bilingual_page_puts_welsh_first(written):
     assert page.index("Prif ddangosyddion") < page.index("Headline indicators")
 
 
+ENGLISH_BODY = ("<th>Total", ">Total<", "Open issues of batch", "higher is better",
+                "Per extract", "open issues</text>", "Median days to fix", "common cause")
+"""English of the page's body (table headers, sentences, chart labels) that the Welsh page
+must not hold."""
+
+
+def _visible(page: str) -> str:
+    """The page without its style sheet and markup attributes (class names are English)."""
+    return re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+
+
+def test_the_welsh_page_body_is_welsh(written, sample):
+    """Table headers, sentences, chart titles and axes, the indicators' titles and the
+    rules' descriptions in Welsh (from the catalogue and the database)."""
+    import sqlalchemy as sa
+
+    page = _visible(_html(written, "cy"))
+    assert [w for w in ENGLISH_BODY if w in page] == []
+    for welsh in ("Cyfanswm", "Fesul echdyniad", "Materion agored swp", "uwch sy'n well",
+                  "materion agored", "Canolrif y diwrnodau i gywiro", "gwall"):
+        assert welsh in page, welsh
+    engine = make_engine(sample[1])
+    with engine.connect() as conn:
+        title, title_cy = conn.execute(sa.text(
+            "SELECT title, title_cy FROM indicator WHERE code = 'REF01'")).one()
+        rule_en, rule_cy = conn.execute(sa.text(
+            "SELECT r.description, r.description_cy FROM dq_rule r JOIN dq_issue i "
+            "ON i.rule_id = r.rule_id LIMIT 1")).one()
+    engine.dispose()
+    assert html_escape(title_cy) in page and html_escape(title) not in page
+    assert html_escape(rule_cy) in page and html_escape(rule_en) not in page
+    both = _visible(_html(written, "cy+en"))
+    assert html_escape(title_cy) in both and html_escape(title) in both
+    assert both.index("Materion agored swp") < both.index("Open issues of batch")
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
 def test_the_english_page_is_english(written):
     page = _html(written, "en")
     assert "Headline indicators" in page and "Prif ddangosyddion" not in page
@@ -137,7 +179,9 @@ def test_screenshot_of_the_welsh_and_the_bilingual_page(written, code, tmp_path)
     keep = os.environ.get("QA_SCREENSHOT_DIR")
     out = Path(keep) / code if keep else tmp_path
     out.mkdir(parents=True, exist_ok=True)
-    shot = shoot(written[code][0], 800, out, chromium=chromium)
+    # the bilingual page is the taller: each paragraph is there twice
+    shot = shoot(written[code][0], 800, out, chromium=chromium, max_height=28_000)
+    assert not shot.truncated
     assert shot.page_width <= 800, "the page scrolls sideways"
     sections = shot.select("section")
     assert len(sections) == 10

@@ -22,7 +22,7 @@ Welsh Language Standards expect of a public document.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -108,8 +108,10 @@ class Lang:
         return "en" if self.code == "en" else "cy"
 
     @property
-    def languages(self) -> tuple[str, ...]:
-        return {"en": ("en",), "cy": ("cy",), "cy+en": ("cy", "en")}[self.code]
+    def languages(self) -> tuple[LanguageCode, ...]:
+        order: dict[str, tuple[LanguageCode, ...]] = {
+            "en": ("en",), "cy": ("cy",), "cy+en": ("cy", "en")}
+        return order[self.code]
 
     @property
     def babel_locale(self) -> str:
@@ -146,6 +148,12 @@ class Lang:
         return self._spans(tuple(
             _fill(html.escape(msgid if lang == "en" else self.welsh(msgid), quote=False),
                   markup, lang) for lang in self.languages))
+
+    def each(self, build: Callable[[Lang], str]) -> str:
+        """HTML built once per language, for a paragraph whose sentences carry markup (a
+        `<b>`, a link): one language, or the whole Welsh then the whole English, as spans
+        (rather than a Welsh and an English span for every phrase)."""
+        return self._spans(tuple(build(Lang(code)) for code in self.languages))
 
     def _spans(self, forms: tuple[str, ...]) -> str:
         if len(forms) == 1:

@@ -17,7 +17,7 @@ import io
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -73,9 +73,9 @@ HISTORY_BATCHES = 14
 FIX_WINDOW_DAYS = 90
 """Time to fix, per team: the episodes resolved in the last this many days, to the batch."""
 AREAS = [  # indicator code prefix -> area of the catalogue (indicators.md)
-    ("REF", "Referrals"), ("ASM", "Assessments"), ("FTH", "Fathers"),
-    ("CPC", "Child protection"), ("CIN", "Child in need plans"),
-    ("FIT", "Family Intervention Team"),
+    ("REF", N_("Referrals")), ("ASM", N_("Assessments")), ("FTH", N_("Fathers")),
+    ("CPC", N_("Child protection")), ("CIN", N_("Child in need plans")),
+    ("FIT", N_("Family Intervention Team")),
 ]
 SEVERITY_COLOURS = {"file_error": "#7f1d1d", "error": "#dc2626", "warning": "#f59e0b"}
 
@@ -84,7 +84,7 @@ def area_of(code: str) -> tuple[int, str]:
     for n, (prefix, name) in enumerate(AREAS):
         if code.startswith(prefix):
             return n, name
-    return len(AREAS), "Other"
+    return len(AREAS), N_("Other")
 
 
 def slug(text: str) -> str:
@@ -110,6 +110,7 @@ class Headline:
     partial: bool = False
     spc: SpcSeries | None = None
     """The statistical process control of its monthly series (indicator_spc)."""
+    title_cy: str | None = None
 
 
 @dataclass
@@ -178,7 +179,8 @@ def _headlines(conn: sa.Connection, as_of: date, spc: dict[str, SpcSeries]
     """Each indicator's latest month for the whole authority, from its SPC series (the
     monthly rows of indicator_value_latest)."""
     cat = conn.execute(sa.select(indicator.c.code, indicator.c.title, indicator.c.unit,
-                                 indicator.c.polarity, indicator.c.target)).all()
+                                 indicator.c.polarity, indicator.c.target,
+                                 indicator.c.title_cy)).all()
     runs = {r.indicator_code: r for r in conn.execute(
         sa.select(indicator_run).where(indicator_run.c.as_of == as_of))}
     latest = {r.indicator_code: as_date(r.as_of) for r in conn.execute(
@@ -195,7 +197,7 @@ def _headlines(conn: sa.Connection, as_of: date, spc: dict[str, SpcSeries]
                      status=run.status if run is not None else "not recorded",
                      reason=run.reason if run is not None else None,
                      values_as_of=latest.get(c.code) if point is not None else None,
-                     spc=series)
+                     spc=series, title_cy=c.title_cy)
         if point is not None:
             h.period_label, h.value, h.denominator = (point.period_label, point.value,
                                                       point.denominator)
@@ -264,7 +266,8 @@ def counts_by_rule(data: ReportData) -> list[dict[str, Any]]:
             rule = data.rules.get(rule_id, {})
             rows[rule_id] = {"rule_id": rule_id, "extract": rule.get("extract", extract),
                              "severity": rule.get("severity", severity),
-                             "description": rule.get("description", ""), "open": 0,
+                             "description": rule.get("description", ""),
+                             "description_cy": rule.get("description_cy"), "open": 0,
                              "new": 0, "persisting": 0, "dependent": 0, "resolved": 0,
                              "accepted": 0}
         return rows[rule_id]
@@ -335,30 +338,36 @@ def svg(fig: Figure, label: str, salt: str, *, tight: bool = False) -> str:
     return text.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" ', 1)
 
 
-def issues_chart(history: Sequence[tuple[date, Counter[str]]]) -> str:
+SEVERITY_WORDS = {"file_error": N_("file error"), "error": N_("error"),
+                  "warning": N_("warning")}
+"""A severity as a reader reads it (the code stays in the worklists and the database)."""
+
+
+def issues_chart(history: Sequence[tuple[date, Counter[str]]], lang: Lang = ENGLISH) -> str:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 3.2))
     ax = fig.add_subplot()
-    labels = [d.strftime("%d %b") for d, _ in history]
+    labels = [lang.day_short(d) for d, _ in history]
     xs = list(range(len(history)))
     bottom = [0] * len(history)
     for sev in ("file_error", "error", "warning"):
         ys = [c.get(sev, 0) for _, c in history]
-        ax.bar(xs, ys, bottom=bottom, color=SEVERITY_COLOURS[sev], label=sev.replace("_", " "),
-               width=0.7)
+        ax.bar(xs, ys, bottom=bottom, color=SEVERITY_COLOURS[sev],
+               label=lang.tr(SEVERITY_WORDS[sev]), width=0.7)
         bottom = [b + y for b, y in zip(bottom, ys, strict=True)]
     for x, total in zip(xs, bottom, strict=True):
         ax.annotate(str(total), (x, total), ha="center", va="bottom", fontsize=8,
                     xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(xs, labels, rotation=45, ha="right", fontsize=8)
     ax.set_xlim(-0.6, max(len(xs), 8) - 0.4)  # a few batches: keep the bars narrow
-    ax.set_ylabel("open issues")
+    ax.set_ylabel(lang.tr("open issues"))
     ax.set_ylim(0, max(bottom + [1]) * 1.15)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title("Open issues per batch (accepted exceptions excluded)", fontsize=10)
-    return svg(fig, "Bar chart of open issues per batch by severity", "issues", tight=True)
+    ax.set_title(lang.tr("Open issues per batch (accepted exceptions excluded)"), fontsize=10)
+    return svg(fig, lang.tr("Bar chart of open issues per batch by severity"), "issues",
+               tight=True)
 
 
 # --- HTML --------------------------------------------------------------------------------
@@ -409,6 +418,8 @@ h1 span.en,h2 span.en{display:block;font-size:.72em;font-weight:normal;opacity:.
 nav span.en,footer span.en,header p span.en{opacity:.8}
 nav span.en::before,header p span.en::before,footer span.en::before,
 a.top span.en::before{content:" / "}
+p.para span.en{display:block;margin-top:6px;opacity:.85}
+li>span.en::before,th span.en::before,td span.en::before,h3 span.en::before{content:" / "}
 """
 """In `cy+en` the English follows the Welsh: under it in a heading, after a slash in a line."""
 
@@ -436,11 +447,12 @@ def e(v: Any) -> str:
 
 
 def _table(header: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]],
-           total: Sequence[str] | None = None) -> str:
-    """header: (label, numeric). Cells are HTML already. The table is in a `.table-wrap`
-    that scrolls sideways on a narrow screen, inside its section."""
+           total: Sequence[str] | None = None, lang: Lang = ENGLISH) -> str:
+    """header: (label, numeric), the label a catalogue message id (`N_`) shown in `lang`.
+    Cells are HTML already. The table is in a `.table-wrap` that scrolls sideways on a
+    narrow screen, inside its section."""
     out = ['<div class="table-wrap"><table><thead><tr>']
-    out += [f'<th{" class=n" if num else ""}>{e(h)}</th>' for h, num in header]
+    out += [f'<th{" class=n" if num else ""}>{lang.trh(h)}</th>' for h, num in header]
     out.append("</tr></thead><tbody>")
     body = list(rows)
     for r in body:
@@ -448,7 +460,8 @@ def _table(header: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]],
             f'<td{" class=n" if num else ""}>{c}</td>'
             for c, (_, num) in zip(r, header, strict=True)) + "</tr>")
     if not body:
-        out.append(f'<tr><td colspan="{len(header)}" class="muted">none</td></tr>')
+        out.append(f'<tr><td colspan="{len(header)}" class="muted">' + lang.trh("none")
+                   + "</td></tr>")
     if total is not None and body:
         out.append('<tr class="total">' + "".join(
             f'<td{" class=n" if num else ""}>{c}</td>'
@@ -457,10 +470,12 @@ def _table(header: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]],
     return "".join(out)
 
 
-def _fmt_value(v: float | None, unit: str) -> str:
+def _fmt_value(v: float | None, unit: str, lang: Lang = ENGLISH) -> str:
     if v is None:
         return "—"
-    return f"{v:.1f}%" if unit == "percent" else f"{v:.1f} wd"
+    if unit == "percent":
+        return f"{v:.1f}%"
+    return lang.trh("{days} wd", days=f"{v:.1f}")
 
 
 def _section(sid: str, title: str, body: str, lang: Lang = ENGLISH) -> str:
@@ -470,38 +485,67 @@ def _section(sid: str, title: str, body: str, lang: Lang = ENGLISH) -> str:
             f'↑ {up}</a></h2>{body}</section>')
 
 
-def _run_section(data: ReportData, failed: Sequence[str]) -> str:
+def _para(lang: Lang, build: Callable[[Lang], str]) -> str:
+    """A paragraph of sentences with markup, whole in each language (`Lang.each`)."""
+    return f'<p class="para">{lang.each(build)}</p>'
+
+
+STATUS_WORDS = {"succeeded": N_("succeeded"),
+                "succeeded_with_issues": N_("succeeded_with_issues"),
+                "failed": N_("failed"), "running": N_("running"), "unknown": N_("unknown"),
+                "loaded": N_("loaded"), "rejected": N_("rejected"), "missing": N_("missing"),
+                "computed": N_("computed"), "skipped": N_("skipped"),
+                "not recorded": N_("not recorded")}
+"""The status words the report shows (a run's, an extract's, an indicator's); another is
+shown as it is stored."""
+
+
+def _status(lang: Lang, value: Any) -> str:
+    text = "" if value is None else str(value)
+    return lang.trh(STATUS_WORDS[text]) if text in STATUS_WORDS else e(text)
+
+
+def _severity(lang: Lang, sev: str) -> str:
+    word = lang.trh(SEVERITY_WORDS[sev]) if sev in SEVERITY_WORDS else e(sev)
+    return f'<span class="sev-{e(sev)}">{word}</span>'
+
+
+def _run_section(data: ReportData, failed: Sequence[str], lang: Lang = ENGLISH) -> str:
     run = data.run or {}
     status = effective_status(run.get("status"), failed)
     note = ""
     if status != (run.get("status") or "unknown"):
-        note = (f' <span class="muted">(recorded as {e(run.get("status"))}; '
-                'data checks failed — see <a href="#expectations">data checks</a>)</span>')
+        link = '<a href="#expectations">' + lang.trh("data checks") + "</a>"
+        note = (' <span class="muted">'
+                + lang.trh_markup("(recorded as {status}; data checks failed — see {link})",
+                                  status=_status(lang, run.get("status")), link=link)
+                + "</span>")
     facts = [
-        ("Batch (extract date)", e(data.as_of.isoformat())),
-        ("Status", f'<span class="badge {e(status)}">{e(status)}</span>{note}'),
-        ("Run", f'<code>{e(run.get("run_id"))}</code>'),
-        ("Started / finished (UTC)",
+        (N_("Batch (extract date)"), e(data.as_of.isoformat())),
+        (N_("Status"), f'<span class="badge {e(status)}">{_status(lang, status)}</span>{note}'),
+        (N_("Run"), f'<code>{e(run.get("run_id"))}</code>'),
+        (N_("Started / finished (UTC)"),
          f'{e(_ts(run.get("started_at")))} / {e(_ts(run.get("finished_at")))}'),
-        ("Rows read / loaded / quarantined",
+        (N_("Rows read / loaded / quarantined"),
          f'{e(run.get("rows_read"))} / {e(run.get("rows_loaded"))} / '
          f'{e(run.get("rows_quarantined"))}'),
-        ("Message", e(run.get("message"))),
-        ("Code version", e(run.get("code_version"))),
-        ("Previous batch", e(data.previous_as_of.isoformat() if data.previous_as_of
-                             else "none")),
+        (N_("Message"), e(run.get("message"))),
+        (N_("Code version"), e(run.get("code_version"))),
+        (N_("Previous batch"), e(data.previous_as_of.isoformat()) if data.previous_as_of
+         else lang.trh("none")),
     ]
-    dl = "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts) + \
-        "</table>"
-    rows = [[e(x["extract"]), e(x["file_name"]), e(x["status"]), e(x["rows_read"]),
-             e(x["rows_loaded"]), e(x["rows_quarantined"]), e(x["warnings"]),
-             e(x.get("reason") or "")] for x in data.extracts]
-    tot = ["Total", "", "", *(e(sum(int(x[k] or 0) for x in data.extracts)) for k in (
-        "rows_read", "rows_loaded", "rows_quarantined", "warnings")), ""]
-    ex = _table([("Extract", False), ("File", False), ("Status", False), ("Read", True),
-                 ("Loaded", True), ("Quarantined", True), ("Warnings", True),
-                 ("Reason", False)], rows, tot)
-    return dl + "<h3>Per extract</h3>" + ex
+    dl = "<table>" + "".join(f"<tr><th>{lang.trh(k)}</th><td>{v}</td></tr>"
+                             for k, v in facts) + "</table>"
+    rows = [[e(x["extract"]), e(x["file_name"]), _status(lang, x["status"]),
+             e(x["rows_read"]), e(x["rows_loaded"]), e(x["rows_quarantined"]),
+             e(x["warnings"]), e(x.get("reason") or "")] for x in data.extracts]
+    tot = [lang.trh("Total"), "", "", *(e(sum(int(x[k] or 0) for x in data.extracts))
+                                        for k in ("rows_read", "rows_loaded",
+                                                  "rows_quarantined", "warnings")), ""]
+    ex = _table([(N_("Extract"), False), (N_("File"), False), (N_("Status"), False),
+                 (N_("Read"), True), (N_("Loaded"), True), (N_("Quarantined"), True),
+                 (N_("Warnings"), True), (N_("Reason"), False)], rows, tot, lang)
+    return dl + "<h3>" + lang.trh("Per extract") + "</h3>" + ex
 
 
 def _ts(v: Any) -> str:
@@ -510,48 +554,63 @@ def _ts(v: Any) -> str:
     return "" if v is None else str(v)[:19]
 
 
-def _rule_section(data: ReportData) -> str:
+def _rule_section(data: ReportData, lang: Lang = ENGLISH) -> str:
     rows = counts_by_rule(data)
     cells = [[f'<code>{e(r["rule_id"])}</code><br><span class="muted">'
-              f'{e(r["description"])}</span>', e(r["extract"]),
-              f'<span class="sev-{e(r["severity"])}">{e(r["severity"])}</span>',
+              f'{lang.pairh(r["description"], r.get("description_cy"))}</span>',
+              e(r["extract"]), _severity(lang, r["severity"]),
               e(r["open"]), e(r["new"]), e(r["persisting"]), e(r["dependent"]),
               e(r["resolved"]), e(r["accepted"])] for r in rows]
-    tot = ["Total", "", "", *(e(sum(r[k] for r in rows)) for k in (
+    tot = [lang.trh("Total"), "", "", *(e(sum(r[k] for r in rows)) for k in (
         "open", "new", "persisting", "dependent", "resolved", "accepted"))]
-    since = (f"since the previous batch ({data.previous_as_of})" if data.previous_as_of
-             else "(first batch: nothing to compare)")
-    return (f'<p>Open issues of batch {e(data.as_of)}, one per record to fix: <b>new</b> '
-            'first appeared in this batch, <b>persisting</b> were already there in the '
-            'previous one. <b>Dependent</b>: records loaded although the record they refer to '
-            'was quarantined for this fault; they are left out of the indicators that read '
-            'it, and their warnings are counted here, under their root cause, not as open '
-            f'issues of their own. <b>Resolved</b>: gone {e(since)}. <b>Accepted</b>: covered '
-            'by an accepted exception (not counted as open).</p>'
-            + _table([("Rule", False), ("Extract", False), ("Severity", False),
-                      ("Open", True), ("New", True), ("Persisting", True),
-                      ("Dependent", True), ("Resolved", True), ("Accepted", True)],
-                     cells, tot))
+
+    def explain(x: Lang) -> str:
+        since = (x.trh("since the previous batch ({day})", day=str(data.previous_as_of))
+                 if data.previous_as_of else x.trh("(first batch: nothing to compare)"))
+        words = {k: "<b>" + x.trh(w) + "</b>" for k, w in (
+            ("new", N_("new")), ("persisting", N_("persisting")),
+            ("dependent", N_("Dependent")), ("resolved", N_("Resolved")),
+            ("accepted", N_("Accepted")))}
+        return x.trh_markup(
+            "Open issues of batch {day}, one per record to fix: {new} first appeared in this "
+            "batch, {persisting} were already there in the previous one. {dependent}: "
+            "records loaded although the record they refer to was quarantined for this "
+            "fault; they are left out of the indicators that read it, and their warnings are "
+            "counted here, under their root cause, not as open issues of their own. "
+            "{resolved}: gone {since}. {accepted}: covered by an accepted exception (not "
+            "counted as open).", day=e(data.as_of), since=since, **words)
+
+    return (_para(lang, explain)
+            + _table([(N_("Rule"), False), (N_("Extract"), False), (N_("Severity"), False),
+                      (N_("Open"), True), (N_("New"), True), (N_("Persisting"), True),
+                      (N_("Dependent"), True), (N_("Resolved"), True), (N_("Accepted"), True)],
+                     cells, tot, lang))
 
 
-def _team_section(data: ReportData) -> str:
+def _no_team(lang: Lang) -> str:
+    return lang.trh("(no team)")
+
+
+def _team_section(data: ReportData, lang: Lang = ENGLISH) -> str:
     rows = counts_by_team(data)
-    cells = [[e(r["team_id"] or "—"), e(r["team_name"]), e(r["open"]), e(r["new"]),
-              e(r["persisting"]), e(r["dependent"]), e(r["resolved"]), e(r["accepted"]),
-              e(r["oldest_days"])] for r in rows]
-    tot = ["Total", "", *(e(sum(r[k] for r in rows)) for k in (
+    cells = [[e(r["team_id"] or "—"),
+              e(r["team_name"]) if r["team_id"] else _no_team(lang), e(r["open"]),
+              e(r["new"]), e(r["persisting"]), e(r["dependent"]), e(r["resolved"]),
+              e(r["accepted"]), e(r["oldest_days"])] for r in rows]
+    tot = [lang.trh("Total"), "", *(e(sum(r[k] for r in rows)) for k in (
         "open", "new", "persisting", "dependent", "resolved", "accepted")), ""]
-    return ('<p>Each team with records to fix has its own sheet of the Excel worklists of '
-            'this batch.</p>'
-            + _table([("Team", False), ("Name", False), ("Open", True), ("New", True),
-                      ("Persisting", True), ("Dependent", True), ("Resolved", True),
-                      ("Accepted", True), ("Oldest (days)", True)], cells, tot))
+    return ("<p>" + lang.trh("Each team with records to fix has its own sheet of the Excel "
+                             "worklists of this batch.") + "</p>"
+            + _table([(N_("Team"), False), (N_("Name"), False), (N_("Open"), True),
+                      (N_("New"), True), (N_("Persisting"), True), (N_("Dependent"), True),
+                      (N_("Resolved"), True), (N_("Accepted"), True),
+                      (N_("Oldest (days)"), True)], cells, tot, lang))
 
 
-def _trend_section(data: ReportData) -> str:
+def _trend_section(data: ReportData, lang: Lang = ENGLISH) -> str:
     if not data.history:
-        return '<p class="muted">No batch.</p>'
-    return f'<div class="chart">{issues_chart(data.history)}</div>'
+        return '<p class="muted">' + lang.trh("No batch.") + "</p>"
+    return f'<div class="chart">{issues_chart(data.history, lang)}</div>'
 
 
 DEPENDENTS_SHOWN = 10
@@ -559,137 +618,176 @@ DEPENDENTS_SHOWN = 10
 them all)."""
 
 
-def dependents_html(rc: RootCause, shown: int = DEPENDENTS_SHOWN) -> str:
+def dependents_html(rc: RootCause, shown: int = DEPENDENTS_SHOWN, lang: Lang = ENGLISH
+                    ) -> str:
     """"N dependent records", and the first of them, beneath a root cause's record."""
     if not rc.dependents:
         return ""
     names = ", ".join(f"{e(d.extract)} {e(d.record_id)}" for d in rc.dependents[:shown])
     more = len(rc.dependents) - shown
-    return (f'<br><span class="muted">{len(rc.dependents)} dependent record'
-            f'{"s" if len(rc.dependents) != 1 else ""}: {names}'
-            f'{f" and {more} more" if more > 0 else ""}</span>')
+    if lang.code == "en":  # English has the plural "s"; Welsh counts as "Cofnodion dibynnol: N"
+        text = (f'{len(rc.dependents)} dependent record'
+                f'{"s" if len(rc.dependents) != 1 else ""}: {names}'
+                f'{f" and {more} more" if more > 0 else ""}')
+    else:
+        text = lang.trh_markup("Dependent records: {n}: {names}", n=str(len(rc.dependents)),
+                               names=names)
+        if more > 0:
+            text += " " + lang.trh("and {more} more", more=more)
+    return f'<br><span class="muted">{text}</span>'
 
 
-def _oldest_section(data: ReportData, limit: int = 25) -> str:
+def _oldest_section(data: ReportData, limit: int = 25, lang: Lang = ENGLISH) -> str:
     roots = sorted(data.root_causes, key=lambda rc: (-rc.issue.age_days, SEVERITY_ORDER.get(
         rc.issue.severity, 9), rc.issue.extract, rc.issue.record_id or ""))[:limit]
-    cells = [[e(rc.issue.record_id or "(file)") + dependents_html(rc), e(rc.issue.extract),
-              f"<code>{e(rc.issue.rule_id)}</code>",
-              f'<span class="sev-{e(rc.issue.severity)}">{e(rc.issue.severity)}</span>',
+    cells = [[(e(rc.issue.record_id) if rc.issue.record_id else lang.trh("(file)"))
+              + dependents_html(rc, lang=lang), e(rc.issue.extract),
+              f"<code>{e(rc.issue.rule_id)}</code>", _severity(lang, rc.issue.severity),
               e(rc.issue.team_id or "—"), e(rc.issue.first_seen.isoformat()),
               e(rc.issue.age_days)] for rc in roots]
-    return (f'<p>The {limit} oldest records to fix (record ids are pseudonymised Paris keys; '
-            'the full lists are in the worklists). Beneath a record: the records that depend '
-            'on it (loaded, but left out of the indicators that read it).</p>'
-            + _table([("Record", False), ("Extract", False), ("Rule", False),
-                      ("Severity", False), ("Team", False), ("First seen", False),
-                      ("Age (days)", True)], cells))
+    intro = lang.trh("The {limit} oldest records to fix (record ids are pseudonymised Paris "
+                     "keys; the full lists are in the worklists). Beneath a record: the "
+                     "records that depend on it (loaded, but left out of the indicators that "
+                     "read it).", limit=limit)
+    return (f"<p>{intro}</p>"
+            + _table([(N_("Record"), False), (N_("Extract"), False), (N_("Rule"), False),
+                      (N_("Severity"), False), (N_("Team"), False), (N_("First seen"), False),
+                      (N_("Age (days)"), True)], cells, lang=lang))
 
 
 def _has_targets(data: ReportData) -> bool:
     return any(h.target is not None for h in data.headlines)
 
 
-def _indicator_section(data: ReportData) -> str:
+def _indicator_section(data: ReportData, lang: Lang = ENGLISH) -> str:
     targets = _has_targets(data)
     cells = []
     for h in data.headlines:
         sp = h.spc
         variation = ""
         if sp is not None and sp.points:
-            variation = (variation_icon(sp.signal, h.polarity)
-                         + f' <span class="muted">{e(_variation_words(sp))}</span>')
-        status = e(h.status)
+            variation = (variation_icon(sp.signal, h.polarity, lang=lang)
+                         + f' <span class="muted">{_variation_words(sp, lang)}</span>')
+        status = _status(lang, h.status)
         if h.status != "computed":
             status += f'<br><span class="muted">{e(h.reason or "")}</span>'
             if h.values_as_of:
-                status += f'<br><span class="muted">values of {e(h.values_as_of)}</span>'
-        month = e(h.period_label or "—") + (' <span class="muted">(partial)</span>'
-                                            if h.partial else "")
-        row = [f'<a href="#spc-{e(h.code)}"><b>{e(h.code)}</b></a>', e(h.title),
-               f'<span class="nowrap">{month}</span>', _fmt_value(h.value, h.unit),
+                status += ('<br><span class="muted">'
+                           + lang.trh("values of {day}", day=str(h.values_as_of)) + "</span>")
+        month = e(h.period_label or "—") + (
+            ' <span class="muted">' + lang.trh("(partial)") + "</span>" if h.partial else "")
+        row = [f'<a href="#spc-{e(h.code)}"><b>{e(h.code)}</b></a>',
+               lang.pairh(h.title, h.title_cy),
+               f'<span class="nowrap">{month}</span>', _fmt_value(h.value, h.unit, lang),
                e(h.denominator if h.denominator is not None else "—"), variation]
         if targets:
-            assured = assurance_icon(sp.assurance if sp else None)
-            row += ["—" if h.target is None else _fmt_value(h.target, h.unit),
+            assured = assurance_icon(sp.assurance if sp else None, lang=lang)
+            row += ["—" if h.target is None else _fmt_value(h.target, h.unit, lang),
                     assured or '<span class="muted">—</span>']
-        row += ["higher is better" if h.polarity != "lower_is_better" else "lower is better",
-                status]
+        row += [lang.trh("higher is better") if h.polarity != "lower_is_better"
+                else lang.trh("lower is better"), status]
         cells.append(row)
-    header = [("Code", False), ("Indicator", False), ("Month", False), ("Value", True),
-              ("n", True), ("Variation", False)]
+    header = [(N_("Code"), False), (N_("Indicator"), False), (N_("Month"), False),
+              (N_("Value"), True), (N_("n"), True), (N_("Variation"), False)]
     if targets:
-        header += [("Target", True), ("Assurance", False)]
-    header += [("Direction", False), ("This batch", False)]
-    return ('<p>The latest month of each indicator for the whole authority '
-            '(<code>breakdown = all</code>), judged on its statistical process control chart '
-            '(<code>indicator_spc_summary</code>): a <b>common cause</b> icon means the month '
-            'is within the variation the indicator always shows — not news, however it '
-            'compares with the month before; a <b>special cause</b> is blue when it is an '
-            'improvement and orange when it is a concern. <i>n</i> is the number of cases: '
-            'on a few cases a value swings widely. '
-            + ('<b>Assurance</b> says whether the process will meet the target. '
-               if targets else 'No indicator has a target set, so there is no assurance. ')
-            + '</p>' + _table(header, cells))
+        header += [(N_("Target"), True), (N_("Assurance"), False)]
+    header += [(N_("Direction"), False), (N_("This batch"), False)]
+
+    def explain(x: Lang) -> str:
+        text = x.trh_markup(
+            "The latest month of each indicator for the whole authority ({all}), judged on "
+            "its statistical process control chart ({summary}): a {common} icon means the "
+            "month is within the variation the indicator always shows — not news, however "
+            "it compares with the month before; a {special} is blue when it is an "
+            "improvement and orange when it is a concern. {n} is the number of cases: on a "
+            "few cases a value swings widely.", all="<code>breakdown = all</code>",
+            summary="<code>indicator_spc_summary</code>",
+            common="<b>" + x.trh("common cause") + "</b>",
+            special="<b>" + x.trh("special cause") + "</b>", n="<i>" + x.trh("n") + "</i>")
+        if targets:
+            return text + " " + x.trh_markup(
+                "{word} says whether the process will meet the target.",
+                word="<b>" + x.trh("Assurance") + "</b>")
+        return text + " " + x.trh("No indicator has a target set, so there is no assurance.")
+
+    return _para(lang, explain) + _table(header, cells, lang=lang)
 
 
-def _variation_words(sp: SpcSeries) -> str:
+def _variation_words(sp: SpcSeries, lang: Lang = ENGLISH) -> str:
+    """HTML: the verdict on the latest month, and the rule that made it a special cause."""
     if sp.mean is None:
-        return f"no limits yet ({sp.baseline_points} of 12 baseline months)"
-    words = VARIATION_TEXT[sp.signal]
-    return f"{words}: {RULE_TEXT[sp.rule]}" if sp.rule else words
+        return lang.trh("no limits yet ({n} of 12 baseline months)", n=sp.baseline_points)
+    words = lang.trh(VARIATION_TEXT[sp.signal])
+    return f"{words}: {lang.trh(RULE_TEXT[sp.rule])}" if sp.rule else words
 
 
-def _indicator_trend_section(data: ReportData) -> str:
+def _indicator_trend_section(data: ReportData, lang: Lang = ENGLISH) -> str:
     by_area: dict[str, list[Headline]] = defaultdict(list)
     for h in data.headlines:
         by_area[area_of(h.code)[1]].append(h)
     if not by_area:
-        return '<p class="muted">No indicators in the database.</p>'
-    links = " · ".join(f'<a href="#trend-{slug(a)}">{e(a)}</a>' for a in by_area)
-    parts = [f"<p>Each indicator's monthly values for the whole authority, the last "
-             f"months of its series, as an XmR chart (NHS Making Data Count). {links}</p>",
-             chart_key()]
+        return '<p class="muted">' + lang.trh("No indicators in the database.") + "</p>"
+    links = " · ".join(f'<a href="#trend-{slug(a)}">{lang.trh(a)}</a>' for a in by_area)
+    intro = lang.trh("Each indicator's monthly values for the whole authority, the last "
+                     "months of its series, as an XmR chart (NHS Making Data Count).")
+    parts = [f"<p>{intro} {links}</p>", chart_key(lang=lang)]
     for area, hs in by_area.items():
         figures = "".join(
-            chart_figure(h.spc or SpcSeries(code=h.code), h.title, h.unit, h.polarity)
+            chart_figure(h.spc or SpcSeries(code=h.code), lang.pair(h.title, h.title_cy),
+                         h.unit, h.polarity, lang=lang)
             for h in hs)
-        parts.append(f'<h3 id="trend-{slug(area)}">{e(area)}</h3>'
+        parts.append(f'<h3 id="trend-{slug(area)}">{lang.trh(area)}</h3>'
                      f'<div class="spc-grid">{figures}</div>')
     return "".join(parts)
 
 
-def _tonight_section(data: ReportData, failed: Sequence[str]) -> str:
+def _tonight_section(data: ReportData, failed: Sequence[str], lang: Lang = ENGLISH) -> str:
     """What a reader of last night's report wants first: what is new."""
-    since = (f"since the previous batch ({e(data.previous_as_of)})" if data.previous_as_of
-             else "(the first batch: everything is new)")
     new = [rc for rc in data.root_causes if rc.issue.status == "new"]
     by_rule = Counter(rc.issue.rule_id for rc in new)
     resolved = data.resolved_root_causes
-    items = [f"<li><b>{len(new)}</b> new records to fix {since}"
-             + (": " + ", ".join(f"<code>{e(r)}</code> {n}" for r, n in by_rule.most_common(5))
-                + (", …" if len(by_rule) > 5 else "") if new else "") + "</li>",
-             f"<li><b>{len(resolved)}</b> resolved {since}</li>"]
     authority = [x for x in data.new_special_causes if x.breakdown_value == "ALL"]
     polarity = {h.code: h.polarity for h in data.headlines}
     teams = [x for x in data.new_special_causes if x.breakdown_value != "ALL"]
-    if authority:
-        rows = "".join(
-            f'<li>{variation_icon(x.signal, polarity.get(x.code, ""))} '
-            f'<a href="#spc-{e(x.code)}">'
-            f'<b>{e(x.code)}</b></a> {e(x.period_label)}: {e(VARIATION_TEXT[x.signal])} — '
-            f'{e(RULE_TEXT.get(x.rule or "", ""))}</li>' for x in authority)
-        items.append(f"<li><b>{len(authority)}</b> indicator(s) with a new special cause "
-                     f"(whole authority):<ul class=\"plain\">{rows}</ul></li>")
-    else:
-        items.append("<li>No indicator has a new special cause for the whole authority.</li>")
-    if teams:
-        items.append(f"<li><b>{len(teams)}</b> team series with a new special cause "
-                     "(<code>indicator_spc_summary</code>, <code>new_special_cause</code>)</li>")
-    if failed:
-        items.append(f'<li><b>{len(failed)}</b> data checks failed: see '
-                     '<a href="#expectations">the data checks</a></li>')
-    return f"<ul>{''.join(items)}</ul>"
+
+    def items(x: Lang) -> list[str]:
+        since = (x.trh("since the previous batch ({day})", day=str(data.previous_as_of))
+                 if data.previous_as_of else x.trh("(the first batch: everything is new)"))
+        rules = (": " + ", ".join(f"<code>{e(r)}</code> {n}" for r, n in
+                                  by_rule.most_common(5))
+                 + (", …" if len(by_rule) > 5 else "") if new else "")
+        out = [x.trh_markup("{n} new records to fix {since}", n=f"<b>{len(new)}</b>",
+                            since=since) + rules,
+               x.trh_markup("{n} resolved {since}", n=f"<b>{len(resolved)}</b>", since=since)]
+        if authority:
+            rows = "".join(
+                f'<li>{variation_icon(s.signal, polarity.get(s.code, ""), lang=x)} '
+                f'<a href="#spc-{e(s.code)}"><b>{e(s.code)}</b></a> {e(s.period_label)}: '
+                f'{x.trh(VARIATION_TEXT[s.signal])} — '
+                f'{x.trh(RULE_TEXT[s.rule]) if s.rule in RULE_TEXT else ""}</li>'
+                for s in authority)
+            out.append(x.trh_markup("{n} indicator(s) with a new special cause (whole "
+                                    "authority):", n=f"<b>{len(authority)}</b>")
+                       + f'<ul class="plain">{rows}</ul>')
+        else:
+            out.append(x.trh("No indicator has a new special cause for the whole authority."))
+        if teams:
+            out.append(x.trh_markup("{n} team series with a new special cause ({table}, "
+                                    "{column})", n=f"<b>{len(teams)}</b>",
+                                    table="<code>indicator_spc_summary</code>",
+                                    column="<code>new_special_cause</code>"))
+        if failed:
+            out.append(x.trh_markup("{n} data checks failed: see {link}",
+                                    n=f"<b>{len(failed)}</b>",
+                                    link='<a href="#expectations">'
+                                         + x.trh("the data checks") + "</a>"))
+        return out
+
+    if lang.code != "cy+en":
+        return "<ul>" + "".join(f"<li>{i}</li>" for i in items(lang)) + "</ul>"
+    pairs = zip(items(Lang("cy")), items(Lang("en")), strict=True)
+    return "<ul>" + "".join(f'<li><span lang="cy">{cy}</span><span class="en" lang="en">'
+                            f"{en}</span></li>" for cy, en in pairs) + "</ul>"
 
 
 def _days(v: float | None) -> str:
@@ -698,54 +796,68 @@ def _days(v: float | None) -> str:
     return str(int(v)) if v.is_integer() else f"{v:.1f}"
 
 
-def _time_to_fix_section(data: ReportData) -> str:
-    cells = [[e(r.team_id or "—"), e(data.teams.get(r.team_id, "") if r.team_id
-                                     else "(no team)"),
-              e(r.resolved), e(_days(r.median_days)), e(r.still_open)]
+def _time_to_fix_section(data: ReportData, lang: Lang = ENGLISH) -> str:
+    cells = [[e(r.team_id or "—"), e(data.teams.get(r.team_id, "")) if r.team_id
+              else _no_team(lang), e(r.resolved), e(_days(r.median_days)), e(r.still_open)]
              for r in data.time_to_fix]
-    window = (f"from {data.fix_since} to {data.as_of} (the last {FIX_WINDOW_DAYS} days)"
-              if data.fix_since else f"up to {data.as_of}")
-    return (f"<p>Per team: the issues resolved in a batch {e(window)}, with the median "
-            "days they took to fix, and the issues still open. Each counts once per "
-            "<i>episode</i>, an unbroken run of published batches in which one record broke "
-            "one rule (an issue fixed, back and fixed again is two). <b>Days to fix</b>: from "
-            "the first batch of the episode to the first batch without it; the median of an "
-            "even count is the mean of the two middle values. <b>Still open</b>: in the "
-            "latest batch, accepted exceptions included. From "
-            "<code>dq_issue_episode</code>.</p>"
-            + _table([("Team", False), ("Name", False), ("Resolved", True),
-                      ("Median days to fix", True), ("Still open", True)], cells))
+
+    def explain(x: Lang) -> str:
+        window = (x.trh("from {since} to {day} (the last {days} days)",
+                        since=str(data.fix_since), day=str(data.as_of), days=FIX_WINDOW_DAYS)
+                  if data.fix_since else x.trh("up to {day}", day=str(data.as_of)))
+        return x.trh_markup(
+            "Per team: the issues resolved in a batch {window}, with the median days they "
+            "took to fix, and the issues still open. Each counts once per {episode}, an "
+            "unbroken run of published batches in which one record broke one rule (an issue "
+            "fixed, back and fixed again is two). {days}: from the first batch of the "
+            "episode to the first batch without it; the median of an even count is the mean "
+            "of the two middle values. {open}: in the latest batch, accepted exceptions "
+            "included. From {table}.", window=window, episode="<i>" + x.trh("episode") + "</i>",
+            days="<b>" + x.trh("Days to fix") + "</b>", open="<b>" + x.trh("Still open") + "</b>",
+            table="<code>dq_issue_episode</code>")
+
+    return (_para(lang, explain)
+            + _table([(N_("Team"), False), (N_("Name"), False), (N_("Resolved"), True),
+                      (N_("Median days to fix"), True), (N_("Still open"), True)], cells,
+                     lang=lang))
 
 
-def _expectations_section(result: ExpectationsResult | None, out_dir: Path) -> str:
+def _expectations_section(result: ExpectationsResult | None, out_dir: Path,
+                          lang: Lang = ENGLISH) -> str:
     if result is None:
-        return ('<p class="muted">The Great Expectations checks were not run for this '
-                'report (they run after each nightly publish, or with '
-                '<code>qa-pipeline report --check</code>).</p>')
+        return ('<p class="muted">'
+                + lang.trh_markup("The Great Expectations checks were not run for this report "
+                                  "(they run after each nightly publish, or with {command}).",
+                                  command="<code>qa-pipeline report --check</code>")
+                + "</p>")
     failed = result.failed
     passed = sum(o.success for o in result.outcomes)
-    head = (f'<p><b>{passed}</b> of {len(result.outcomes)} checks passed on batch '
-            f'{e(result.as_of)}.')
+    head = "<p>" + lang.trh_markup("{passed} of {total} checks passed on batch {day}.",
+                                   passed=f"<b>{passed}</b>", total=str(len(result.outcomes)),
+                                   day=e(result.as_of))
     if result.data_docs_path is not None:
         rel = os.path.relpath(result.data_docs_path, out_dir)
-        head += f' Details: <a href="{e(Path(rel).as_posix())}">Data Docs</a>.'
+        head += " " + lang.trh_markup("Details: {link}.", link=(
+            f'<a href="{e(Path(rel).as_posix())}">Data Docs</a>'))
     head += "</p>"
     if failed:
-        head += ('<h3>Failed checks</h3><ul>'
+        head += ("<h3>" + lang.trh("Failed checks") + "</h3><ul>"
                  + "".join(f'<li class="worse">{e(f)}</li>' for f in failed) + "</ul>")
     if result.acknowledged:
-        head += ('<h3>Accepted at release</h3><p class="muted">Still checked, not counted as '
-                 'failed: the row drop that held the batch, accepted by the officer who '
-                 'released it.</p><ul>'
+        head += ("<h3>" + lang.trh("Accepted at release") + '</h3><p class="muted">'
+                 + lang.trh("Still checked, not counted as failed: the row drop that held the "
+                            "batch, accepted by the officer who released it.")
+                 + "</p><ul>"
                  + "".join(f"<li>{e(a)}</li>" for a in result.acknowledged) + "</ul>")
     rows = [[e(o.table), e(o.kind), e(o.name),
-             '<span class="better">passed</span>' if o.success
+             '<span class="better">' + lang.trh("passed") + "</span>" if o.success
              else e(o.accepted) if o.accepted
-             else '<span class="worse">failed</span>', e(o.observed)]
+             else '<span class="worse">' + lang.trh("failed") + "</span>", e(o.observed)]
             for o in result.outcomes]
-    return head + ("<details><summary>All checks</summary>"
-                   + _table([("Table", False), ("Kind", False), ("Check", False),
-                             ("Result", False), ("Found", False)], rows) + "</details>")
+    return head + ("<details><summary>" + lang.trh("All checks") + "</summary>"
+                   + _table([(N_("Table"), False), (N_("Kind"), False), (N_("Check"), False),
+                             (N_("Result"), False), (N_("Found"), False)], rows, lang=lang)
+                   + "</details>")
 
 
 def report_path(out_dir: Path, as_of: date) -> Path:
@@ -761,16 +873,16 @@ def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
     status = effective_status((data.run or {}).get("status"), failed)
     open_n = len(data.root_causes)
     bodies = {
-        "tonight": _tonight_section(data, failed),
-        "run": _run_section(data, failed),
-        "issues-by-rule": _rule_section(data),
-        "issues-by-team": _team_section(data),
-        "issues-trend": _trend_section(data),
-        "oldest-issues": _oldest_section(data),
-        "time-to-fix": _time_to_fix_section(data),
-        "indicators": _indicator_section(data),
-        "indicator-trends": _indicator_trend_section(data),
-        "expectations": _expectations_section(expectations, out_dir),
+        "tonight": _tonight_section(data, failed, lang),
+        "run": _run_section(data, failed, lang),
+        "issues-by-rule": _rule_section(data, lang),
+        "issues-by-team": _team_section(data, lang),
+        "issues-trend": _trend_section(data, lang),
+        "oldest-issues": _oldest_section(data, lang=lang),
+        "time-to-fix": _time_to_fix_section(data, lang),
+        "indicators": _indicator_section(data, lang),
+        "indicator-trends": _indicator_trend_section(data, lang),
+        "expectations": _expectations_section(expectations, out_dir, lang),
     }
     toc = "".join(f'<li><a href="#{sid}">{lang.trh(t)}</a></li>' for sid, t in SECTIONS)
     wb = ""
@@ -785,7 +897,7 @@ def render(data: ReportData, *, expectations: ExpectationsResult | None = None,
     now = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
     generated = lang.trh("generated {at} UTC", at=now)
     header = (f'<header id="top"><h1>{title}</h1><p><span class="badge {e(status)}">'
-              f'{e(status)}</span> · {counts} · {generated}{wb}</p></header>')
+              f'{_status(lang, status)}</span> · {counts} · {generated}{wb}</p></header>')
     sections = "".join(_section(sid, f"{n}. {lang.trh(t)}", bodies[sid], lang)
                        for n, (sid, t) in enumerate(SECTIONS, start=1))
     page_title = lang.tr("Data quality report — batch {day}", day=day)

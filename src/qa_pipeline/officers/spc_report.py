@@ -8,6 +8,10 @@ partial month as a hollow point, the target where one is set, and each point's n
 The icons are drawn as Making Data Count draws them — a circle in grey (common cause), blue
 (improvement, pass) or orange (concern, fail) with its letter — as inline SVG with a text
 label beside it, so the page needs no image file and no script and is read without colour.
+
+Every text a reader sees follows the document's language (`lang`, English by default): the
+module's constants are marked with `N_` and translated where they are shown, so that
+`VARIATION_TEXT`, `ASSURANCE_TEXT` and `RULE_TEXT` still map to the English.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from qa_pipeline.i18n import ENGLISH, N_, ByLang, Lang
 from qa_pipeline.load.db import as_date, indicator_spc, indicator_spc_series
 
 if TYPE_CHECKING:
@@ -49,21 +54,36 @@ ul.plain{list-style:none;padding-left:8px;margin:4px 0}
 """
 
 VARIATION_TEXT = {
-    "common_cause": "Common cause variation",
-    "improvement": "Special cause: improvement",
-    "concern": "Special cause: concern",
+    "common_cause": N_("Common cause variation"),
+    "improvement": N_("Special cause: improvement"),
+    "concern": N_("Special cause: concern"),
 }
 ASSURANCE_TEXT = {
-    "pass": "Consistently meets the target",
-    "fail": "Consistently misses the target",
-    "hit_and_miss": "Hit and miss: the target is within the limits",
+    "pass": N_("Consistently meets the target"),
+    "fail": N_("Consistently misses the target"),
+    "hit_and_miss": N_("Hit and miss: the target is within the limits"),
 }
 RULE_TEXT = {
-    "outside_limits": "a point outside the limits",
-    "run": "a run of 7 or more points on one side of the mean",
-    "trend": "6 or more points all rising or all falling",
-    "two_of_three": "2 of 3 points beyond 2 sigma",
+    "outside_limits": N_("a point outside the limits"),
+    "run": N_("a run of 7 or more points on one side of the mean"),
+    "trend": N_("6 or more points all rising or all falling"),
+    "two_of_three": N_("2 of 3 points beyond 2 sigma"),
 }
+SIGNAL_WORD = {
+    "improvement": N_("improvement"),
+    "concern": N_("concern"),
+}
+"""A special cause's signal in the night's message (any other signal is shown as its code)."""
+SPECIAL_CAUSE = N_("special cause")
+"""The night's message where the series' rule has no text."""
+
+
+def _forms(lang: Lang, msgid: str | None, fallback: str = "") -> ByLang:
+    """A marked text as a field of another translated text: each language its own words
+    (`fallback` in every language where there is no text)."""
+    if not msgid:
+        return ByLang(dict.fromkeys(lang.languages, fallback))
+    return ByLang(zip(lang.languages, lang.forms(msgid), strict=True))
 
 
 @dataclass(frozen=True)
@@ -134,16 +154,23 @@ def load_spc(conn: sa.Connection, as_of: date
     return series, new
 
 
-def new_special_cause_texts(conn: sa.Connection, as_of: date) -> list[str]:
+def new_special_cause_texts(conn: sa.Connection, as_of: date, *, lang: Lang = ENGLISH
+                            ) -> list[str]:
     """What the night's message says of each series whose latest month became a special
-    cause with batch `as_of`: indicator, whose series, month, signal and rule."""
+    cause with batch `as_of`: indicator, whose series, month, signal and rule (plain text in
+    `lang`)."""
     out = []
     for x, series_as_of in _new_special(conn):
         if series_as_of != as_of:
             continue
-        whose = "whole authority" if x.breakdown_value == "ALL" else f"team {x.breakdown_value}"
-        out.append(f"{x.code} {whose} {x.period_label}: {x.signal}, "
-                   f"{RULE_TEXT.get(x.rule or '', 'special cause')}")
+        whose = (_forms(lang, N_("whole authority")) if x.breakdown_value == "ALL"
+                 else ByLang(zip(lang.languages,
+                                 lang.forms(N_("team {team}"), team=x.breakdown_value),
+                                 strict=True)))
+        out.append(lang.tr("{code} {whose} {month}: {signal}, {reason}",
+                           code=x.code, whose=whose, month=x.period_label,
+                           signal=_forms(lang, SIGNAL_WORD.get(x.signal), x.signal),
+                           reason=_forms(lang, RULE_TEXT.get(x.rule or "", SPECIAL_CAUSE))))
     return out
 
 
@@ -174,12 +201,14 @@ def _circle_icon(colour: str, letter: str, label: str, kind: str, extra: str = "
             f'font-family="Arial,sans-serif" fill="{colour}">{letter}</text></svg></span>')
 
 
-def variation_icon(signal: str, polarity: str = "higher_is_better") -> str:
+def variation_icon(signal: str, polarity: str = "higher_is_better", *,
+                   lang: Lang = ENGLISH) -> str:
     """Making Data Count's variation icon: grey for common cause, blue for improvement,
     orange for concern, with H or L for the direction of the special cause (higher or lower
-    values: an improvement is higher where higher is better)."""
+    values: an improvement is higher where higher is better). Its label is in `lang`."""
     colour = MDC_COLOURS.get(signal, MDC_COLOURS["common_cause"])
-    label = VARIATION_TEXT.get(signal, signal)
+    text = VARIATION_TEXT.get(signal)
+    label = signal if text is None else lang.tr(text)
     if signal == "common_cause":
         wave = (f'<path d="M6 13 q3.5 -6 7 0 t7 0" fill="none" stroke="{colour}" '
                 'stroke-width="2.2" stroke-linecap="round"/>')
@@ -187,17 +216,19 @@ def variation_icon(signal: str, polarity: str = "higher_is_better") -> str:
                             wave)
     high = (signal == "improvement") == (polarity != "lower_is_better")
     letter = "H" if high else "L"
-    label += " (high)" if high else " (low)"
+    words = _forms(lang, text, signal)
+    label = (lang.tr("{label} (high)", label=words) if high
+             else lang.tr("{label} (low)", label=words))
     return _circle_icon(colour, letter, label, f"mdc-icon-variation mdc-variation-{signal}")
 
 
-def assurance_icon(assurance: str | None) -> str:
+def assurance_icon(assurance: str | None, *, lang: Lang = ENGLISH) -> str:
     """Making Data Count's assurance icon: P (pass, blue), F (fail, orange), ? (hit and miss,
-    grey); nothing without a target."""
+    grey); nothing without a target. Its label is in `lang`."""
     if assurance is None:
         return ""
     letter = {"pass": "P", "fail": "F", "hit_and_miss": "?"}[assurance]
-    return _circle_icon(MDC_COLOURS[assurance], letter, ASSURANCE_TEXT[assurance],
+    return _circle_icon(MDC_COLOURS[assurance], letter, lang.tr(ASSURANCE_TEXT[assurance]),
                         f"mdc-icon-assurance mdc-assurance-{assurance}")
 
 
@@ -220,7 +251,7 @@ def _window(s: SpcSeries) -> tuple[date, date, list[SpcPoint]]:
     return first, last, [p for p in s.points if p.period_start >= first]
 
 
-def _draw(ax: Axes, s: SpcSeries, unit: str) -> None:
+def _draw(ax: Axes, s: SpcSeries, unit: str, *, lang: Lang = ENGLISH) -> None:
     from matplotlib.dates import date2num
 
     first, last, pts = _window(s)
@@ -253,68 +284,84 @@ def _draw(ax: Axes, s: SpcSeries, unit: str) -> None:
         ax.text(xi, -top * 0.08, str(p.denominator), fontsize=6, ha="center",
                 va="center", color="#374151")
     if pts[-1].partial:
-        ax.annotate("partial", (x[-1], pts[-1].value), textcoords="offset points",
+        ax.annotate(lang.tr("partial"), (x[-1], pts[-1].value), textcoords="offset points",
                     xytext=(0, 7), ha="center", fontsize=6, color="#374151")
     ax.axhline(0, color="#d1d5db", linewidth=0.6, zorder=0)
     ax.set_xlim(float(date2num(first)) - 20, float(date2num(last)) + 20)
 
 
-def spc_chart(s: SpcSeries, title: str, unit: str, polarity: str) -> str:
-    """The SPC chart of one series as inline SVG."""
+def spc_chart(s: SpcSeries, title: str, unit: str, polarity: str, *,
+              lang: Lang = ENGLISH) -> str:
+    """The SPC chart of one series as inline SVG, its words and month ticks in `lang`."""
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     from qa_pipeline.officers.report import svg
 
     fig = Figure(figsize=(4.4, 2.5))
     ax = fig.add_axes((0.11, 0.13, 0.87, 0.76))
     if s.points:
-        _draw(ax, s, unit)
+        _draw(ax, s, unit, lang=lang)
     else:
-        ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes,
+        ax.text(0.5, 0.5, lang.tr("no values"), ha="center", va="center", transform=ax.transAxes,
                 fontsize=8, color="#666")
-    better = "higher" if polarity != "lower_is_better" else "lower"
-    ax.set_title(f"{s.code} · {better} is better", fontsize=9, loc="left")
+    heading = (lang.tr("{code} · higher is better", code=s.code)
+               if polarity != "lower_is_better"
+               else lang.tr("{code} · lower is better", code=s.code))
+    ax.set_title(heading, fontsize=9, loc="left")
     ax.tick_params(labelsize=7)
     ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y"))
-    ax.set_ylabel("%" if unit == "percent" else "working days", fontsize=7)
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda x, _pos: lang.month_short(mdates.num2date(x))))
+    ax.set_ylabel("%" if unit == "percent" else lang.tr("working days"), fontsize=7)
     ax.spines[["top", "right"]].set_visible(False)
-    limits = ("no limits: fewer than 12 baseline months" if s.mean is None
-              else "grey: mean, dashed: limits")
-    return svg(fig, f"SPC chart of {s.code}: {title}. {VARIATION_TEXT.get(s.signal, '')}; "
-                    f"{limits}", f"spc-{s.code}")
+    limits = (_forms(lang, N_("no limits: fewer than 12 baseline months")) if s.mean is None
+              else _forms(lang, N_("grey: mean, dashed: limits")))
+    label = lang.tr("SPC chart of {code}: {title}. {signal}; {limits}", code=s.code,
+                    title=title, signal=_forms(lang, VARIATION_TEXT.get(s.signal)),
+                    limits=limits)
+    return svg(fig, label, f"spc-{s.code}")
 
 
-def chart_figure(s: SpcSeries, title: str, unit: str, polarity: str) -> str:
-    """The chart in its <figure>, with a caption a screen reader and a printout can read."""
+def chart_figure(s: SpcSeries, title: str, unit: str, polarity: str, *,
+                 lang: Lang = ENGLISH) -> str:
+    """The chart in its <figure>, with a caption a screen reader and a printout can read
+    (in `lang`; `title` is the indicator's title, already in it)."""
     caption = [f"<b>{html.escape(s.code)}</b> {html.escape(title)}."]
     last = s.latest
     if last is not None:
-        caption.append(f"Latest: {html.escape(last.period_label)}"
-                       + (" (partial month)" if last.partial else "")
-                       + f", n = {last.denominator}.")
+        caption.append(
+            lang.trh("Latest: {month} (partial month), n = {n}.", month=last.period_label,
+                     n=last.denominator) if last.partial
+            else lang.trh("Latest: {month}, n = {n}.", month=last.period_label,
+                          n=last.denominator))
     if s.mean is None:
-        caption.append(f"No limits: {s.baseline_points} baseline months (12 needed).")
+        caption.append(lang.trh("No limits: {n} baseline months (12 needed).",
+                                n=s.baseline_points))
     elif s.rule:
-        caption.append(f"{VARIATION_TEXT[s.signal]}: {RULE_TEXT[s.rule]}.")
+        caption.append(lang.trh("{signal}: {reason}.",
+                                signal=_forms(lang, VARIATION_TEXT[s.signal]),
+                                reason=_forms(lang, RULE_TEXT[s.rule])))
     shown = sorted({p.signal for p in _window(s)[2]}) if s.points else []
     return (f'<figure class="spc" id="spc-{html.escape(s.code)}" '
             f'data-indicator="{html.escape(s.code)}" data-signal="{html.escape(s.signal)}" '
             f'data-shown="{" ".join(shown)}" data-limits="{"no" if s.mean is None else "yes"}">'
-            f'{spc_chart(s, title, unit, polarity)}'
+            f'{spc_chart(s, title, unit, polarity, lang=lang)}'
             f'<figcaption>{" ".join(caption)}</figcaption></figure>')
 
 
-def chart_key() -> str:
-    """The legend shared by every chart."""
-    items = [(MDC_COLOURS["common_cause"], "common cause"),
-             (MDC_COLOURS["improvement"], "special cause: improvement"),
-             (MDC_COLOURS["concern"], "special cause: concern")]
+def chart_key(*, lang: Lang = ENGLISH) -> str:
+    """The legend shared by every chart, in `lang`."""
+    items = [(MDC_COLOURS["common_cause"], lang.trh("common cause")),
+             (MDC_COLOURS["improvement"], lang.trh("special cause: improvement")),
+             (MDC_COLOURS["concern"], lang.trh("special cause: concern"))]
     dots = "".join(f'<span class="key"><span class="dot" style="background:{c}"></span>'
-                   f'{html.escape(t)}</span>' for c, t in items)
+                   f'{t}</span>' for c, t in items)
+    partial = lang.trh("partial month")
+    lines = lang.trh("Grey line: mean; dashed: natural process limits (mean ± 2.66 × mean "
+                     "moving range of the baseline; a limit below 0 or above 100 % is not "
+                     "drawn); red dotted: target. The number under each point is its n "
+                     "(cases). A month without cases is a gap.")
     return (f'<p class="muted">{dots}<span class="key"><span class="dot hollow"></span>'
-            'partial month</span> Grey line: mean; dashed: natural process limits (mean ± '
-            '2.66 × mean moving range of the baseline; a limit below 0 or above 100 % is not '
-            'drawn); red dotted: target. The number under each point is its n (cases). A '
-            'month without cases is a gap.</p>')
+            f'{partial}</span> {lines}</p>')
