@@ -128,3 +128,13 @@ def test_a_misspelt_welsh_key_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ContractError, match="name_cyy.*name_cy"):
         load_contracts(_site_copy(tmp_path, misspell))
+
+
+def test_and_and_with_take_their_form_before_a_vowel() -> None:
+    """"a" is "ac" and "â" is "ag" before a vowel (‘id plentyn’), as Welsh writes them."""
+    same = CONTRACTS.rule_by_id("relationships.related_person_id.same_as_child_id")
+    assert "yr un fath ag ‘id plentyn’" in same.message_cy
+    ref = next(r for r in CONTRACTS.extracts["conference_attendance"].rules
+               if r.kind == "unresolved_reference" and "|" in (r.column or ""))
+    assert "‘id cynhadledd’ ac ‘id plentyn’" in ref.message_cy
+    assert " â ‘i" not in " ".join(r.message_cy for r in CONTRACTS.rules)

@@ -19,14 +19,14 @@ rejected")."""
 
 _PHRASES: tuple[tuple[str, str], ...] = (
     (r"the file ends inside a quoted field \((.+?)\): it was cut off or a quote is not closed",
-     r"mae'r ffeil yn gorffen y tu mewn i faes a dyfynnodau (\1): cafodd ei thorri neu nid "
+     r"mae'r ffeil yn gorffen y tu mewn i faes mewn dyfynnodau (\1): cafodd ei thorri neu nid "
      r"yw dyfynnod wedi'i gau"),
     (r"the file is not valid CSV near (.+?) \(", r"nid yw'r ffeil yn CSV dilys ger \1 ("),
     (r"the file is not valid CSV \(", r"nid yw'r ffeil yn CSV dilys ("),
     (r"(\d+) MB, above the limit of (\d+) MB", r"\1 MB, uwchlaw'r terfyn o \2 MB"),
     (r"the file could not be opened \(", r"ni ellid agor y ffeil ("),
     (r"the file is UTF-16 text; Paris exports must be UTF-8 or Windows-1252",
-     r"testun UTF-16 yw'r ffeil; rhaid i allforion Paris fod yn UTF-8 neu Windows-1252"),
+     r"testun UTF-16 yw'r ffeil; rhaid i allforiadau Paris fod yn UTF-8 neu Windows-1252"),
     (r"the file holds NUL bytes: it is binary, not text",
      r"mae beitiau NUL yn y ffeil: ffeil ddeuaidd yw hi, nid testun"),
     (r"the file is empty \(not even a header row\)",

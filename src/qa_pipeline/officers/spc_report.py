@@ -360,7 +360,7 @@ def chart_key(*, lang: Lang = ENGLISH) -> str:
                    f'{t}</span>' for c, t in items)
     partial = lang.trh("partial month")
     lines = lang.trh("Grey line: mean; dashed: natural process limits (mean ± 2.66 × mean "
-                     "moving range of the baseline; a limit below 0 or above 100 % is not "
+                     "moving range of the baseline; a limit below 0 or above 100 per cent is not "
                      "drawn); red dotted: target. The number under each point is its n "
                      "(cases). A month without cases is a gap.")
     return (f'<p class="muted">{dots}<span class="key"><span class="dot hollow"></span>'

@@ -301,7 +301,7 @@ _HELPER_ROW_KINDS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
      "Look for an unquoted comma or a missing field in this record of the export; the value "
      "column shows how many fields it had.",
      "Mae gan y rhes hon o {fname} fwy neu lai o feysydd na'r pennawd; fe'i rhoddwyd mewn "
-     "cwarantin gan na ellir paru ei gwerthoedd â'r colofnau.",
+     "cwarantîn gan na ellir paru ei gwerthoedd â'r colofnau.",
      "Chwiliwch am atalnod heb ddyfynnodau neu faes coll yn y cofnod hwn o'r allforiad; mae'r "
      "golofn gwerth yn dangos faint o feysydd oedd ganddo."),
     ("too_long", TOO_LONG_COL, "value_too_long",
@@ -310,7 +310,7 @@ _HELPER_ROW_KINDS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
      "Check the record in Paris: a field this long is usually a broken export (a missing "
      "closing quote swallowing the following rows).",
      "Mae gwerth yn y rhes hon o {fname} yn hwy na'r terfyn a osodwyd; rhoddwyd y rhes mewn "
-     "cwarantin.",
+     "cwarantîn.",
      "Gwiriwch y cofnod yn Paris: mae maes mor hir â hyn fel arfer yn arwydd o allforiad "
      "toredig (dyfynnod cau coll yn llyncu'r rhesi sy'n dilyn)."),
     ("invalid_byte", INVALID_BYTE_COL, "invalid_byte",
@@ -321,7 +321,7 @@ _HELPER_ROW_KINDS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
      "from another program). Retype it and re-run the export; the value column shows where "
      "the bad byte is.",
      "Mae gwerth yn y rhes hon o {fname} yn dal beit nad yw'n nod yn amgodiad y ffeil (a "
-     "ddangosir fel \N{REPLACEMENT CHARACTER}); rhoddwyd y rhes mewn cwarantin yn hytrach na "
+     "ddangosir fel \N{REPLACEMENT CHARACTER}); rhoddwyd y rhes mewn cwarantîn yn hytrach na "
      "dyfalu.",
      "Edrychwch ar y cofnod yn Paris: cafodd y nod ei lygru wrth allforio (testun wedi'i "
      "ludo o raglen arall, yn aml). Teipiwch ef eto a rhedwch yr allforiad eto; mae'r golofn "
@@ -359,7 +359,7 @@ def _duplicate_key(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
                     f"Find the two {e.label} records with this {key} in Paris and merge or "
                     "correct them.", params={"key": list(e.key)},
                     message_cy=f"Mae cofnod {e.label_in_welsh} arall â'r un {key_cy} yn "
-                    "gynharach yn y ffeil; rhoddwyd yr un diweddarach hwn mewn cwarantin.",
+                    "gynharach yn y ffeil; rhoddwyd yr un diweddarach hwn mewn cwarantîn.",
                     guidance_cy=f"Dewch o hyd i'r ddau gofnod {e.label_in_welsh} â'r un "
                     f"{key_cy} yn Paris a'u huno neu eu cywiro.")
 
@@ -372,6 +372,24 @@ def _columns(e: Extract) -> Iterable[tuple[int, Any, str]]:
 
     for i, c in enumerate(e.columns.values()):
         yield i, c, human(c.name)
+
+
+def _vowel(text: str) -> bool:
+    """Whether a Welsh name (in its quotes) starts with a vowel: "a" is then "ac", "â" "ag"."""
+    return text.lstrip("\u2018").lower()[:1] in tuple("aeiouwyâêîôûŵŷ")
+
+
+def _and_cy(names: list[str]) -> str:
+    """Names joined by "a" (and), "ac" before a vowel."""
+    out = names[0]
+    for n in names[1:]:
+        out += f" {'ac' if _vowel(n) else 'a'} {n}"
+    return out
+
+
+def _with_cy(name: str) -> str:
+    """"â" (as, with) before a name, "ag" before a vowel."""
+    return f"{'ag' if _vowel(name) else 'â'} {name}"
 
 
 def _at(e: Extract, column: str) -> str:
@@ -482,7 +500,7 @@ def _out_of_range(e: Extract, c: Any, col_h: str) -> Draft:
                  f"too large to be real (beyond {INT_MIN:,} to {INT_MAX:,}).",
                  f"Correct the {col_h} in Paris: a number this size is a typing or export "
                  "error.",
-                 message_cy=f"Mae {_at(e, c.name)} yn rhif cyfan rhy fawr i fod yn real (y tu "
+                 message_cy=f"Mae {_at(e, c.name)} yn rhif cyfan rhy fawr i fod yn gredadwy (y tu "
                  f"hwnt i {INT_MIN:,} i {INT_MAX:,}).",
                  guidance_cy=f"Cywirwch {_at(e, c.name)} yn Paris: gwall teipio neu allforio "
                  "yw rhif o'r maint hwn.")
@@ -494,13 +512,14 @@ def _out_of_range(e: Extract, c: Any, col_h: str) -> Draft:
 def _too_early(e: Extract, c: Any, col_h: str) -> Draft:
     setting = f"earliest_{c.earliest}_date"
     what = "date of birth" if c.earliest == "birth" else "date of a case event"
-    what_cy = "dyddiad geni" if c.earliest == "birth" else "dyddiad digwyddiad mewn achos"
+    what_cy = ("dyddiad geni cynharaf sy'n gredadwy" if c.earliest == "birth"
+               else "dyddiad cynharaf sy'n gredadwy ar gyfer digwyddiad mewn achos")
     return Draft(c.name, "too_early", f"The {col_h} of the {e.label} is earlier than the "
                  f"earliest plausible {what} (the {setting} setting); the year is most likely "
                  "mistyped.", f"Correct the year of the {col_h} in Paris.",
                  params={"earliest": c.earliest, "setting": setting},
-                 message_cy=f"Mae {_at(e, c.name)} yn gynharach na'r {what_cy} cynharaf sy'n "
-                 f"gredadwy (y gosodiad {setting}); mae'n debyg bod y flwyddyn wedi'i "
+                 message_cy=f"Mae {_at(e, c.name)} yn gynharach na'r {what_cy} "
+                 f"(y gosodiad {setting}); mae'n debyg bod y flwyddyn wedi'i "
                  "theipio'n anghywir.",
                  guidance_cy=f"Cywirwch flwyddyn {_at(e, c.name)} yn Paris.")
 
@@ -569,7 +588,7 @@ def _not_equal(e: Extract, c: Any, col_h: str) -> Draft:
                  f"as its {human(c.not_equal)}.",
                  f"Correct the {e.label} in Paris: it links a person to themself.",
                  params={"other": c.not_equal},
-                 message_cy=f"Mae {_at(e, c.name)} yr un fath â {e.column_cy(c.not_equal)} "
+                 message_cy=f"Mae {_at(e, c.name)} yr un fath {_with_cy(e.column_cy(c.not_equal))} "
                  "yr un cofnod.",
                  guidance_cy=f"Cywirwch gofnod {e.label_in_welsh} yn Paris: mae'n cysylltu "
                  "person ag ef ei hun.")
@@ -631,9 +650,9 @@ def _matches_parent(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Dra
                         f"the {parent.label} it belongs to.",
                         f"Link the {e.label} in Paris to the right {parent.label}, or correct "
                         f"its {col_h}.", position=i, params={"lookup": lookup},
-                        message_cy=f"Nid yw {_at(e, c.name)} yr un fath â "
-                        f"{parent.column_cy(lookup.column)} y cofnod {parent.label_in_welsh} y "
-                        "mae'n perthyn iddo.",
+                        message_cy=f"Nid yw {_at(e, c.name)} yr un fath "
+                        f"{_with_cy(parent.column_cy(lookup.column))} y cofnod "
+                        f"{parent.label_in_welsh} y mae'n perthyn iddo.",
                         guidance_cy=f"Cysylltwch gofnod {e.label_in_welsh} yn Paris â'r "
                         f"cofnod {parent.label_in_welsh} cywir, neu cywirwch "
                         f"{e.column_cy(c.name)}.")
@@ -695,7 +714,7 @@ def _references(e: Extract, extracts: Mapping[str, Extract]
 
     for i, ref in enumerate(e.references):
         col = ref.columns[0] if len(ref.columns) == 1 else "|".join(ref.columns)
-        cy = f"{' a '.join(e.column_cy(c) for c in ref.columns)} ar gofnod {e.label_in_welsh}"
+        cy = f"{_and_cy([e.column_cy(c) for c in ref.columns])} ar gofnod {e.label_in_welsh}"
         yield (i, col, " and ".join(human(c) for c in ref.columns), cy, extracts[ref.extract],
                ref)
 
@@ -725,7 +744,7 @@ def _quarantined(e: Extract, extracts: Mapping[str, Extract]) -> Iterable[Draft]
                     f"{e.label}: fix the {target.label}'s own issue (its root cause), and this "
                     "warning goes on the next run.", "warning", position=i,
                     params={"ref_index": i},
-                    message_cy=f"Mae {at_cy} yn enwi cofnod {t_cy} a roddwyd mewn cwarantin am "
+                    message_cy=f"Mae {at_cy} yn enwi cofnod {t_cy} a roddwyd mewn cwarantîn am "
                     "ei fai ei hun (achos sylfaenol: gweler root_rule_id a root_record_id); "
                     f"llwythwyd y cofnod {e.label_in_welsh} hwn, ac fe'i gadewir allan o "
                     f"unrhyw ddangosydd sy'n darllen y cofnod {t_cy} (indicators.md, "
@@ -769,7 +788,7 @@ def _overlap(e: Extract, _x: Mapping[str, Extract]) -> Iterable[Draft]:
                     "starts, or correct the dates.",
                     message_cy=f"Mae'r cofnod {e.label_in_welsh} hwn yn gorgyffwrdd â chofnod "
                     f"{e.label_in_welsh} cynharach ar gyfer yr un {group_cy}; rhoddwyd yr un "
-                    "diweddarach mewn cwarantin.",
+                    "diweddarach mewn cwarantîn.",
                     guidance_cy=f"Rhowch ddyddiad gorffen i'r cofnod {e.label_in_welsh} "
                     "cynharach yn Paris cyn i'r un hwn ddechrau, neu cywirwch y dyddiadau.",
                     params={
