@@ -215,3 +215,16 @@ def test_indexes_compare_equal_to_sqlalchemy() -> None:
     assert {i.name for i in db.dq_issue.indexes} == {"ix_dq_issue_as_of_rule",
                                                      "ix_dq_issue_record"}
     assert isinstance(db.indicator.c.target.type, sa.Double)
+
+
+def test_an_nhs_number_in_the_welsh_message_is_redacted_as_in_the_english() -> None:
+    """The particulars of a file-level finding reach message_cy too (translated, not
+    filtered): the same gate redacts both."""
+    from qa_pipeline.ingest.findings import bound_issues
+
+    detail = "the file is not valid CSV near 943 476 5919 (x)"
+    frame = bound_issues(findings_frame([Finding(
+        as_of=date(2026, 11, 25), extract="persons.csv", rule_id="persons.unreadable",
+        severity="file_error", message=f"Could not read ({detail})",
+        message_cy=f"Ni ellid darllen ({detail})")]))
+    assert "5919" not in frame["message"][0] and "5919" not in frame["message_cy"][0]

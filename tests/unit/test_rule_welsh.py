@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qa_pipeline.i18n import glossary
+from qa_pipeline.i18n import glossary_misses
 from qa_pipeline.spec.contracts import ContractError, Rule, load_contracts
 from qa_pipeline.spec.rule_kinds import KINDS
 
@@ -42,15 +42,8 @@ def welsh_problems(rule: Rule, extract_names: set[str]) -> list[str]:
         left = [w for w in ENGLISH_WORDS if w in cy]
         if left:
             found.append(f"{rule.rule_id}.{what}: English left {left} in {cy!r}")
-        stripped = _identifiers_removed(en, extract_names)
-        for t in glossary():
-            if t.get("checked") is False:
-                continue
-            if re.search(rf"\b{re.escape(t['en'])}s?\b", stripped, re.IGNORECASE):
-                forms = [t["cy"], *t.get("forms", [])]
-                if not any(f.lower() in cy.lower() for f in forms):
-                    found.append(f"{rule.rule_id}.{what}: {t['en']!r} is not {t['cy']!r} "
-                                 f"in {cy!r}")
+        for t in glossary_misses(_identifiers_removed(en, extract_names), cy):
+            found.append(f"{rule.rule_id}.{what}: {t['en']!r} is not {t['cy']!r} in {cy!r}")
     return found
 
 
@@ -138,3 +131,11 @@ def test_and_and_with_take_their_form_before_a_vowel() -> None:
                if r.kind == "unresolved_reference" and "|" in (r.column or ""))
     assert "‘id cynhadledd’ ac ‘id plentyn’" in ref.message_cy
     assert " â ‘i" not in " ".join(r.message_cy for r in CONTRACTS.rules)
+
+
+def test_a_welsh_name_that_is_not_a_text_is_refused(tmp_path: Path) -> None:
+    def number(raw: dict) -> None:
+        raw["extracts"]["teams"]["label_cy"] = 7
+
+    with pytest.raises(ContractError, match="label_cy must be a text"):
+        load_contracts(_site_copy(tmp_path, number))

@@ -226,6 +226,17 @@ def lang_of(value: str | Lang | None) -> Lang:
     return ENGLISH if value is None else Lang(parse_language(value))
 
 
+def glossary_misses(en: str, cy: str) -> list[Mapping[str, Any]]:
+    """The glossary terms the English uses (a whole word, singular or plural) whose Welsh
+    term, in none of its forms, is in the Welsh: one Welsh word for one English word. Terms
+    marked `checked: false` are not looked for."""
+    import re
+
+    return [t for t in glossary() if t.get("checked") is not False
+            and re.search(rf"\b{re.escape(t['en'])}s?\b", en, re.IGNORECASE)
+            and not any(f.lower() in cy.lower() for f in (t["cy"], *t.get("forms", [])))]
+
+
 @cache
 def glossary() -> tuple[Mapping[str, Any], ...]:
     """The glossary (`glossary.yaml`): English term, Welsh term, forms, note."""
